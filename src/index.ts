@@ -1,0 +1,5 @@
+import { app } from "./app.js";
+
+export { GrantObject } from "./grant-object/grant-object.js";
+
+export default app;

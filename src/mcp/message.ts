@@ -1,0 +1,80 @@
+import { ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { GatewayError, GatewayErrorCode } from "../errors.js";
+
+/** A POST body after it was read once, parsed and validated. */
+export type ParsedBody = {
+  /** The message(s), exactly as parsed: what the gateway judges is what it forwards. */
+  messages: JSONRPCMessage[];
+  /** 2025-03-26 allowed a JSON array of messages; it is forwarded as an array again. */
+  isBatch: boolean;
+};
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Reads a POST body up to `maxBytes`, then parses and validates it with the
+ * MCP SDK's JSON-RPC schema. Counting bytes as they stream in (not trusting
+ * Content-Length alone) keeps an oversized body from being buffered whole.
+ */
+export async function readJsonRpcBody(request: Request, maxBytes: number): Promise<ParsedBody> {
+  const text = await readTextWithin(request, maxBytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new GatewayError(400, ErrorCode.ParseError, "Parse error: body is not valid JSON", String(error));
+  }
+  const isBatch = Array.isArray(json);
+  const candidates: unknown[] = isBatch ? (json as unknown[]) : [json];
+  if (candidates.length === 0) {
+    throw new GatewayError(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
+  }
+  const messages = candidates.map((candidate, index) => {
+    const result = JSONRPCMessageSchema.safeParse(candidate);
+    if (!result.success) {
+      const where = isBatch ? ` (batch element ${index})` : "";
+      throw new GatewayError(400, ErrorCode.InvalidRequest, `Invalid Request: not a JSON-RPC 2.0 message${where}`);
+    }
+    // Keep the parsed JSON itself: the schema's params are open-ended and its
+    // output must not drop fields the upstream expects.
+    return candidate as JSONRPCMessage;
+  });
+  return { messages, isBatch };
+}
+
+/** The body to send upstream: re-serialised from the parsed messages, never the raw bytes. */
+export function serializeBody(body: ParsedBody): string {
+  return JSON.stringify(body.isBatch ? body.messages : body.messages[0]);
+}
+
+async function readTextWithin(request: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () =>
+    new GatewayError(413, GatewayErrorCode.TransportError, `Payload Too Large: body exceeds ${maxBytes} bytes`);
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new GatewayError(400, ErrorCode.ParseError, "Parse error: body is not valid UTF-8");
+  }
+}

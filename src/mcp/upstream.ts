@@ -1,0 +1,81 @@
+import type { GatewayConfig } from "../config.js";
+import { GatewayError, GatewayErrorCode } from "../errors.js";
+import { stripHopByHop } from "../http/headers.js";
+import { withKeepAlive } from "./sse-keepalive.js";
+
+/** Client headers that belong to the agent's hop and must never reach the upstream. */
+const CLIENT_ONLY_HEADERS = ["authorization", "cookie", "host", "origin", "referer", "content-length", "accept-encoding"];
+/** Upstream headers the agent must never see. */
+const UPSTREAM_ONLY_HEADERS = ["set-cookie", "set-cookie2"];
+
+export type UpstreamRequest = {
+  method: "GET" | "POST" | "DELETE";
+  /** The agent's request headers, as received. */
+  headers: Headers;
+  /** The re-serialised JSON-RPC body of a POST. */
+  body?: string;
+};
+
+/**
+ * Sends one request to the upstream MCP server and relays its answer.
+ *
+ * Never retried: a `tools/call` may send a campaign, so a request reaches the
+ * upstream at most once, and a failure is reported instead of repeated. The
+ * timeout covers the wait for the upstream's response headers; a stream that
+ * has started is relayed for as long as it lasts.
+ */
+export async function sendUpstream(config: GatewayConfig, request: UpstreamRequest): Promise<Response> {
+  const headers = upstreamRequestHeaders(config, request);
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
+  let response: Response;
+  try {
+    response = await fetch(config.upstreamUrl, {
+      method: request.method,
+      headers,
+      body: request.body ?? null,
+      signal: timeout.signal,
+      redirect: "manual",
+    });
+  } catch (error) {
+    if (timeout.signal.aborted) {
+      throw new GatewayError(
+        504,
+        GatewayErrorCode.UpstreamUnavailable,
+        `Upstream timeout: the MCP server did not answer within ${config.upstreamTimeoutMs} ms`,
+      );
+    }
+    console.error("upstream fetch failed", { upstream: config.upstreamUrl.origin, error: String(error) });
+    throw new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, "Upstream unreachable: the MCP server could not be contacted");
+  } finally {
+    clearTimeout(timer);
+  }
+  return relayResponse(config, response);
+}
+
+function upstreamRequestHeaders(config: GatewayConfig, request: UpstreamRequest): Headers {
+  const headers = stripHopByHop(request.headers);
+  for (const name of CLIENT_ONLY_HEADERS) headers.delete(name);
+  // The agent cannot choose the upstream credential, and its own never travels on.
+  headers.delete(config.upstreamCredentialHeader);
+  if (config.upstreamCredential !== undefined) {
+    headers.set(config.upstreamCredentialHeader, config.upstreamCredential);
+  }
+  if (request.body !== undefined) headers.set("content-type", "application/json");
+  return headers;
+}
+
+function relayResponse(config: GatewayConfig, upstream: Response): Response {
+  const headers = stripHopByHop(upstream.headers);
+  for (const name of UPSTREAM_ONLY_HEADERS) headers.delete(name);
+  headers.delete(config.upstreamCredentialHeader);
+  if (headers.has("content-encoding")) {
+    // The runtime already decoded the body it hands us.
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  const isEventStream = (headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
+  const body = isEventStream && upstream.body ? withKeepAlive(upstream.body, config.sseKeepAliveMs) : upstream.body;
+  if (isEventStream) headers.delete("content-length");
+  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
+}

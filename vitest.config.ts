@@ -1,0 +1,44 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export const SANDBOX_CREDENTIAL = "sandbox-test-key";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Runs inside workerd with the gateway's real bindings (KV, Durable
+        // Objects) from wrangler.toml; the upstream is the sandbox MCP server,
+        // itself a Worker, listening on a real loopback port (test/setup).
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                UPSTREAM_URL: new URL("/mcp", inject("sandboxUrl")).href,
+                UPSTREAM_CREDENTIAL: SANDBOX_CREDENTIAL,
+                SANDBOX_URL: inject("sandboxUrl"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/unit/**/*.test.ts", "test/worker/**/*.test.ts"],
+          globalSetup: ["test/setup/sandbox.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Node: drives `npm start` (two `wrangler dev` processes) over real HTTP.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
