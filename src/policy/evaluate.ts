@@ -1,0 +1,156 @@
+import { conditionHolds, incrementFrom } from "./args.ts";
+import type { Limit, Policy, Rule, ToolRule } from "./schema.ts";
+
+/** What the gateway knows about one `tools/call`. */
+export type ToolCall = {
+  name: string;
+  args: Record<string, unknown>;
+  /** From the catalog and the upstream's annotations, without the "@". */
+  tags: ReadonlySet<string>;
+};
+
+/** A limit the call must pass, with how much this call adds to its counter. */
+export type AppliedLimit = Limit & { rule: string; amount: number };
+
+/**
+ * `rule` is a JSON pointer into the policy naming what decided, so a user can
+ * find the line that refused a call.
+ */
+export type Decision =
+  | { decision: "allow"; rule: string; limits: AppliedLimit[] }
+  | { decision: "deny"; rule: string; reason: string }
+  | { decision: "approve"; rule: string; reason: string; limits: AppliedLimit[] }
+  | { decision: "hidden"; rule: string };
+
+type Match = { pointer: string; rule: ToolRule } | undefined;
+
+/**
+ * Decides one tool call. Pure: no I/O, no clock; the same policy and call
+ * always give the same decision.
+ *
+ * Precedence: no policy denies everything; `hide` beats everything; then the
+ * most specific `tools` entry applies (exact name, then the longest matching
+ * glob, then the first matching `@tag` in document order); without one,
+ * `default` decides. Within an entry: `action`, then every `require` rule must
+ * hold, then any matching `deny_if` denies, then any matching `approve_if`
+ * asks for approval.
+ */
+export function decide(policy: Policy | undefined, call: ToolCall): Decision {
+  if (!policy) return { decision: "deny", rule: "", reason: "no policy is configured for this grant, so every call is refused" };
+  const tags = tagsOf(policy, call.name, call.tags);
+  const hiddenBy = policy.hide.findIndex((pattern) => matches(pattern, call.name, tags));
+  if (hiddenBy >= 0) return { decision: "hidden", rule: `/hide/${hiddenBy}` };
+
+  const match = findToolRule(policy, call.name, tags);
+  if (!match) {
+    return policy.default === "allow"
+      ? { decision: "allow", rule: "/default", limits: applyLimits(policy, undefined, call.args) }
+      : { decision: "deny", rule: "/default", reason: `tool ${call.name} is not allowed by this policy (default: deny)` };
+  }
+  const { pointer, rule } = match;
+  if (rule.action === "deny") {
+    return { decision: "deny", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} is denied by policy` };
+  }
+  const failedRequirement = rule.require.findIndex((requirement) => !ruleMatches(requirement, call.args));
+  if (failedRequirement >= 0) {
+    return {
+      decision: "deny",
+      rule: `${pointer}/require/${failedRequirement}`,
+      reason: rule.require[failedRequirement]?.on_deny ?? describeRule(rule.require[failedRequirement], "arguments must satisfy"),
+    };
+  }
+  const denial = rule.deny_if.findIndex((candidate) => ruleMatches(candidate, call.args));
+  if (denial >= 0) {
+    return {
+      decision: "deny",
+      rule: `${pointer}/deny_if/${denial}`,
+      reason: rule.deny_if[denial]?.on_deny ?? describeRule(rule.deny_if[denial], "arguments match a denial rule"),
+    };
+  }
+  const limits = applyLimits(policy, match, call.args);
+  if (rule.action === "approve") {
+    return { decision: "approve", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} needs human approval`, limits };
+  }
+  const approval = rule.approve_if.findIndex((candidate) => ruleMatches(candidate, call.args));
+  if (approval >= 0) {
+    return {
+      decision: "approve",
+      rule: `${pointer}/approve_if/${approval}`,
+      reason: rule.approve_if[approval]?.on_deny ?? describeRule(rule.approve_if[approval], "these arguments need human approval"),
+      limits,
+    };
+  }
+  return { decision: "allow", rule: pointer, limits };
+}
+
+/**
+ * Whether `tools/list` shows a tool: hidden tools and tools the policy denies
+ * whatever their arguments are left out, so the model is only offered what it
+ * may use.
+ */
+export function isListed(policy: Policy | undefined, name: string, upstreamTags: ReadonlySet<string>): boolean {
+  if (!policy) return false;
+  const tags = tagsOf(policy, name, upstreamTags);
+  if (policy.hide.some((pattern) => matches(pattern, name, tags))) return false;
+  const match = findToolRule(policy, name, tags);
+  if (!match) return policy.default === "allow";
+  return match.rule.action !== "deny";
+}
+
+function findToolRule(policy: Policy, name: string, tags: ReadonlySet<string>): Match {
+  const entries = Object.entries(policy.tools);
+  const at = (pattern: string, rule: ToolRule) => ({ pointer: `/tools/${escapePointer(pattern)}`, rule });
+  const exact = entries.find(([pattern]) => pattern === name);
+  if (exact) return at(...exact);
+  let glob: [string, ToolRule] | undefined;
+  for (const entry of entries) {
+    const [pattern] = entry;
+    if (pattern.includes("*") && globMatches(pattern, name) && (!glob || pattern.length > glob[0].length)) glob = entry;
+  }
+  if (glob) return at(...glob);
+  const tagged = entries.find(([pattern]) => pattern.startsWith("@") && tags.has(pattern.slice(1)));
+  return tagged ? at(...tagged) : undefined;
+}
+
+function applyLimits(policy: Policy, match: Match, args: Record<string, unknown>): AppliedLimit[] {
+  const own = (match?.rule.limits ?? []).map((limit, index) => ({
+    ...limit,
+    rule: `${match?.pointer}/limits/${index}`,
+    amount: incrementFrom(args, limit.increment_from),
+  }));
+  const shared = policy.all_tools.limits.map((limit, index) => ({
+    ...limit,
+    rule: `/all_tools/limits/${index}`,
+    amount: incrementFrom(args, limit.increment_from),
+  }));
+  return [...own, ...shared];
+}
+
+function tagsOf(policy: Policy, name: string, upstreamTags: ReadonlySet<string>): ReadonlySet<string> {
+  const extra = policy.tags[name];
+  return extra ? new Set([...upstreamTags, ...extra]) : upstreamTags;
+}
+
+function matches(pattern: string, name: string, tags: ReadonlySet<string>): boolean {
+  if (pattern.startsWith("@")) return tags.has(pattern.slice(1));
+  return pattern.includes("*") ? globMatches(pattern, name) : pattern === name;
+}
+
+function globMatches(pattern: string, name: string): boolean {
+  const source = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
+  return new RegExp(`^${source}$`, "s").test(name);
+}
+
+function ruleMatches(rule: Rule, args: Record<string, unknown>): boolean {
+  return rule.conditions.every((condition) => conditionHolds(condition, args));
+}
+
+function describeRule(rule: Rule | undefined, lead: string): string {
+  const parts = (rule?.conditions ?? []).map((c) => `${c.path} ${c.op} ${JSON.stringify(c.value)}`);
+  return `${lead}: ${parts.join(" and ")}`;
+}
+
+/** RFC 6901: "~" and "/" inside a key. */
+function escapePointer(key: string): string {
+  return key.replaceAll("~", "~0").replaceAll("/", "~1");
+}

@@ -1,0 +1,112 @@
+import { z } from "zod";
+
+/**
+ * The policy document, one JSON object per name in the POLICIES KV namespace.
+ * A superset of PolicyLayer's format: a PolicyLayer policy validates unchanged.
+ * Objects are strict: in a policy that guards `send_campaign`, a misspelt key
+ * must be an error, not a silently ignored rule.
+ */
+
+/** `args.campaignId`, `args.listIds[0]`, `args.a.b`: a location inside the tool call. */
+export const ArgPathSchema = z
+  .string()
+  .regex(/^args(\.[A-Za-z_$][\w$-]*|\[\d+\])*$/, 'a path like "args.campaignId" or "args.listIds[0]"');
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const json: z.ZodType<unknown> = z.lazy(() => z.union([scalar, z.array(json), z.record(z.string(), json)]));
+const comparable = z.union([z.number(), z.string()]);
+
+export const ConditionSchema = z.discriminatedUnion("op", [
+  z.strictObject({ path: ArgPathSchema, op: z.enum(["eq", "neq"]), value: json }),
+  z.strictObject({ path: ArgPathSchema, op: z.enum(["in", "not_in"]), value: z.array(json) }),
+  z.strictObject({ path: ArgPathSchema, op: z.enum(["lt", "lte", "gt", "gte"]), value: comparable }),
+  z.strictObject({
+    path: ArgPathSchema,
+    op: z.literal("regex"),
+    value: z.string().refine(isValidRegex, "not a valid regular expression"),
+    flags: z.string().regex(/^[imsu]*$/, "only the flags i, m, s and u").optional(),
+  }),
+  z.strictObject({ path: ArgPathSchema, op: z.literal("contains"), value: json }),
+  z.strictObject({ path: ArgPathSchema, op: z.literal("exists"), value: z.boolean().default(true) }),
+  z.strictObject({ path: ArgPathSchema, op: z.enum(["len_lte", "len_gte"]), value: z.number().int().nonnegative() }),
+]);
+
+export const RuleSchema = z.strictObject({
+  /** All must hold for the rule to match. */
+  conditions: z.array(ConditionSchema).min(1),
+  /** What the agent is told when this rule refuses the call. */
+  on_deny: z.string().optional(),
+});
+
+/** `second` … `day`, or a duration like `90s`, `15m`, `6h`, `7d`. */
+export const WindowSchema = z.union([
+  z.enum(["second", "minute", "hour", "day"]),
+  z.string().regex(/^[1-9]\d*[smhd]$/, 'a window like "minute", "15m", "6h" or "7d"'),
+]);
+
+export const LimitSchema = z.strictObject({
+  /** Limits that name the same counter share one count, across tools. */
+  counter: z.string().min(1).max(128),
+  window: WindowSchema,
+  max: z.number().int().positive(),
+  scope: z.enum(["grant", "session", "global"]).default("grant"),
+  /** Count by an argument: a number, or the length of an array or string. */
+  increment_from: ArgPathSchema.optional(),
+  /** "sliding" (default): never more than max in any window-length; "calendar": fixed UTC windows. */
+  align: z.enum(["sliding", "calendar"]).default("sliding"),
+});
+
+/** A tool name, a glob over names (`delete_*`), or a tag (`@destructive`). */
+export const ToolPatternSchema = z.string().regex(/^(@[a-z][a-z0-9_-]*|[^@\s][^\s]*)$/, 'a tool name, a glob like "get_*", or a tag like "@read"');
+
+export const ToolRuleSchema = z.strictObject({
+  action: z.enum(["allow", "deny", "approve"]).default("allow"),
+  /** The text the agent sees when this tool is denied. */
+  reason: z.string().optional(),
+  require: z.array(RuleSchema).default([]),
+  deny_if: z.array(RuleSchema).default([]),
+  approve_if: z.array(RuleSchema).default([]),
+  limits: z.array(LimitSchema).default([]),
+});
+
+export const PolicySchema = z.strictObject({
+  version: z.literal("1"),
+  /** What a tool no entry of `tools` matches gets. */
+  default: z.enum(["allow", "deny"]),
+  /** "monitor": decide and log everything, but forward anyway. */
+  mode: z.enum(["enforce", "monitor"]).default("enforce"),
+  /** Removed from tools/list and refused at call time; `"*"` hides every tool. */
+  hide: z.array(ToolPatternSchema).default([]),
+  all_tools: z.strictObject({ limits: z.array(LimitSchema).default([]) }).default({ limits: [] }),
+  tools: z.record(ToolPatternSchema, ToolRuleSchema).default({}),
+  /** Extra tags for tools, beyond the catalog's and the upstream's annotations. */
+  tags: z.record(z.string(), z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/))).default({}),
+});
+
+export type Policy = z.output<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+export type Condition = z.output<typeof ConditionSchema>;
+export type Rule = z.output<typeof RuleSchema>;
+export type Limit = z.output<typeof LimitSchema>;
+export type ToolRule = z.output<typeof ToolRuleSchema>;
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern, "u");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A readable list of what is wrong, each issue at its exact JSON path (`tools.send_campaign.limits[0].max`). */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+}
+
+function formatPath(path: PropertyKey[]): string {
+  if (path.length === 0) return "(policy)";
+  return path
+    .map((key, index) => (typeof key === "number" ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`))
+    .join("");
+}
