@@ -1,0 +1,54 @@
+/**
+ * The sandbox upstream: a test-only MCP server Worker the gateway is tested
+ * against, standing in for Iterable's MCP server. See README.md beside this file.
+ *
+ *   /mcp            Iterable-shaped server (118 real tools and their prompts, fake data)
+ *   /features/mcp   small server exercising notifications, server-to-client requests,
+ *                   resources and subscriptions, annotations, prompts
+ *   /__log?tag=T    GET: what the upstream received under `x-sandbox-tag: T`; DELETE: clear it
+ *
+ * Both MCP paths speak the 2025 revisions (sessionful) and 2026-07-28 (stateless).
+ * Every request except /__log is logged first, then `?delayMs=N` is honoured, then
+ * the `Api-Key` check (only when SANDBOX_API_KEY is set), then the MCP endpoint.
+ */
+import { rejectWithoutApiKey } from "./credential.ts";
+import { type DualEraEndpoint, createDualEraEndpoint } from "./dual-era-endpoint.ts";
+import { buildFeaturesServer } from "./features-server.ts";
+import { buildIterableServer } from "./iterable-server.ts";
+import { RequestLog, handleLogRequest } from "./request-log.ts";
+import { stallIfAsked } from "./stall.ts";
+
+export interface SandboxEnv {
+  /** When set, /mcp and /features/mcp require `Api-Key: <this value>`. */
+  SANDBOX_API_KEY?: string;
+}
+
+// Isolate-wide state: sessions and the request log must outlive a single request.
+const requestLog = new RequestLog();
+
+const iterable = createDualEraEndpoint(() => buildIterableServer());
+
+// The features factory publishes resource updates on its own endpoint's notifier,
+// hence the late-bound reference.
+const features: DualEraEndpoint = createDualEraEndpoint((context) =>
+  buildFeaturesServer(context, { publishResourceUpdated: (uri) => features.notify.resourceUpdated(uri) }),
+);
+
+const ENDPOINTS: ReadonlyMap<string, DualEraEndpoint> = new Map([
+  ["/mcp", iterable],
+  ["/features/mcp", features],
+]);
+
+export default {
+  async fetch(request, env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/__log") return handleLogRequest(requestLog, request);
+
+    await requestLog.record(request);
+    await stallIfAsked(url);
+
+    const endpoint = ENDPOINTS.get(url.pathname);
+    if (endpoint === undefined) return new Response("Not found", { status: 404 });
+    return rejectWithoutApiKey(request, env.SANDBOX_API_KEY) ?? endpoint.fetch(request);
+  },
+} satisfies ExportedHandler<SandboxEnv>;
