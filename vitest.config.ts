@@ -17,6 +17,7 @@ export default defineConfig({
               bindings: {
                 UPSTREAM_URL: new URL("/mcp", inject("sandboxUrl")).href,
                 UPSTREAM_CREDENTIAL: SANDBOX_CREDENTIAL,
+                SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 SANDBOX_URL: inject("sandboxUrl"),
               },
             },

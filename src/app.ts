@@ -1,19 +1,20 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { readConfig } from "./config.js";
-import type { AppEnv } from "./env.js";
-import { GatewayError, GatewayErrorCode, toJsonRpcError } from "./errors.js";
-import { originGuard } from "./http/origin.js";
-import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.js";
+import type { AppEnv } from "./env.ts";
+import { GatewayError, GatewayErrorCode, toJsonRpcError } from "./errors.ts";
+import { authenticate } from "./grants/authenticate.ts";
+import { originGuard } from "./http/origin.ts";
+import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.ts";
+import { servicesFor } from "./services.ts";
 
-const loadConfig = createMiddleware<AppEnv>(async function loadConfig(c, next) {
-  c.set("config", readConfig(c.env));
+const loadServices = createMiddleware<AppEnv>(async function loadServices(c, next) {
+  c.set("services", servicesFor(c.env));
   await next();
 });
 
 export const app = new Hono<AppEnv>();
 
-app.use("/mcp", loadConfig, originGuard());
+app.use("/mcp", loadServices, originGuard(), authenticate());
 app.post("/mcp", handlePost);
 app.get("/mcp", handleGet);
 app.delete("/mcp", handleDelete);
@@ -23,13 +24,13 @@ app.notFound((c) => c.json({ error: "Not Found: the MCP endpoint is /mcp" }, 404
 
 // The one place that turns errors into responses. Anything that is not a
 // GatewayError is a bug or a misconfiguration: details go to the log, the
-// agent gets a generic refusal and nothing was forwarded.
+// agent gets a generic refusal, and nothing was forwarded.
 app.onError((error, c) => {
   const gatewayError =
     error instanceof GatewayError
       ? error
       : new GatewayError(500, GatewayErrorCode.TransportError, "Internal gateway error: the request was not forwarded");
   if (!(error instanceof GatewayError)) console.error("unhandled gateway error", { error: String(error), stack: error.stack });
-  for (const [name, value] of Object.entries(gatewayError.headers ?? {})) c.header(name, value);
+  for (const [name, value] of Object.entries(gatewayError.headers)) c.header(name, value);
   return c.json(toJsonRpcError(gatewayError), gatewayError.status);
 });

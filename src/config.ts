@@ -7,6 +7,9 @@ const ConfigSchema = z.object({
   UPSTREAM_CREDENTIAL: z.string().optional(),
   UPSTREAM_CREDENTIAL_HEADER: z.string().min(1).default("Authorization"),
   UPSTREAM_TIMEOUT_MS: positiveInt(30_000),
+  UNKNOWN_TOOL_ERROR_CODE: z.coerce.number().int().default(-32602),
+  SESSION_SECRET: z.string().min(32, "must be at least 32 characters (wrangler secret put SESSION_SECRET)"),
+  CACHE_TTL_MS: positiveInt(30_000),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
   SSE_KEEPALIVE_MS: positiveInt(25_000),
   ALLOWED_ORIGINS: z
@@ -20,6 +23,11 @@ export type GatewayConfig = {
   upstreamCredential: string | undefined;
   upstreamCredentialHeader: string;
   upstreamTimeoutMs: number;
+  /** How the upstream answers a call to a tool it does not have (-32602 per spec; Iterable: -32601). */
+  unknownToolErrorCode: number;
+  sessionSecret: string;
+  /** How long policies and grants are cached in the isolate. */
+  cacheTtlMs: number;
   maxBodyBytes: number;
   sseKeepAliveMs: number;
   allowedOrigins: string[];
@@ -47,6 +55,9 @@ export function readConfig(env: object): GatewayConfig {
     upstreamCredential: vars.UPSTREAM_CREDENTIAL || undefined,
     upstreamCredentialHeader: vars.UPSTREAM_CREDENTIAL_HEADER,
     upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
+    unknownToolErrorCode: vars.UNKNOWN_TOOL_ERROR_CODE,
+    sessionSecret: vars.SESSION_SECRET,
+    cacheTtlMs: vars.CACHE_TTL_MS,
     maxBodyBytes: vars.MAX_BODY_BYTES,
     sseKeepAliveMs: vars.SSE_KEEPALIVE_MS,
     allowedOrigins: vars.ALLOWED_ORIGINS,

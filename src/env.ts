@@ -1,14 +1,19 @@
-import type { GatewayConfig } from "./config.js";
+import type { GrantRecord } from "./grants/grant.ts";
+import type { Services } from "./services.ts";
 
 /** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
 export type Bindings = Env & {
   /** The upstream's credential, injected into every upstream request (`wrangler secret put UPSTREAM_CREDENTIAL`). */
   UPSTREAM_CREDENTIAL?: string;
+  /** Key of the HMAC that binds session ids to grants (`wrangler secret put SESSION_SECRET`). */
+  SESSION_SECRET?: string;
 };
 
 export type AppEnv = {
   Bindings: Bindings;
   Variables: {
-    config: GatewayConfig;
+    services: Services;
+    /** The authenticated agent's grant. */
+    grant: GrantRecord;
   };
 };

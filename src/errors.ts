@@ -27,16 +27,19 @@ export class GatewayError extends Error {
   /** The id of the request being refused, once known; null before the body is parsed. */
   requestId: RequestId | null = null;
 
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: RpcCode,
-    message: string,
-    readonly data?: unknown,
-    /** Extra response headers, e.g. WWW-Authenticate or Allow. */
-    readonly headers?: Record<string, string>,
-  ) {
+  readonly status: ContentfulStatusCode;
+  readonly code: RpcCode;
+  readonly data: unknown;
+  /** Extra response headers, e.g. WWW-Authenticate or Allow. */
+  readonly headers: Record<string, string>;
+
+  constructor(status: ContentfulStatusCode, code: RpcCode, message: string, data?: unknown, headers: Record<string, string> = {}) {
     super(message);
     this.name = "GatewayError";
+    this.status = status;
+    this.code = code;
+    this.data = data;
+    this.headers = headers;
   }
 }
 

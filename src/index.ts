@@ -1,5 +1,5 @@
-import { app } from "./app.js";
+import { app } from "./app.ts";
 
-export { GrantObject } from "./grant-object/grant-object.js";
+export { GrantObject } from "./grant-object/grant-object.ts";
 
 export default app;

@@ -1,4 +1,4 @@
-import { GatewayError, GatewayErrorCode } from "../errors.js";
+import { GatewayError, GatewayErrorCode } from "../errors.ts";
 
 /** The media types an Accept or Content-Type header lists, lower-cased, without parameters. */
 function mediaTypes(header: string | null | undefined): string[] {

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
-import { GatewayError, GatewayErrorCode } from "../errors.js";
-import type { AppEnv } from "../env.js";
+import { GatewayError, GatewayErrorCode } from "../errors.ts";
+import type { AppEnv } from "../env.ts";
 
 /**
  * DNS-rebinding protection (a MUST of the Streamable HTTP transport): a
@@ -13,7 +13,7 @@ export function originGuard() {
     const origin = c.req.header("origin");
     if (origin !== undefined) {
       const own = new URL(c.req.url).origin;
-      if (origin !== own && !c.var.config.allowedOrigins.includes(origin)) {
+      if (origin !== own && !c.var.services.config.allowedOrigins.includes(origin)) {
         throw new GatewayError(403, GatewayErrorCode.TransportError, `Forbidden: origin ${origin} is not allowed`);
       }
     }

@@ -1,5 +1,5 @@
 import { ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { GatewayError, GatewayErrorCode } from "../errors.js";
+import { GatewayError, GatewayErrorCode } from "../errors.ts";
 
 /** A POST body after it was read once, parsed and validated. */
 export type ParsedBody = {

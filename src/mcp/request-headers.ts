@@ -1,6 +1,6 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { GatewayError, GatewayErrorCode } from "../errors.js";
-import type { ParsedBody } from "./message.js";
+import { GatewayError, GatewayErrorCode } from "../errors.ts";
+import type { ParsedBody } from "./message.ts";
 
 /** The first revision of the stateless era, which mirrors body fields into headers. */
 export const FIRST_STATELESS_REVISION = "2026-07-28";

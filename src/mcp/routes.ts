@@ -1,43 +1,121 @@
+import { CallToolRequestSchema, ErrorCode, isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
-import type { AppEnv } from "../env.js";
-import { GatewayError, GatewayErrorCode } from "../errors.js";
-import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.js";
-import { readJsonRpcBody, serializeBody } from "./message.js";
-import { assertHeadersMatchBody } from "./request-headers.js";
-import { sendUpstream } from "./upstream.js";
+import type { AppEnv } from "../env.ts";
+import { GatewayError, GatewayErrorCode } from "../errors.ts";
+import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.ts";
+import { isListed } from "../policy/evaluate.ts";
+import { toolTags } from "../tools/catalog.ts";
+import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
+import { assertHeadersMatchBody } from "./request-headers.ts";
+import { unwrapSessionId, wrapSessionId } from "./session.ts";
+import { judgeToolCall, type ToolCallRequest } from "./tool-call.ts";
+import { filterToolListResponse } from "./tool-list.ts";
+import { sendUpstream, type UpstreamRequest } from "./upstream.ts";
 
 /**
  * POST /mcp: one JSON-RPC message (or a 2025-03-26 batch) from the agent.
- * The body is read once, validated, and what is forwarded is re-serialised
- * from that parse, so the upstream executes exactly what the gateway judged.
+ * The body is read once and validated; a `tools/call` is judged before
+ * anything is sent, a `tools/list` answer is filtered on the way back, and
+ * what is forwarded is re-serialised from the parse, so the upstream executes
+ * exactly what the gateway judged.
  */
 export async function handlePost(c: Context<AppEnv>): Promise<Response> {
+  const { services, grant } = c.var;
   assertJsonContentType(c.req.header("content-type"));
   assertAccepts(c.req.header("accept"), ["application/json", "text/event-stream"]);
-  const body = await readJsonRpcBody(c.req.raw, c.var.config.maxBodyBytes);
-  const [first] = body.messages;
-  try {
+  const body = await readJsonRpcBody(c.req.raw, services.config.maxBodyBytes);
+  const message = body.isBatch ? undefined : body.messages[0];
+  withRequestId(message, () => {
     assertHeadersMatchBody(c.req.raw.headers, body);
-  } catch (error) {
-    if (error instanceof GatewayError && !body.isBatch && first && "id" in first) error.requestId = first.id ?? null;
-    throw error;
+    assertBatchIsJudgeable(body);
+  });
+  const headers = await upstreamHeaders(c);
+  const request = message && isJSONRPCRequest(message) ? message : undefined;
+
+  if (request?.method === "tools/call") {
+    if (!CallToolRequestSchema.safeParse(request).success) {
+      const error = new GatewayError(400, ErrorCode.InvalidParams, "Invalid params: tools/call needs params.name and object params.arguments");
+      error.requestId = request.id;
+      throw error;
+    }
+    const policy = await services.policies.get(grant.policy);
+    const verdict = await judgeToolCall({
+      services,
+      grant,
+      policy: policy.policy,
+      policyProblem: policy.problem,
+      request: request as ToolCallRequest,
+      upstreamHeaders: headers,
+    });
+    if (verdict.answer) return c.json(verdict.answer);
   }
-  return sendUpstream(c.var.config, { method: "POST", headers: c.req.raw.headers, body: serializeBody(body) });
+
+  const response = await relay(c, { method: "POST", headers, body: serializeBody(body) });
+  if (request?.method === "tools/list" && response.ok) {
+    const { policy } = await services.policies.get(grant.policy);
+    const visible = (tool: { name: string; annotations?: object }) =>
+      isListed(policy?.policy, tool.name, toolTags(tool.name, tool.annotations));
+    return filterToolListResponse(response, request.id, request.params?.cursor === undefined, visible, services.tools);
+  }
+  return response;
 }
 
 /** GET /mcp: the server-to-client SSE stream of a session, resumable with Last-Event-ID. */
 export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
-  return sendUpstream(c.var.config, { method: "GET", headers: c.req.raw.headers });
+  return relay(c, { method: "GET", headers: await upstreamHeaders(c) });
 }
 
 /** DELETE /mcp: the client ends its session. */
 export async function handleDelete(c: Context<AppEnv>): Promise<Response> {
-  return sendUpstream(c.var.config, { method: "DELETE", headers: c.req.raw.headers });
+  return relay(c, { method: "DELETE", headers: await upstreamHeaders(c) });
 }
 
 export function methodNotAllowed(): never {
   throw new GatewayError(405, GatewayErrorCode.TransportError, "Method Not Allowed: use POST, GET or DELETE", undefined, {
     Allow: "GET, POST, DELETE",
   });
+}
+
+/** The agent's headers with its session id unwrapped to the upstream's, after checking it belongs to this grant. */
+async function upstreamHeaders(c: Context<AppEnv>): Promise<Headers> {
+  const headers = new Headers(c.req.raw.headers);
+  const session = headers.get("mcp-session-id");
+  if (session !== null) {
+    headers.set("mcp-session-id", await unwrapSessionId(c.var.services.config.sessionSecret, c.var.grant.id, session));
+  }
+  return headers;
+}
+
+/** Sends upstream and hands the agent a session id bound to its grant. */
+async function relay(c: Context<AppEnv>, request: UpstreamRequest): Promise<Response> {
+  const response = await sendUpstream(c.var.services.config, request);
+  const session = response.headers.get("mcp-session-id");
+  if (session !== null) {
+    response.headers.set("mcp-session-id", await wrapSessionId(c.var.services.config.sessionSecret, c.var.grant.id, session));
+  }
+  return response;
+}
+
+/**
+ * Batches (2025-03-26 only) may carry notifications and answers to the
+ * server's requests; calls and listings are judged one per request, so a
+ * batch holding one is refused rather than forwarded unjudged.
+ */
+function assertBatchIsJudgeable(body: ParsedBody): void {
+  if (!body.isBatch) return;
+  const judged = body.messages.find((message) => "method" in message && (message.method === "tools/call" || message.method === "tools/list"));
+  if (judged && "method" in judged) {
+    throw new GatewayError(400, ErrorCode.InvalidRequest, `Invalid Request: send ${judged.method} as a single message, not inside a batch`);
+  }
+}
+
+/** Errors about a single request answer with its id, as JSON-RPC asks. */
+function withRequestId(message: JSONRPCMessage | undefined, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof GatewayError && message && "id" in message && message.id !== undefined) error.requestId = message.id;
+    throw error;
+  }
 }

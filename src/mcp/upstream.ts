@@ -1,7 +1,7 @@
-import type { GatewayConfig } from "../config.js";
-import { GatewayError, GatewayErrorCode } from "../errors.js";
-import { stripHopByHop } from "../http/headers.js";
-import { withKeepAlive } from "./sse-keepalive.js";
+import type { GatewayConfig } from "../config.ts";
+import { GatewayError, GatewayErrorCode } from "../errors.ts";
+import { stripHopByHop } from "../http/headers.ts";
+import { withKeepAlive } from "./sse-keepalive.ts";
 
 /** Client headers that belong to the agent's hop and must never reach the upstream. */
 const CLIENT_ONLY_HEADERS = ["authorization", "cookie", "host", "origin", "referer", "content-length", "accept-encoding"];

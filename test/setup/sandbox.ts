@@ -1,6 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { createTestHarness } from "wrangler";
-import { SANDBOX_CREDENTIAL } from "../../vitest.config.js";
+import { SANDBOX_CREDENTIAL } from "../../vitest.config.ts";
 
 declare module "vitest" {
   interface ProvidedContext {

@@ -1,0 +1,46 @@
+import type { CallToolResult, JSONRPCErrorResponse, JSONRPCResultResponse, RequestId } from "@modelcontextprotocol/sdk/types.js";
+
+/** The `_meta` key under which a refused call carries the machine-readable decision. */
+export const DECISION_META_KEY = "mcp-policy-gateway/decision";
+
+/** Why the gateway answered a `tools/call` itself instead of forwarding it. */
+export type Refusal = {
+  decision: "deny" | "approval_required" | "invalid_arguments" | "rate_limited";
+  tool: string;
+  /** JSON pointer into the policy; "" when there is no usable policy. */
+  rule: string;
+  reason: string;
+  policy: string;
+  /** Absent when no valid policy could be loaded. */
+  policyVersion?: string;
+  /** Seconds until a rate-limited call may succeed. */
+  retryAfter?: number;
+};
+
+const HEADLINES: Record<Refusal["decision"], string> = {
+  deny: "was denied by the gateway policy",
+  approval_required: "needs human approval before it can run",
+  invalid_arguments: "was refused: its arguments do not match the tool's input schema",
+  rate_limited: "was refused: a rate limit is exhausted",
+};
+
+/**
+ * A refusal is a successful JSON-RPC answer carrying an error *result*: the
+ * model reads the text and can adapt (pick another tool, fix arguments, wait),
+ * while clients and logs read the structured decision in `_meta`.
+ */
+export function refusalResponse(id: RequestId, refusal: Refusal): JSONRPCResultResponse {
+  const where = refusal.rule === "" ? "" : ` (rule ${refusal.rule} of policy "${refusal.policy}")`;
+  const retry = refusal.retryAfter === undefined ? "" : ` Retry after ${refusal.retryAfter} s.`;
+  const result: CallToolResult = {
+    content: [{ type: "text", text: `Tool call ${refusal.tool} ${HEADLINES[refusal.decision]}${where}: ${refusal.reason.replace(/\.$/, "")}.${retry}` }],
+    isError: true,
+    _meta: { [DECISION_META_KEY]: refusal },
+  };
+  return { jsonrpc: "2.0", id, result };
+}
+
+/** What the upstream itself would answer for a tool it does not have. */
+export function unknownToolResponse(id: RequestId, name: string, code: number): JSONRPCErrorResponse {
+  return { jsonrpc: "2.0", id, error: { code, message: `Unknown tool: ${name}` } };
+}

@@ -1,0 +1,34 @@
+import { readConfig, type GatewayConfig } from "./config.ts";
+import type { Bindings } from "./env.ts";
+import { GrantStore } from "./grants/store.ts";
+import { PolicyStore } from "./policy/store.ts";
+import { ToolIndex } from "./tools/tool-index.ts";
+
+/** What the gateway keeps per isolate: configuration and the caches that keep KV off the hot path. */
+export type Services = {
+  config: GatewayConfig;
+  policies: PolicyStore;
+  grants: GrantStore;
+  tools: ToolIndex;
+};
+
+/** The upstream's tool list is refetched at most this often when no agent lists tools. */
+const TOOL_LIST_TTL_MS = 5 * 60_000;
+
+// The env object is the same for every request an isolate serves.
+const perEnv = new WeakMap<object, Services>();
+
+export function servicesFor(env: Bindings): Services {
+  let services = perEnv.get(env);
+  if (!services) {
+    const config = readConfig(env);
+    services = {
+      config,
+      policies: new PolicyStore(env.POLICIES, config.cacheTtlMs),
+      grants: new GrantStore(env.GRANTS, config.cacheTtlMs),
+      tools: new ToolIndex(TOOL_LIST_TTL_MS),
+    };
+    perEnv.set(env, services);
+  }
+  return services;
+}
