@@ -50,6 +50,12 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
   } finally {
     clearTimeout(timer);
   }
+  if (response.status === 401 || response.status === 403) {
+    // The agent's own credential never reaches the upstream, so this is the
+    // gateway's: relaying it would send the agent into an OAuth flow it cannot finish.
+    await response.body?.cancel();
+    throw new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, `Upstream refused the gateway's credential (HTTP ${response.status}): check UPSTREAM_CREDENTIAL`);
+  }
   return relayResponse(config, response);
 }
 

@@ -45,7 +45,7 @@ export default {
     if (url.pathname === "/__log") return handleLogRequest(requestLog, request);
 
     await requestLog.record(request);
-    await stallIfAsked(url);
+    await stallIfAsked(request);
 
     const endpoint = ENDPOINTS.get(url.pathname);
     if (endpoint === undefined) return new Response("Not found", { status: 404 });
