@@ -70,6 +70,8 @@ export const ToolRuleSchema = z.strictObject({
 });
 
 export const PolicySchema = z.strictObject({
+  /** Editor completion: "./policy.schema.json" or a URL to it. Ignored by the gateway. */
+  $schema: z.string().optional(),
   version: z.literal("1"),
   /** What a tool no entry of `tools` matches gets. */
   default: z.enum(["allow", "deny"]),

@@ -1,4 +1,4 @@
-import catalog from "../../policies/iterable/catalog.json";
+import catalog from "../../policies/iterable/catalog.json" with { type: "json" };
 
 type CatalogEntry = { tags: string[] };
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// mcp-gateway: manage the gateway's policies and grants.
+// Runs on Node >= 22.18 directly from TypeScript (type stripping); KV access goes
+// through wrangler, `--local` (default) for `npm start`'s state, `--remote` for
+// the deployed namespaces.
+import { parseArgs } from "node:util";
+import { createCommand, listCommand, revokeCommand } from "./grant-commands.ts";
+import { pushCommand, simulateCommand, UsageError, validateCommand } from "./policy-commands.ts";
+import type { KvTarget } from "./wrangler-kv.ts";
+
+const HELP = `mcp-gateway: policies and grants of an mcp-policy-gateway deployment
+
+  mcp-gateway policy validate FILE
+  mcp-gateway policy push FILE --name NAME [--local|--remote]
+  mcp-gateway policy simulate FILE --tool NAME [--args JSON] [--tags a,b]
+  mcp-gateway grant create --label LABEL --policy NAME [--expires 30d] [--local|--remote] [--json]
+  mcp-gateway grant list [--local|--remote] [--json]
+  mcp-gateway grant revoke ID [--local|--remote]
+
+--local (the default) works on the state of \`npm start\` / \`wrangler dev\`;
+--remote on the KV namespaces of the deployed Worker. --config PATH picks another
+wrangler.toml. Exit status: 0 ok, 1 invalid input or refused, 2 usage error.`;
+
+const OPTIONS = {
+  name: { type: "string" },
+  tool: { type: "string" },
+  args: { type: "string", default: "{}" },
+  tags: { type: "string", default: "" },
+  label: { type: "string" },
+  policy: { type: "string" },
+  expires: { type: "string" },
+  local: { type: "boolean", default: false },
+  remote: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  config: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+async function run(argv: string[]): Promise<string> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const [group, command, subject] = positionals;
+  if (values.help || !group) return HELP;
+  if (values.local && values.remote) throw new UsageError("choose one of --local and --remote");
+  const target = (binding: KvTarget["binding"]): KvTarget => ({ binding, remote: values.remote, ...(values.config ? { config: values.config } : {}) });
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new UsageError(`missing ${what}\n\n${HELP}`);
+    return value;
+  };
+
+  switch (`${group} ${command}`) {
+    case "policy validate":
+      return validateCommand(need(subject, "FILE"));
+    case "policy push":
+      return pushCommand(need(subject, "FILE"), need(values.name, "--name"), target("POLICIES"));
+    case "policy simulate": {
+      const tags = values.tags.split(",").map((tag: string) => tag.trim().replace(/^@/, "")).filter(Boolean);
+      const result = simulateCommand(need(subject, "FILE"), need(values.tool, "--tool"), values.args, tags);
+      return values.json ? JSON.stringify(result.decision, null, 2) : result.text;
+    }
+    case "grant create": {
+      const { token, record } = await createCommand(
+        { label: need(values.label, "--label"), policy: need(values.policy, "--policy"), ...(values.expires ? { expires: values.expires } : {}) },
+        target("GRANTS"),
+      );
+      if (values.json) return JSON.stringify({ token, grant: record }, null, 2);
+      return [
+        `grant ${record.id} "${record.label}" on policy "${record.policy}"${record.expiresAt ? `, expires ${record.expiresAt}` : ""}`,
+        "",
+        `  token: ${token}`,
+        "",
+        "This token is shown once and cannot be recovered: only its SHA-256 is stored.",
+        `Use it as: Authorization: Bearer ${token.slice(0, 10)}…`,
+      ].join("\n");
+    }
+    case "grant list": {
+      const grants = listCommand(target("GRANTS"));
+      if (values.json) return JSON.stringify(grants, null, 2);
+      if (grants.length === 0) return "no grants";
+      return grants
+        .map((g) => {
+          const status = g.revoked ? "revoked" : g.expiresAt && Date.parse(g.expiresAt) <= Date.now() ? "expired" : "active";
+          return `${g.id}  ${status.padEnd(7)}  ${g.label}  policy=${g.policy}  created=${g.createdAt}${g.expiresAt ? `  expires=${g.expiresAt}` : ""}`;
+        })
+        .join("\n");
+    }
+    case "grant revoke": {
+      const record = revokeCommand(need(subject, "ID"), target("GRANTS"));
+      return `grant ${record.id} "${record.label}" revoked; the gateway refuses it within its cache TTL (CACHE_TTL_MS, default 30 s)`;
+    }
+    default:
+      throw new UsageError(`unknown command: ${positionals.join(" ")}\n\n${HELP}`);
+  }
+}
+
+try {
+  console.log(await run(process.argv.slice(2)));
+} catch (error) {
+  if (error instanceof UsageError) {
+    console.error(error.message);
+    process.exit(error.message.includes(HELP) ? 2 : 1);
+  }
+  if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+    console.error(`${error.message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}

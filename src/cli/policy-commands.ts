@@ -1,0 +1,54 @@
+import { readFileSync } from "node:fs";
+import { decide } from "../policy/evaluate.ts";
+import { validatePolicyText } from "../policy/validate.ts";
+import { policyVersion } from "../policy/version.ts";
+import { toolTags } from "../tools/catalog.ts";
+import { kvPutFile, type KvTarget } from "./wrangler-kv.ts";
+
+export class UsageError extends Error {}
+
+function load(file: string) {
+  const text = readFileSync(file, "utf8");
+  const validation = validatePolicyText(text);
+  if (!validation.ok) {
+    throw new UsageError(`${file} is not a valid policy:\n${validation.problems.map((problem) => `  ${problem}`).join("\n")}`);
+  }
+  return { text, policy: validation.policy };
+}
+
+export async function validateCommand(file: string): Promise<string> {
+  const { text } = load(file);
+  return `${file}: valid (version ${await policyVersion(JSON.parse(text))})`;
+}
+
+export async function pushCommand(file: string, name: string, target: KvTarget): Promise<string> {
+  const { text } = load(file);
+  kvPutFile(target, name, file);
+  const where = target.remote ? "remote" : "local";
+  return `policy "${name}" (version ${await policyVersion(JSON.parse(text))}) pushed to the ${where} POLICIES namespace`;
+}
+
+export function simulateCommand(file: string, tool: string, argsJson: string, extraTags: string[]): { decision: unknown; text: string } {
+  const { policy } = load(file);
+  let args: unknown;
+  try {
+    args = JSON.parse(argsJson);
+  } catch {
+    throw new UsageError(`--args is not valid JSON: ${argsJson}`);
+  }
+  if (args === null || typeof args !== "object" || Array.isArray(args)) throw new UsageError("--args must be a JSON object");
+  const tags = new Set([...toolTags(tool), ...extraTags]);
+  const decision = decide(policy, { name: tool, args: args as Record<string, unknown>, tags });
+  const rule = decision.rule || "(no policy)";
+  const detail =
+    decision.decision === "deny" || decision.decision === "approve"
+      ? `: ${decision.reason}`
+      : decision.decision === "hidden"
+        ? ": the tool is hidden (absent from tools/list, answered as unknown)"
+        : "";
+  const limits = "limits" in decision && decision.limits.length > 0
+    ? `\nlimits: ${decision.limits.map((l) => `${l.counter} ${l.max}/${l.window} per ${l.scope} (+${l.amount}, ${l.rule})`).join("; ")}`
+    : "";
+  const tagLine = tags.size > 0 ? `\ntags: ${[...tags].map((t) => `@${t}`).join(" ")}` : "";
+  return { decision, text: `${decision.decision.toUpperCase()} ${tool} by ${rule}${detail}${limits}${tagLine}` };
+}
