@@ -3,12 +3,7 @@
 //
 //   node scripts/generate-policy-schema.ts
 import { writeFileSync } from "node:fs";
-import { z } from "zod";
-import { PolicySchema } from "../src/policy/schema.ts";
+import { policyJsonSchema } from "../src/policy/json-schema.ts";
 
-const schema = {
-  ...z.toJSONSchema(PolicySchema, { io: "input", target: "draft-2020-12" }),
-  title: "mcp-policy-gateway policy",
-};
-writeFileSync(new URL("../policies/policy.schema.json", import.meta.url), `${JSON.stringify(schema, null, 2)}\n`);
+writeFileSync(new URL("../policies/policy.schema.json", import.meta.url), `${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
 console.log("policies/policy.schema.json written");

@@ -1,0 +1,94 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isListed } from "../../src/policy/evaluate.ts";
+import { validatePolicyText } from "../../src/policy/validate.ts";
+import { toolTags } from "../../src/tools/catalog.ts";
+import { cli, ROOT, startGateway, type RunningGateway } from "./start.ts";
+
+let gateway: RunningGateway;
+
+beforeAll(async () => {
+  // Revocation is checked below, so grants are cached for 500 ms only.
+  gateway = await startGateway(["--var", "CACHE_TTL_MS:500"]);
+});
+afterAll(async () => gateway?.stop());
+
+async function connect(token: string) {
+  const transport = new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  await client.connect(transport);
+  return client;
+}
+
+const iterableTools: Array<{ name: string }> = JSON.parse(readFileSync(`${ROOT}/test/upstream/iterable-tools.json`, "utf8")).tools;
+
+describe("npm start: the gateway in front of the sandbox, with the recommended policy and a dev grant", () => {
+  it("an SDK client lists exactly the tools the recommended policy allows", async () => {
+    const validation = validatePolicyText(readFileSync(`${ROOT}/policies/iterable/recommended.json`, "utf8"));
+    if (!validation.ok) throw new Error(validation.problems.join("\n"));
+    const expected = iterableTools.filter((tool) => isListed(validation.policy, tool.name, toolTags(tool.name))).map((tool) => tool.name);
+
+    const client = await connect(gateway.token);
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(90);
+    expect(tools.map((tool) => tool.name)).not.toContain("delete_catalog");
+    expect(tools.map((tool) => tool.name)).toContain("send_campaign");
+  });
+
+  it("the sandbox itself still has all 118 tools", async () => {
+    const transport = new StreamableHTTPClientTransport(new URL(gateway.upstreamUrl), { requestInit: { headers: { "api-key": "sandbox-dev-key" } } });
+    const client = new Client({ name: "e2e", version: "1.0.0" });
+    await client.connect(transport);
+    expect((await client.listTools()).tools).toHaveLength(118);
+  });
+
+  it("get_campaigns works, delete_catalog is unknown, send_campaign is refused with a readable reason", async () => {
+    const client = await connect(gateway.token);
+    const campaigns = await client.callTool({ name: "get_campaigns", arguments: {} });
+    expect(campaigns.isError).toBeFalsy();
+    expect(JSON.stringify(campaigns.content)).toContain("campaigns");
+
+    await expect(client.callTool({ name: "delete_catalog", arguments: { catalogName: "products" } })).rejects.toThrow("Unknown tool: delete_catalog");
+
+    const send = await client.callTool({ name: "send_campaign", arguments: { campaignId: 42 } });
+    expect(send.isError).toBe(true);
+    expect(send.content).toEqual([{ type: "text", text: expect.stringContaining("send_campaign needs human approval") }]);
+    expect(send._meta?.["mcp-policy-gateway/decision"]).toMatchObject({ decision: "approval_required", policy: "recommended" });
+  });
+
+  it("the v2 SDK client speaks 2026-07-28 through the gateway and sees the same tools", async () => {
+    const transport = new ModernTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } });
+    const client = new ModernClient({ name: "e2e-modern", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(transport);
+    expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
+    const legacy = await connect(gateway.token);
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual((await legacy.listTools()).tools.map((tool) => tool.name));
+  });
+
+  it("a grant created with the CLI works, and after grant revoke it gets 401", async () => {
+    const created = cli("grant", "create", "--label", "e2e-agent", "--policy", "recommended", "--local", "--json");
+    expect(created.status, created.stderr).toBe(0);
+    const { token, grant } = JSON.parse(created.stdout) as { token: string; grant: { id: string } };
+    const client = await connect(token);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+
+    const listed = cli("grant", "list", "--local", "--json");
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ id: grant.id, label: "e2e-agent", revoked: false }));
+
+    const revoked = cli("grant", "revoke", grant.id, "--local");
+    expect(revoked.status, revoked.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const response = await fetch(gateway.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer /);
+    expect(await response.json()).toMatchObject({ error: { message: expect.stringContaining("revoked") } });
+  });
+});

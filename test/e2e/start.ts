@@ -1,0 +1,63 @@
+/** Runs `npm start` (scripts/start.ts) on free ports for an end-to-end test, and the CLI beside it. */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export type RunningGateway = { url: string; upstreamUrl: string; token: string; output: () => string; stop: () => Promise<void> };
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startGateway(extraArgs: string[] = []): Promise<RunningGateway> {
+  const [port, upstreamPort] = [await freePort(), await freePort()];
+  const child: ChildProcess = spawn(process.execPath, ["scripts/start.ts", "--port", String(port), "--upstream-port", String(upstreamPort), ...extraArgs], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    detached: true,
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => (output += chunk));
+  child.stderr?.on("data", (chunk) => (output += chunk));
+  const token = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not become ready:\n${output}`)), 150_000);
+    const check = () => {
+      const match = /is ready: .*\n(?:.*\n)*?.*dev token.*\n\s+(mcpgw_\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on("data", check);
+    child.once("exit", (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+  });
+  return {
+    url: `http://localhost:${port}/mcp`,
+    upstreamUrl: `http://127.0.0.1:${upstreamPort}/mcp`,
+    token,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      // The whole process group: the start script and both wrangler dev trees.
+      process.kill(-child.pid!, "SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** `mcp-gateway …` as a user runs it, against the local state of `npm start`. */
+export function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
