@@ -5,7 +5,7 @@ export const DECISION_META_KEY = "mcp-policy-gateway/decision";
 
 /** Why the gateway answered a `tools/call` itself instead of forwarding it. */
 export type Refusal = {
-  decision: "deny" | "approval_required" | "invalid_arguments" | "rate_limited";
+  decision: "deny" | "approval_required" | "invalid_arguments" | "rate_limited" | "limiter_unavailable";
   tool: string;
   /** JSON pointer into the policy; "" when there is no usable policy. */
   rule: string;
@@ -22,6 +22,7 @@ const HEADLINES: Record<Refusal["decision"], string> = {
   approval_required: "needs human approval before it can run",
   invalid_arguments: "was refused: its arguments do not match the tool's input schema",
   rate_limited: "was refused: a rate limit is exhausted",
+  limiter_unavailable: "was refused: its rate limits could not be checked",
 };
 
 /**

@@ -7,10 +7,10 @@ import { isListed } from "../policy/evaluate.ts";
 import { toolTags } from "../tools/catalog.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
-import { unwrapSessionId, wrapSessionId } from "./session.ts";
-import { judgeToolCall, type ToolCallRequest } from "./tool-call.ts";
+import { forwardToolCall } from "./forward-call.ts";
+import type { ToolCallRequest } from "./tool-call.ts";
 import { filterToolListResponse } from "./tool-list.ts";
-import { sendUpstream, type UpstreamRequest } from "./upstream.ts";
+import { relay, upstreamHeaders } from "./relay.ts";
 
 /**
  * POST /mcp: one JSON-RPC message (or a 2025-03-26 batch) from the agent.
@@ -38,16 +38,7 @@ export async function handlePost(c: Context<AppEnv>): Promise<Response> {
       error.requestId = request.id;
       throw error;
     }
-    const policy = await services.policies.get(grant.policy);
-    const verdict = await judgeToolCall({
-      services,
-      grant,
-      policy: policy.policy,
-      policyProblem: policy.problem,
-      request: request as ToolCallRequest,
-      upstreamHeaders: headers,
-    });
-    if (verdict.answer) return c.json(verdict.answer);
+    return forwardToolCall(c, request as ToolCallRequest, headers, serializeBody(body));
   }
 
   const response = await relay(c, { method: "POST", headers, body: serializeBody(body) });
@@ -75,26 +66,6 @@ export function methodNotAllowed(): never {
   throw new GatewayError(405, GatewayErrorCode.TransportError, "Method Not Allowed: use POST, GET or DELETE", undefined, {
     Allow: "GET, POST, DELETE",
   });
-}
-
-/** The agent's headers with its session id unwrapped to the upstream's, after checking it belongs to this grant. */
-async function upstreamHeaders(c: Context<AppEnv>): Promise<Headers> {
-  const headers = new Headers(c.req.raw.headers);
-  const session = headers.get("mcp-session-id");
-  if (session !== null) {
-    headers.set("mcp-session-id", await unwrapSessionId(c.var.services.config.sessionSecret, c.var.grant.id, session));
-  }
-  return headers;
-}
-
-/** Sends upstream and hands the agent a session id bound to its grant. */
-async function relay(c: Context<AppEnv>, request: UpstreamRequest): Promise<Response> {
-  const response = await sendUpstream(c.var.services.config, request);
-  const session = response.headers.get("mcp-session-id");
-  if (session !== null) {
-    response.headers.set("mcp-session-id", await wrapSessionId(c.var.services.config.sessionSecret, c.var.grant.id, session));
-  }
-  return response;
 }
 
 /**

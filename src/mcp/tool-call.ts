@@ -99,6 +99,6 @@ async function knownTool({ services, request, upstreamHeaders }: Judgement): Pro
   const protocolMeta = meta
     ? Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith("io.modelcontextprotocol/")))
     : undefined;
-  services.tools.replace(await fetchToolList(services.config, upstreamHeaders, protocolMeta));
+  await services.tools.load(() => fetchToolList(services.config, upstreamHeaders, protocolMeta));
   return services.tools.get(name);
 }

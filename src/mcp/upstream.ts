@@ -8,6 +8,14 @@ const CLIENT_ONLY_HEADERS = ["authorization", "cookie", "host", "origin", "refer
 /** Upstream headers the agent must never see. */
 const UPSTREAM_ONLY_HEADERS = ["set-cookie", "set-cookie2"];
 
+// Failures that prove the upstream did not execute the request.
+const refusedBeforeRunning = new WeakSet<object>();
+
+/** Whether an error from sendUpstream proves the upstream did not run the request (so a count may be undone). */
+export function provesNotRun(error: unknown): boolean {
+  return typeof error === "object" && error !== null && refusedBeforeRunning.has(error);
+}
+
 export type UpstreamRequest = {
   method: "GET" | "POST" | "DELETE";
   /** The agent's request headers, as received. */
@@ -54,7 +62,9 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
     // The agent's own credential never reaches the upstream, so this is the
     // gateway's: relaying it would send the agent into an OAuth flow it cannot finish.
     await response.body?.cancel();
-    throw new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, `Upstream refused the gateway's credential (HTTP ${response.status}): check UPSTREAM_CREDENTIAL`);
+    const error = new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, `Upstream refused the gateway's credential (HTTP ${response.status}): check UPSTREAM_CREDENTIAL`);
+    refusedBeforeRunning.add(error);
+    throw error;
   }
   return relayResponse(config, response);
 }

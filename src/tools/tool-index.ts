@@ -24,6 +24,7 @@ export class ToolIndex {
   #tools = new Map<string, ToolInfo>();
   #refreshedAt = Number.NEGATIVE_INFINITY;
   #ttlMs: number;
+  #loading: Promise<void> | undefined;
 
   constructor(ttlMs: number) {
     this.#ttlMs = ttlMs;
@@ -39,6 +40,14 @@ export class ToolIndex {
   replace(tools: Tool[], now = Date.now()): void {
     this.#tools.clear();
     this.record(tools, now);
+  }
+
+  /** Loads the complete list once, however many calls are waiting for it. */
+  async load(fetchAll: () => Promise<Tool[]>): Promise<void> {
+    this.#loading ??= fetchAll()
+      .then((tools) => this.replace(tools))
+      .finally(() => (this.#loading = undefined));
+    return this.#loading;
   }
 
   isFresh(now = Date.now()): boolean {

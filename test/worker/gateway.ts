@@ -24,10 +24,11 @@ export type Gateway = {
 /**
  * The gateway Worker with its real bindings. Each call gets a fresh env
  * object and so fresh isolate caches (policies, grants, tool list), which
- * keeps tests independent; `vars` override wrangler.toml vars for this one.
+ * keeps tests independent; `overrides` replace wrangler.toml vars (or, to
+ * simulate an outage, a binding) for this one.
  */
-export function gateway(vars: Record<string, string> = {}): Gateway {
-  const gatewayEnv = { ...env, ...vars };
+export function gateway(overrides: Record<string, unknown> = {}): Gateway {
+  const gatewayEnv = { ...env, ...overrides } as typeof env;
   return {
     env: gatewayEnv,
     fetch: async (input, init) => worker.fetch(new Request(input, init), gatewayEnv, createExecutionContext()),
@@ -89,3 +90,43 @@ export async function clientDirect(url: string, options: Omit<ClientOptions, "to
   await client.connect(transport);
   return { client, transport };
 }
+
+type RpcAnswer = { id?: unknown; result?: { isError?: boolean; content?: Array<{ text?: string }>; _meta?: Record<string, any> }; error?: { code: number; message: string } };
+
+/**
+ * An agent speaking raw JSON-RPC over HTTP to the gateway (2025-06-18, with a
+ * session): for firing many concurrent calls and reading exactly what came back.
+ */
+export async function rawAgent(gw: Gateway, token: string, tag = newTag()) {
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", [TAG_HEADER]: tag };
+  let nextId = 1;
+  const post = async (message: object, extra: Record<string, string> = {}) =>
+    gw.fetch(GATEWAY_URL, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(message) });
+  const initialize = await post({
+    jsonrpc: "2.0",
+    id: nextId++,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw-agent", version: "1" } },
+  });
+  const sessionId = initialize.headers.get("mcp-session-id")!;
+  await initialize.text();
+  await (await post({ jsonrpc: "2.0", method: "notifications/initialized" }, { "mcp-session-id": sessionId })).text();
+  const rpc = async (method: string, params: object, extra: Record<string, string> = {}): Promise<RpcAnswer & { status: number }> => {
+    const id = nextId++;
+    const response = await post({ jsonrpc: "2.0", id, method, params }, { "mcp-session-id": sessionId, ...extra });
+    const text = await response.text();
+    const messages = (response.headers.get("content-type") ?? "").includes("event-stream")
+      ? text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => JSON.parse(line.slice(6)))
+      : [JSON.parse(text)];
+    const answer = messages.find((message: RpcAnswer) => message.id === id || message.id === null) ?? {};
+    return { status: response.status, ...answer };
+  };
+  return {
+    sessionId,
+    tag,
+    rpc,
+    call: (name: string, args: object = {}, extra: Record<string, string> = {}) => rpc("tools/call", { name, arguments: args }, extra),
+  };
+}
+
+export const decisionOf = (answer: RpcAnswer) => answer.result?._meta?.["mcp-policy-gateway/decision"];

@@ -1,0 +1,185 @@
+/**
+ * The counting core of the per-grant Durable Object, over its SQLite storage.
+ * Every method runs synchronously (no await between reading and writing), so
+ * inside a Durable Object each call is atomic: concurrent reservations are
+ * decided one after another, never interleaved.
+ *
+ * Tables:
+ * - `usage(id, reservation, counter, scope_key, at, amount)`: one row per
+ *   counted call and counter. A call counts from the moment it is reserved;
+ *   rows disappear only when a reservation is rolled back (the upstream
+ *   provably did not run the call) or when they are older than every window
+ *   that reads them.
+ * - `retention(counter, scope_key, keep_ms)`: the longest window any limit
+ *   has used for a counter, which is how long its rows must be kept.
+ *
+ * Rows are bounded by the limits in force: a window never holds more than
+ * `max` counted units, and nothing outside the longest window is kept.
+ */
+
+/** One limit to check and consume, as the gateway resolved it. */
+export type LedgerItem = {
+  counter: string;
+  /** "grant", "session:<id>" or "global": counts in separate buckets. */
+  scopeKey: string;
+  windowMs: number;
+  calendar: boolean;
+  max: number;
+  amount: number;
+  /** JSON pointer of the limit in the policy, echoed back on refusal. */
+  rule: string;
+};
+
+export type Reservation =
+  | { ok: true; reservation: string; overLimit?: LimitHit }
+  | { ok: false; hit: LimitHit };
+
+export type LimitHit = {
+  counter: string;
+  rule: string;
+  max: number;
+  windowMs: number;
+  used: number;
+  amount: number;
+  /** Seconds until the call would fit, or null when it never can (amount > max). */
+  retryAfter: number | null;
+};
+
+export const LEDGER_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS usage (
+    id INTEGER PRIMARY KEY,
+    reservation TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    scope_key TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    amount INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS usage_window ON usage (counter, scope_key, at);
+  CREATE INDEX IF NOT EXISTS usage_reservation ON usage (reservation);
+  CREATE TABLE IF NOT EXISTS retention (
+    counter TEXT NOT NULL,
+    scope_key TEXT NOT NULL,
+    keep_ms INTEGER NOT NULL,
+    PRIMARY KEY (counter, scope_key)
+  );
+`;
+
+export class Ledger {
+  #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  /**
+   * Checks every item and, only if all fit, records them all under one
+   * reservation id. `force` (monitor mode) records even when a limit is
+   * exceeded and reports the hit instead of refusing.
+   */
+  reserve(items: LedgerItem[], now: number, reservation: string, force = false): Reservation {
+    const hit = items.map((item) => this.#check(item, now)).find((result) => result !== undefined);
+    if (hit && !force) return { ok: false, hit };
+    // Limits that share a counter and scope share one count: record it once.
+    const recorded = new Map<string, LedgerItem>();
+    for (const item of items) {
+      const key = `${item.counter}\u0000${item.scopeKey}`;
+      const seen = recorded.get(key);
+      if (!seen || item.amount > seen.amount) recorded.set(key, item);
+      this.#retain(item);
+    }
+    for (const item of recorded.values()) {
+      if (item.amount <= 0) continue;
+      this.#sql.exec(
+        "INSERT INTO usage (reservation, counter, scope_key, at, amount) VALUES (?, ?, ?, ?, ?)",
+        reservation,
+        item.counter,
+        item.scopeKey,
+        now,
+        item.amount,
+      );
+      this.#prune(item.counter, item.scopeKey, now);
+    }
+    return hit ? { ok: true, reservation, overLimit: hit } : { ok: true, reservation };
+  }
+
+  /** Uncounts a reservation whose call provably never ran upstream. */
+  rollback(reservation: string): number {
+    return this.#sql.exec("DELETE FROM usage WHERE reservation = ?", reservation).rowsWritten;
+  }
+
+  /** Drops every row older than its counter's longest window; returns how many rows remain. */
+  pruneAll(now: number): number {
+    this.#sql.exec(
+      `DELETE FROM usage WHERE at <= ? - COALESCE(
+         (SELECT keep_ms FROM retention r WHERE r.counter = usage.counter AND r.scope_key = usage.scope_key), 0)`,
+      now,
+    );
+    return this.rowCount();
+  }
+
+  rowCount(): number {
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM usage").one().n;
+  }
+
+  #check(item: LedgerItem, now: number): LimitHit | undefined {
+    const since = windowStart(item, now);
+    const used = this.#sql
+      .exec<{ used: number }>(
+        "SELECT COALESCE(SUM(amount), 0) AS used FROM usage WHERE counter = ? AND scope_key = ? AND at > ?",
+        item.counter,
+        item.scopeKey,
+        since,
+      )
+      .one().used;
+    if (used + item.amount <= item.max) return undefined;
+    return { counter: item.counter, rule: item.rule, max: item.max, windowMs: item.windowMs, used, amount: item.amount, retryAfter: this.#retryAfter(item, now, used) };
+  }
+
+  /** When enough of the window's usage will have expired for this call to fit. */
+  #retryAfter(item: LedgerItem, now: number, used: number): number | null {
+    if (item.amount > item.max) return null;
+    if (item.calendar) return Math.ceil((windowStart(item, now) + 1 + item.windowMs - now) / 1000);
+    let remaining = used;
+    const rows = this.#sql.exec<{ at: number; amount: number }>(
+      "SELECT at, amount FROM usage WHERE counter = ? AND scope_key = ? AND at > ? ORDER BY at",
+      item.counter,
+      item.scopeKey,
+      now - item.windowMs,
+    );
+    for (const row of rows) {
+      remaining -= row.amount;
+      if (remaining + item.amount <= item.max) return Math.max(1, Math.ceil((row.at + item.windowMs - now) / 1000));
+    }
+    return Math.ceil(item.windowMs / 1000);
+  }
+
+  #retain(item: LedgerItem): void {
+    this.#sql.exec(
+      `INSERT INTO retention (counter, scope_key, keep_ms) VALUES (?, ?, ?)
+       ON CONFLICT (counter, scope_key) DO UPDATE SET keep_ms = MAX(keep_ms, excluded.keep_ms)`,
+      item.counter,
+      item.scopeKey,
+      item.windowMs,
+    );
+  }
+
+  #prune(counter: string, scopeKey: string, now: number): void {
+    this.#sql.exec(
+      "DELETE FROM usage WHERE counter = ? AND scope_key = ? AND at <= ? - (SELECT keep_ms FROM retention WHERE counter = ? AND scope_key = ?)",
+      counter,
+      scopeKey,
+      now,
+      counter,
+      scopeKey,
+    );
+  }
+}
+
+/**
+ * Usage strictly after this instant counts. Sliding: the last window-length.
+ * Calendar: since the start of the current fixed UTC window (epoch-aligned,
+ * so "day" resets at midnight UTC).
+ */
+function windowStart(item: LedgerItem, now: number): number {
+  return item.calendar ? Math.floor(now / item.windowMs) * item.windowMs - 1 : now - item.windowMs;
+}

@@ -1,0 +1,109 @@
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { Ledger, type LedgerItem } from "../../src/grant-object/ledger.ts";
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** The ledger inside a real Durable Object's SQLite storage, driven with explicit clock values. */
+async function withLedger<T>(run: (ledger: Ledger, sql: SqlStorage) => T): Promise<T> {
+  const stub = env.GRANT_OBJECT.getByName(`ledger-${crypto.randomUUID()}`);
+  return runInDurableObject(stub, (_instance, state) => run(new Ledger(state.storage.sql), state.storage.sql));
+}
+
+const limit = (overrides: Partial<LedgerItem> = {}): LedgerItem => ({
+  counter: "send_campaign_rate",
+  scopeKey: "grant",
+  windowMs: MINUTE,
+  calendar: false,
+  max: 10,
+  amount: 1,
+  rule: "/tools/send_campaign/limits/0",
+  ...overrides,
+});
+
+describe("the ledger's windows, with a controlled clock", () => {
+  it("sliding: 10 at t=0, refused at t=59 s with a 1 s retry, allowed from t=60 s", async () => {
+    await withLedger((ledger) => {
+      const t0 = 1_800_000_000_000;
+      for (let i = 0; i < 10; i++) expect(ledger.reserve([limit()], t0, `r${i}`).ok).toBe(true);
+      expect(ledger.reserve([limit()], t0 + 30_000, "x")).toMatchObject({ ok: false, hit: { used: 10, retryAfter: 30 } });
+      expect(ledger.reserve([limit()], t0 + 59_000, "x")).toMatchObject({ ok: false, hit: { retryAfter: 1 } });
+      expect(ledger.reserve([limit()], t0 + 59_999, "x").ok).toBe(false);
+      expect(ledger.reserve([limit()], t0 + 60_000, "y").ok).toBe(true);
+    });
+  });
+
+  it("sliding windows never let more than max through in any window-length", async () => {
+    await withLedger((ledger) => {
+      const t0 = 1_800_000_000_000;
+      const accepted: number[] = [];
+      // A call every 7 s for 10 minutes against 3 per minute.
+      for (let t = t0; t < t0 + 10 * MINUTE; t += 7_000) {
+        if (ledger.reserve([limit({ max: 3 })], t, `r${t}`).ok) accepted.push(t);
+      }
+      for (const start of accepted) expect(accepted.filter((t) => t >= start && t < start + MINUTE).length).toBeLessThanOrEqual(3);
+      expect(accepted.length).toBeGreaterThan(20);
+    });
+  });
+
+  it("calendar: a daily quota resets at midnight UTC, and says how long until then", async () => {
+    await withLedger((ledger) => {
+      const daily = limit({ windowMs: DAY, calendar: true, max: 2 });
+      const lateEvening = Date.parse("2026-11-25T23:59:00Z");
+      expect(ledger.reserve([daily], Date.parse("2026-11-25T00:00:00Z"), "a").ok).toBe(true);
+      expect(ledger.reserve([daily], Date.parse("2026-11-25T12:00:00Z"), "b").ok).toBe(true);
+      expect(ledger.reserve([daily], lateEvening, "c")).toMatchObject({ ok: false, hit: { retryAfter: 60 } });
+      expect(ledger.reserve([daily], Date.parse("2026-11-26T00:00:00Z"), "d").ok).toBe(true);
+    });
+  });
+
+  it("one call consumes all its limits or none", async () => {
+    await withLedger((ledger) => {
+      const now = 1_800_000_000_000;
+      const perMinute = limit({ counter: "a", max: 5 });
+      const perDay = limit({ counter: "b", windowMs: DAY, max: 1 });
+      expect(ledger.reserve([perMinute, perDay], now, "first").ok).toBe(true);
+      expect(ledger.reserve([perMinute, perDay], now, "second")).toMatchObject({ ok: false, hit: { counter: "b" } });
+      // "a" was not consumed by the refused call: four more fit.
+      for (let i = 0; i < 4; i++) expect(ledger.reserve([perMinute], now, `a${i}`).ok).toBe(true);
+      expect(ledger.reserve([perMinute], now, "over").ok).toBe(false);
+    });
+  });
+
+  it("a call counting more than max can never pass, and says so", async () => {
+    await withLedger((ledger) => {
+      expect(ledger.reserve([limit({ max: 2, amount: 3 })], 1_800_000_000_000, "big")).toMatchObject({ ok: false, hit: { retryAfter: null } });
+    });
+  });
+
+  it("rollback uncounts exactly one reservation", async () => {
+    await withLedger((ledger) => {
+      const now = 1_800_000_000_000;
+      ledger.reserve([limit({ max: 2 })], now, "keep");
+      ledger.reserve([limit({ max: 2 })], now, "undo");
+      expect(ledger.rollback("undo")).toBe(1);
+      expect(ledger.reserve([limit({ max: 2 })], now, "again").ok).toBe(true);
+      expect(ledger.reserve([limit({ max: 2 })], now, "over").ok).toBe(false);
+    });
+  });
+
+  it("storage stays bounded by the limits, not by traffic, over many windows", async () => {
+    await withLedger((ledger, sql) => {
+      const t0 = 1_800_000_000_000;
+      for (let i = 0; i < 2_000; i++) ledger.reserve([limit({ max: 10 })], t0 + i * 1_000, `r${i}`);
+      expect(ledger.rowCount()).toBeLessThanOrEqual(10);
+      const counted = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM usage").one().n;
+      expect(counted).toBe(ledger.rowCount());
+    });
+  });
+
+  it("the prune alarm empties an idle grant's storage", async () => {
+    const stub = env.GRANT_OBJECT.getByName(`idle-${crypto.randomUUID()}`);
+    await stub.reserve([limit({ windowMs: 1_000 })]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runInDurableObject(stub, (_instance, state) => new Ledger(state.storage.sql).rowCount())).toBe(0);
+  });
+});
