@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
+import { GatewayError } from "../errors.ts";
 import { consumeLimits } from "../limits/limiter.ts";
 import { watchOutcome } from "./call-outcome.ts";
 import { refusalResponse } from "./refusal.ts";
@@ -17,7 +18,7 @@ import { provesNotRun } from "./upstream.ts";
 export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallRequest, headers: Headers, body: string): Promise<Response> {
   const { services, grant } = c.var;
   const policy = await services.policies.get(grant.policy);
-  const verdict = await judgeToolCall({ services, grant, policy: policy.policy, policyProblem: policy.problem, request, upstreamHeaders: headers });
+  const verdict = await withRequestId(request, judgeToolCall({ services, grant, policy: policy.policy, policyProblem: policy.problem, request, upstreamHeaders: headers }));
   if (verdict.answer) return c.json(verdict.answer);
   if (verdict.limits.length === 0) return relay(c, { method: "POST", headers, body });
 
@@ -50,4 +51,14 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
     throw error;
   }
   return watchOutcome(response, request.id, undo);
+}
+
+/** A refusal on the way (the upstream's own, say) answers with the call's id. */
+async function withRequestId<T>(request: ToolCallRequest, pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof GatewayError) error.requestId = request.id;
+    throw error;
+  }
 }

@@ -9,7 +9,7 @@ import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
 import { forwardToolCall } from "./forward-call.ts";
 import type { ToolCallRequest } from "./tool-call.ts";
-import { filterToolListResponse } from "./tool-list.ts";
+import { filterToolListResponse, type ListAnswer } from "./tool-list.ts";
 import { relay, upstreamHeaders } from "./relay.ts";
 
 /**
@@ -43,18 +43,28 @@ export async function handlePost(c: Context<AppEnv>): Promise<Response> {
 
   const response = await relay(c, { method: "POST", headers, body: serializeBody(body) });
   if (request?.method === "tools/list" && response.ok) {
-    const { policy } = await services.policies.get(grant.policy);
-    const visible = (tool: { name: string; annotations?: object }) =>
-      isListed(policy?.policy, tool.name, toolTags(tool.name, tool.annotations));
-    return filterToolListResponse(response, request.id, request.params?.cursor === undefined, visible, services.tools);
+    return filterToolLists(c, response, { requestId: request.id, isFirstPage: request.params?.cursor === undefined });
   }
   return response;
 }
 
-/** GET /mcp: the server-to-client SSE stream of a session, resumable with Last-Event-ID. */
+/**
+ * GET /mcp: the server-to-client SSE stream of a session, resumable with
+ * Last-Event-ID. A resumed stream can replay an earlier `tools/list` answer,
+ * so tool lists on it are filtered like the original.
+ */
 export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
-  return relay(c, { method: "GET", headers: await upstreamHeaders(c) });
+  const response = await relay(c, { method: "GET", headers: await upstreamHeaders(c) });
+  return response.ok ? filterToolLists(c, response, "any") : response;
+}
+
+/** Filters tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
+async function filterToolLists(c: Context<AppEnv>, response: Response, answer: ListAnswer): Promise<Response> {
+  const { services, grant } = c.var;
+  const { policy } = await services.policies.get(grant.policy);
+  const visible = (tool: { name: string; annotations?: object }) => isListed(policy?.policy, tool.name, toolTags(tool.name, tool.annotations));
+  return filterToolListResponse(response, answer, visible, services.tools);
 }
 
 /** DELETE /mcp: the client ends its session. */

@@ -16,30 +16,57 @@ export function serializeEvent(event: EventSourceMessage): string {
 }
 
 /**
- * Streams an SSE body event by event through `rewriteData`, which gets each
- * event's data and returns the data to send instead. Events are relayed as
- * they arrive; nothing is buffered beyond the event being parsed.
+ * Streams an SSE body event by event: `rewriteData` gets each event's data
+ * and returns the data to send instead, or undefined to leave the event
+ * alone. Untouched events go out as the exact bytes that came in; only a
+ * rewritten event is serialised anew. Events are relayed as they complete;
+ * nothing is buffered beyond the event being read.
  */
 export function rewriteEventStream(
   body: ReadableStream<Uint8Array>,
-  rewriteData: (data: string) => string,
+  rewriteData: (data: string) => string | undefined,
 ): ReadableStream<Uint8Array> {
-  let controller!: TransformStreamDefaultController<Uint8Array>;
-  const parser = createParser({
-    onEvent: (event) => controller.enqueue(encoder.encode(serializeEvent({ ...event, data: rewriteData(event.data) }))),
-    onRetry: (retry) => controller.enqueue(encoder.encode(`retry: ${retry}\n\n`)),
-    onComment: (comment) => controller.enqueue(encoder.encode(`:${comment}\n\n`)),
-  });
+  let pending = "";
+  const emit = (raw: string, controller: TransformStreamDefaultController<Uint8Array>) => {
+    controller.enqueue(encoder.encode(rewriteRawEvent(raw, rewriteData)));
+  };
   return body.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TransformStream<string, Uint8Array>({
-      start(c) {
-        controller = c;
+      transform(chunk, controller) {
+        pending += chunk;
+        for (;;) {
+          const end = eventEnd(pending);
+          if (end === undefined) break;
+          emit(pending.slice(0, end), controller);
+          pending = pending.slice(end);
+        }
       },
-      transform(chunk) {
-        parser.feed(chunk);
+      flush(controller) {
+        if (pending) emit(pending, controller);
       },
     }),
   );
+}
+
+/**
+ * Where the first complete event (up to and including the blank line that
+ * ends it) stops, or undefined if none is complete yet. A trailing CR waits
+ * for the next chunk: it may be the first half of a CRLF.
+ */
+function eventEnd(text: string): number | undefined {
+  // A lone CR is a line ending only once we know no LF follows it.
+  const match = /(\r\n|\n|\r(?!\n|$))(\r\n|\n|\r(?!\n|$))/.exec(text);
+  return match ? match.index + match[0].length : undefined;
+}
+
+function rewriteRawEvent(raw: string, rewriteData: (data: string) => string | undefined): string {
+  let event: EventSourceMessage | undefined;
+  const parser = createParser({ onEvent: (parsed) => (event = parsed) });
+  parser.feed(raw);
+  parser.feed("\n\n");
+  if (!event) return raw;
+  const data = rewriteData(event.data);
+  return data === undefined ? raw : serializeEvent({ ...event, data });
 }
 
 /** The data of every event in a complete SSE body (for the gateway's own requests). */

@@ -1,5 +1,7 @@
 import { ListToolsResultSchema, type JSONRPCMessage, type RequestId, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { GatewayConfig } from "../config.ts";
+import { GatewayError, GatewayErrorCode, type RpcCode } from "../errors.ts";
 import type { ToolIndex } from "../tools/tool-index.ts";
 import { eventData, isEventStream, rewriteEventStream } from "./sse.ts";
 import { sendUpstream } from "./upstream.ts";
@@ -7,26 +9,24 @@ import { sendUpstream } from "./upstream.ts";
 /** Decides whether `tools/list` shows a tool. */
 export type ToolFilter = (tool: Tool) => boolean;
 
+/** Which answers to filter: the one to a known `tools/list` request, or any that carries a tool list. */
+export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
+
 /**
- * Rewrites the upstream's answer to one `tools/list` request, JSON or SSE,
- * so it lists only the tools the policy lets this agent see. Every page that
- * passes through also refreshes the isolate's tool index (all tools, before
- * filtering), which is what calls are later validated against.
+ * Rewrites the upstream's answers to `tools/list`, JSON or SSE, so they list
+ * only the tools the policy lets this agent see. `"any"` serves replayed
+ * streams (GET with Last-Event-ID), where an answer arrives without its
+ * request. Every page that passes through also refreshes the isolate's tool
+ * index (all tools, before filtering), which calls are validated against.
  */
-export async function filterToolListResponse(
-  response: Response,
-  requestId: RequestId,
-  isFirstPage: boolean,
-  filter: ToolFilter,
-  index: ToolIndex,
-): Promise<Response> {
-  const rewrite = (data: string): string => {
+export async function filterToolListResponse(response: Response, answer: ListAnswer, filter: ToolFilter, index: ToolIndex): Promise<Response> {
+  const rewrite = (data: string): string | undefined => {
+    if (answer === "any" && !data.includes('"tools"')) return undefined;
     const message = parseJson(data) as { id?: unknown; result?: unknown } | undefined;
-    if (!message || message.id !== requestId || message.result === undefined) return data;
+    if (!message || message.result === undefined || (answer !== "any" && message.id !== answer.requestId)) return undefined;
     const page = ListToolsResultSchema.safeParse(message.result);
-    if (!page.success) return data;
-    const complete = isFirstPage && page.data.nextCursor === undefined;
-    if (complete) index.replace(page.data.tools);
+    if (!page.success) return undefined;
+    if (answer !== "any" && answer.isFirstPage && page.data.nextCursor === undefined) index.replace(page.data.tools);
     else index.record(page.data.tools);
     const raw = message.result as { tools: Tool[] };
     return JSON.stringify({ ...message, result: { ...raw, tools: raw.tools.filter(filter) } });
@@ -38,7 +38,7 @@ export async function filterToolListResponse(
   }
   if (!(headers.get("content-type") ?? "").includes("json")) return response;
   const text = await response.text();
-  return new Response(rewrite(text), { status: response.status, headers });
+  return new Response(rewrite(text) ?? text, { status: response.status, headers });
 }
 
 const MAX_PAGES = 20;
@@ -66,6 +66,7 @@ export async function fetchToolList(
     const request: JSONRPCMessage = { jsonrpc: "2.0", id, method: "tools/list", params };
     const response = await sendUpstream(config, { method: "POST", headers, body: JSON.stringify(request) });
     const text = await response.text();
+    if (!response.ok) throw upstreamRefusal(response.status, text);
     const messages = isEventStream(response.headers) ? eventData(text).map(parseJson) : [parseJson(text)];
     const answer = messages.find((message) => (message as { id?: unknown } | undefined)?.id === id) as
       | { result?: unknown; error?: { message?: string } }
@@ -79,6 +80,19 @@ export async function fetchToolList(
     if (cursor === undefined) return tools;
   }
   return tools;
+}
+
+/**
+ * The upstream refused the gateway's own `tools/list` (an ended session, say):
+ * the agent gets that refusal, as it would have for its own request.
+ */
+function upstreamRefusal(status: number, text: string): GatewayError {
+  const error = (parseJson(text) as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const code = typeof error?.code === "number" ? error.code : GatewayErrorCode.UpstreamUnavailable;
+  const message = typeof error?.message === "string" ? error.message : `the upstream refused tools/list (HTTP ${status})`;
+  return status >= 400 && status < 500
+    ? new GatewayError(status as ContentfulStatusCode, code as RpcCode, message)
+    : new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, `Upstream error: ${message}`);
 }
 
 function parseJson(text: string): unknown {

@@ -2,7 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { isListed } from "../../src/policy/evaluate.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
 import { toolTags } from "../../src/tools/catalog.ts";
@@ -15,6 +15,7 @@ beforeAll(async () => {
   gateway = await startGateway(["--var", "CACHE_TTL_MS:500"]);
 });
 afterAll(async () => gateway?.stop());
+beforeEach(() => onTestFailed(() => console.log(`npm start output (last 6000 chars):\n${gateway.output().slice(-6000)}`)));
 
 async function connect(token: string) {
   const transport = new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
@@ -90,5 +91,34 @@ describe("npm start: the gateway in front of the sandbox, with the recommended p
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toMatch(/^Bearer /);
     expect(await response.json()).toMatchObject({ error: { message: expect.stringContaining("revoked") } });
+  });
+
+  it("the seed policy: the 11th send_campaign inside a minute is refused with a retry time; a second grant has its own 10", async () => {
+    const pushed = cli("policy", "push", "policies/examples/send-campaign-rate-limit.json", "--name", "seed-e2e", "--local");
+    expect(pushed.status, pushed.stderr).toBe(0);
+    const grants = [1, 2].map((n) => {
+      const created = cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--local", "--json");
+      expect(created.status, created.stderr).toBe(0);
+      return (JSON.parse(created.stdout) as { token: string }).token;
+    });
+    const [first, second] = await Promise.all(grants.map((token) => connect(token)));
+    expect((await first!.listTools()).tools.map((tool) => tool.name)).toEqual(["send_campaign"]);
+
+    for (let i = 1; i <= 10; i++) {
+      const result = await first!.callTool({ name: "send_campaign", arguments: { campaignId: i } });
+      expect(result.isError, JSON.stringify(result)).toBeFalsy();
+    }
+    const eleventh = await first!.callTool({ name: "send_campaign", arguments: { campaignId: 11 } });
+    expect(eleventh.isError).toBe(true);
+    expect(eleventh.content).toEqual([{ type: "text", text: expect.stringMatching(/send_campaign_rate.*Retry after \d+ s/) }]);
+    const decision = eleventh._meta?.["mcp-policy-gateway/decision"] as { decision: string; retryAfter: number };
+    expect(decision.decision).toBe("rate_limited");
+    expect(decision.retryAfter).toBeGreaterThan(0);
+    expect(decision.retryAfter).toBeLessThanOrEqual(60);
+
+    for (let i = 1; i <= 10; i++) {
+      expect((await second!.callTool({ name: "send_campaign", arguments: { campaignId: i } })).isError).toBeFalsy();
+    }
+    expect((await second!.callTool({ name: "send_campaign", arguments: { campaignId: 11 } })).isError).toBe(true);
   });
 });
