@@ -52,7 +52,7 @@ start("gateway", [
   "--var", "CACHE_TTL_MS:2000",
   ...(externalUpstream
     ? []
-    : ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`, "--var", "UNKNOWN_TOOL_ERROR_CODE:-32601"]),
+    : ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`]),
   ...passThrough,
 ]);
 await waitForHttp(`http://127.0.0.1:${port}/`, "gateway");

@@ -36,7 +36,7 @@ export function gateway(overrides: Record<string, unknown> = {}): Gateway {
 }
 
 /** Writes a policy under a fresh name into the POLICIES namespace and returns the name. */
-export async function putPolicy(policy: PolicyInput | string, name = `policy-${crypto.randomUUID()}`): Promise<string> {
+export async function putPolicy(policy: PolicyInput | object | string, name = `policy-${crypto.randomUUID()}`): Promise<string> {
   await env.POLICIES.put(name, typeof policy === "string" ? policy : JSON.stringify(policy));
   return name;
 }
@@ -91,7 +91,11 @@ export async function clientDirect(url: string, options: Omit<ClientOptions, "to
   return { client, transport };
 }
 
-type RpcAnswer = { id?: unknown; result?: { isError?: boolean; content?: Array<{ text?: string }>; _meta?: Record<string, any> }; error?: { code: number; message: string } };
+type RpcAnswer = {
+  id?: unknown;
+  result?: { isError?: boolean; content?: Array<{ text?: string }>; tools?: Array<{ name: string }>; _meta?: Record<string, any> };
+  error?: { code: number; message: string };
+};
 
 /**
  * An agent speaking raw JSON-RPC over HTTP to the gateway (2025-06-18, with a
