@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { policyJsonSchema } from "../../src/policy/json-schema.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
-import { ROOT } from "./start.ts";
+import { ROOT } from "../../scripts/local-gateway.ts";
 import { readdirSync } from "node:fs";
 
 describe("committed files derived from the code", () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } f
 import { isListed } from "../../src/policy/evaluate.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
 import { toolTags } from "../../src/tools/catalog.ts";
-import { cli, ROOT, startGateway, type RunningGateway } from "./start.ts";
+import { cli, ROOT, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
 
 let gateway: RunningGateway;
 

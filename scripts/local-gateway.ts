@@ -1,9 +1,9 @@
-/** Runs `npm start` (scripts/start.ts) on free ports for an end-to-end test, and the CLI beside it. */
+/** Runs `npm start` (scripts/start.ts) on free ports, for end-to-end tests and the benchmark, and the CLI beside it. */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export type RunningGateway = { url: string; upstreamUrl: string; token: string; output: () => string; stop: () => Promise<void> };
 
