@@ -16,10 +16,10 @@ const LATENCY_SAMPLES = 400;
 
 const gateway = await startGateway(["--var", "CACHE_TTL_MS:60000"]);
 try {
-  const grantOn = (file: string, name: string) => {
-    const pushed = cli("policy", "push", file, "--name", name, "--local");
+  const grantOn = async (file: string | Promise<string>, name: string) => {
+    const pushed = await cli("policy", "push", await file, "--name", name, "--local");
     if (pushed.status !== 0) throw new Error(pushed.stderr);
-    const created = cli("grant", "create", "--label", `bench-${name}`, "--policy", name, "--local", "--json");
+    const created = await cli("grant", "create", "--label", `bench-${name}`, "--policy", name, "--local", "--json");
     if (created.status !== 0) throw new Error(created.stderr);
     return (JSON.parse(created.stdout) as { token: string }).token;
   };
@@ -29,10 +29,10 @@ try {
   };
   const limit = (max: number) => ({ counter: "bench", window: "hour", max, scope: "grant" });
   const tokens = {
-    exhausted: grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: { limits: [limit(1)] } } }), "bench-exhausted"),
-    denied: grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: { action: "deny" } } }), "bench-denied"),
-    limited: grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: { limits: [limit(1_000_000)] } } }), "bench-limited"),
-    unlimited: grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: {} } }), "bench-unlimited"),
+    exhausted: await grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: { limits: [limit(1)] } } }), "bench-exhausted"),
+    denied: await grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: { action: "deny" } } }), "bench-denied"),
+    limited: await grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: { limits: [limit(1_000_000)] } } }), "bench-limited"),
+    unlimited: await grantOn(await policyFile({ version: "1", default: "deny", tools: { send_campaign: {} } }), "bench-unlimited"),
   };
 
   const agents = Object.fromEntries(await Promise.all(Object.entries(tokens).map(async ([name, token]) => [name, await agent(gateway.url, token)] as const)));

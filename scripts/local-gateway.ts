@@ -1,5 +1,5 @@
 /** Runs `npm start` (scripts/start.ts) on free ports, for end-to-end tests and the benchmark, and the CLI beside it. */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -56,8 +56,19 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
   };
 }
 
-/** `mcp-gateway …` as a user runs it, against the local state of `npm start`. */
-export function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+/**
+ * `mcp-gateway …` as a user runs it, against the local state of `npm start`.
+ * Asynchronous on purpose: a blocked event loop would keep HTTP clients in this
+ * process from noticing that the server closed their idle keep-alive sockets.
+ */
+export function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.once("error", reject);
+    child.once("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }

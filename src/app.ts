@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./env.ts";
 import { GatewayError, GatewayErrorCode, toJsonRpcError } from "./errors.ts";
 import { authenticate } from "./grants/authenticate.ts";
+import { corsForAllowedOrigins } from "./http/cors.ts";
 import { originGuard } from "./http/origin.ts";
 import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.ts";
 import { servicesFor } from "./services.ts";
@@ -14,7 +15,7 @@ const loadServices = createMiddleware<AppEnv>(async function loadServices(c, nex
 
 export const app = new Hono<AppEnv>();
 
-app.use("/mcp", loadServices, originGuard(), authenticate());
+app.use("/mcp", loadServices, corsForAllowedOrigins(), originGuard(), authenticate());
 app.post("/mcp", handlePost);
 app.get("/mcp", handleGet);
 app.delete("/mcp", handleDelete);

@@ -1,8 +1,10 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
-import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { isListed } from "../../src/policy/evaluate.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
 import { toolTags } from "../../src/tools/catalog.ts";
@@ -15,12 +17,18 @@ beforeAll(async () => {
   gateway = await startGateway(["--var", "CACHE_TTL_MS:500"]);
 });
 afterAll(async () => gateway?.stop());
+// Each client holds a standalone GET stream open; close them so no test inherits another's sockets.
+const clients: Array<{ close: () => Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+});
 beforeEach(() => onTestFailed(() => console.log(`npm start output (last 6000 chars):\n${gateway.output().slice(-6000)}`)));
 
 async function connect(token: string) {
   const transport = new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(transport);
+  clients.push(client);
   return client;
 }
 
@@ -40,11 +48,20 @@ describe("npm start: the gateway in front of the sandbox, with the recommended p
     expect(tools.map((tool) => tool.name)).toContain("send_campaign");
   });
 
-  it("the sandbox itself still has all 118 tools", async () => {
+  it("on an allow-all policy the gateway lists the same 118 tools as the sandbox itself", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "policy-")), "allow-all.json");
+    writeFileSync(file, JSON.stringify({ version: "1", default: "allow" }));
+    expect((await cli("policy", "push", file, "--name", "allow-all-e2e", "--local")).status).toBe(0);
+    const created = await cli("grant", "create", "--label", "open", "--policy", "allow-all-e2e", "--local", "--json");
+    const viaGateway = await connect((JSON.parse(created.stdout) as { token: string }).token);
+
     const transport = new StreamableHTTPClientTransport(new URL(gateway.upstreamUrl), { requestInit: { headers: { "api-key": "sandbox-dev-key" } } });
-    const client = new Client({ name: "e2e", version: "1.0.0" });
-    await client.connect(transport);
-    expect((await client.listTools()).tools).toHaveLength(118);
+    const direct = new Client({ name: "e2e", version: "1.0.0" });
+    await direct.connect(transport);
+    clients.push(direct);
+    const expected = await direct.listTools();
+    expect(expected.tools).toHaveLength(118);
+    expect(await viaGateway.listTools()).toEqual(expected);
   });
 
   it("get_campaigns works, delete_catalog is unknown, send_campaign is refused with a readable reason", async () => {
@@ -65,22 +82,23 @@ describe("npm start: the gateway in front of the sandbox, with the recommended p
     const transport = new ModernTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${gateway.token}` } } });
     const client = new ModernClient({ name: "e2e-modern", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
     await client.connect(transport);
+    clients.push(client);
     expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
     const legacy = await connect(gateway.token);
     expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual((await legacy.listTools()).tools.map((tool) => tool.name));
   });
 
   it("a grant created with the CLI works, and after grant revoke it gets 401", async () => {
-    const created = cli("grant", "create", "--label", "e2e-agent", "--policy", "recommended", "--local", "--json");
+    const created = await cli("grant", "create", "--label", "e2e-agent", "--policy", "recommended", "--local", "--json");
     expect(created.status, created.stderr).toBe(0);
     const { token, grant } = JSON.parse(created.stdout) as { token: string; grant: { id: string } };
     const client = await connect(token);
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);
 
-    const listed = cli("grant", "list", "--local", "--json");
+    const listed = await cli("grant", "list", "--local", "--json");
     expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ id: grant.id, label: "e2e-agent", revoked: false }));
 
-    const revoked = cli("grant", "revoke", grant.id, "--local");
+    const revoked = await cli("grant", "revoke", grant.id, "--local");
     expect(revoked.status, revoked.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 700));
     const response = await fetch(gateway.url, {
@@ -94,13 +112,15 @@ describe("npm start: the gateway in front of the sandbox, with the recommended p
   });
 
   it("the seed policy: the 11th send_campaign inside a minute is refused with a retry time; a second grant has its own 10", async () => {
-    const pushed = cli("policy", "push", "policies/examples/send-campaign-rate-limit.json", "--name", "seed-e2e", "--local");
+    const pushed = await cli("policy", "push", "policies/examples/send-campaign-rate-limit.json", "--name", "seed-e2e", "--local");
     expect(pushed.status, pushed.stderr).toBe(0);
-    const grants = [1, 2].map((n) => {
-      const created = cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--local", "--json");
-      expect(created.status, created.stderr).toBe(0);
-      return (JSON.parse(created.stdout) as { token: string }).token;
-    });
+    const grants = await Promise.all(
+      [1, 2].map(async (n) => {
+        const created = await cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--local", "--json");
+        expect(created.status, created.stderr).toBe(0);
+        return (JSON.parse(created.stdout) as { token: string }).token;
+      }),
+    );
     const [first, second] = await Promise.all(grants.map((token) => connect(token)));
     expect((await first!.listTools()).tools.map((tool) => tool.name)).toEqual(["send_campaign"]);
 

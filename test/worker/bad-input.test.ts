@@ -112,6 +112,22 @@ describe("bad input gets a clear JSON-RPC error and reaches nothing upstream", (
     expect(allowed.response.status).toBe(200);
   });
 
+  it("a browser on an allowed origin gets its CORS preflight answered and can read the session id", async () => {
+    const gw = gateway({ ALLOWED_ORIGINS: "https://app.example" });
+    const preflight = await gw.fetch(GATEWAY_URL, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, mcp-session-id" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(preflight.headers.get("access-control-allow-headers")).toContain("authorization");
+    const { response } = await post(JSON.stringify(INITIALIZE), { origin: "https://app.example" }, { ALLOWED_ORIGINS: "https://app.example" });
+    expect(response.headers.get("access-control-expose-headers")).toContain("Mcp-Session-Id");
+
+    const foreign = await gw.fetch(GATEWAY_URL, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   it("an unknown path → 404", async () => {
     const response = await gateway().fetch("https://gateway.test/elsewhere");
     expect(response.status).toBe(404);
