@@ -85,7 +85,7 @@ async function run(argv: string[]): Promise<string> {
     }
     case "grant revoke": {
       const record = revokeCommand(need(subject, "ID"), target("GRANTS"));
-      return `grant ${record.id} "${record.label}" revoked; the gateway refuses it within its cache TTL (CACHE_TTL_MS, default 30 s)`;
+      return `grant ${record.id} "${record.label}" revoked; the gateway refuses it everywhere within 60 s (CACHE_TTL_MS plus KV's 30 s edge cache)`;
     }
     default:
       throw new UsageError(`unknown command: ${positionals.join(" ")}\n\n${HELP}`);

@@ -10,9 +10,15 @@ export type PolicyLookup = { policy: LoadedPolicy; problem?: undefined } | { pol
 type CacheEntry = { lookup: PolicyLookup; fetchedAt: number; lastGood?: LoadedPolicy };
 
 /**
+ * KV's own edge cache for reads (its minimum). With the isolate cache of
+ * CACHE_TTL_MS (30 s by default) an upload is in force everywhere within 60 s.
+ */
+export const KV_CACHE_TTL_SECONDS = 30;
+
+/**
  * Policies from the POLICIES KV namespace (key: the policy name, value: the
  * JSON document), cached in the isolate for `ttlMs`, so an upload takes
- * effect within that bound plus KV's own propagation.
+ * effect within that bound plus KV's edge cache (30 s).
  *
  * A document that fails validation never replaces the last valid copy this
  * isolate loaded: a typo in an upload keeps yesterday's rules instead of
@@ -50,7 +56,7 @@ export class PolicyStore {
   async #load(name: string, lastGood: LoadedPolicy | undefined): Promise<PolicyLookup> {
     let text: string | null;
     try {
-      text = await this.#kv.get(name);
+      text = await this.#kv.get(name, { type: "text", cacheTtl: KV_CACHE_TTL_SECONDS });
     } catch (error) {
       console.error("policy read failed", { policy: name, error: String(error) });
       return lastGood ? { policy: lastGood } : { problem: `policy "${name}" could not be read` };

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { policyVersion } from "../../src/policy/version.ts";
-import { createGrant, decisionOf, gateway, GATEWAY_URL, newTag, putPolicy, rawAgent, SANDBOX_MCP, TAG_HEADER, upstreamLog } from "./gateway.ts";
+import { createGrant, decisionOf, gateway, GATEWAY_URL, newTag, putPolicy, rawAgent, SANDBOX_FEATURES, SANDBOX_MCP, TAG_HEADER, upstreamLog } from "./gateway.ts";
 
 const HIDE_DELETES = { version: "1", default: "allow", hide: ["delete_*", "@destructive"] } as const;
 
@@ -61,6 +61,17 @@ describe("hidden tools", () => {
     const direct = await rawAgent(gateway({ UPSTREAM_URL: SANDBOX_MCP }), (await createGrant(await putPolicy({ version: "1", default: "allow", mode: "monitor" }))).token);
     const missing = await direct.call("delete_everything", {});
     expect(missing.error).toEqual({ code: -32601, message: "Unknown tool: delete_everything" });
+  });
+});
+
+describe("tags from the upstream's annotations", () => {
+  it("tag tools outside the catalog: readOnlyHint is @read, destructiveHint is @destructive", async () => {
+    const { token } = await createGrant(await putPolicy({ version: "1", default: "deny", hide: ["@destructive"], tools: { "@read": {} } }));
+    const agent = await rawAgent(gateway({ UPSTREAM_URL: SANDBOX_FEATURES }), token);
+    expect((await agent.rpc("tools/list", {})).result?.tools?.map((tool) => tool.name)).toEqual(["echo"]);
+    expect((await agent.call("echo", { text: "hi" })).result?.isError).toBeFalsy();
+    expect((await agent.call("wipe", { target: "everything" })).error?.message).toBe("Unknown tool: wipe");
+    expect(decisionOf(await agent.call("progress", { steps: 1 }))).toMatchObject({ decision: "deny", rule: "/default" });
   });
 });
 

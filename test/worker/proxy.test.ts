@@ -26,7 +26,7 @@ describe("the gateway relays MCP faithfully (v1 SDK client, legacy revisions)", 
     expect(await viaGateway.client.getPrompt(prompt)).toEqual(await direct.client.getPrompt(prompt));
   });
 
-  it("injects the upstream credential and never forwards the agent's token or cookies", async () => {
+  it("injects the upstream credential and never forwards the agent's token, cookies or hop-by-hop headers", async () => {
     const { token } = await openGrant();
     const tag = newTag();
     const response = await gateway().fetch("https://gateway.test/mcp", {
@@ -34,6 +34,9 @@ describe("the gateway relays MCP faithfully (v1 SDK client, legacy revisions)", 
       headers: {
         authorization: `Bearer ${token}`,
         cookie: "session=agent-cookie",
+        connection: "x-hop-secret",
+        "x-hop-secret": "only for the next hop",
+        "proxy-authorization": "Basic c2VjcmV0",
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
         "x-sandbox-tag": tag,
@@ -50,6 +53,8 @@ describe("the gateway relays MCP faithfully (v1 SDK client, legacy revisions)", 
     expect(received?.headers["api-key"]).toBe("sandbox-test-key");
     expect(received?.headers.authorization).toBeUndefined();
     expect(received?.headers.cookie).toBeUndefined();
+    expect(received?.headers["x-hop-secret"]).toBeUndefined();
+    expect(received?.headers["proxy-authorization"]).toBeUndefined();
     expect(JSON.stringify(received)).not.toContain(token);
   });
 
