@@ -12,16 +12,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCommand } from "../src/cli/grant-commands.ts";
 import { pushCommand } from "../src/cli/policy-commands.ts";
-import { kvGet, type KvTarget } from "../src/cli/wrangler-kv.ts";
+import { kvGet, wranglerBin, type KvTarget } from "../src/cli/wrangler-kv.ts";
 import { grantKey } from "../src/grants/grant.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const wrangler = join(dirname(createRequire(import.meta.url).resolve("wrangler")), "..", "bin", "wrangler.js");
+const wrangler = wranglerBin();
 // A credential only the local sandbox knows: proves the gateway injects it.
 const SANDBOX_CREDENTIAL = "sandbox-dev-key";
 const DEV_POLICY = "recommended";

@@ -8,7 +8,7 @@ import type { KvEntry } from "../grants/records.ts";
 export type KvTarget = { binding: "POLICIES" | "GRANTS"; remote: boolean; config?: string };
 
 // The package's exports hide its bin; its main module sits one folder below it.
-const wranglerBin = () => join(dirname(createRequire(import.meta.url).resolve("wrangler")), "..", "bin", "wrangler.js");
+export const wranglerBin = () => join(dirname(createRequire(import.meta.url).resolve("wrangler")), "..", "bin", "wrangler.js");
 
 /**
  * KV through `wrangler kv`, so `--local` reaches exactly the state `npm start`

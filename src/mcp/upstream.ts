@@ -2,6 +2,7 @@ import type { GatewayConfig } from "../config.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { stripHopByHop } from "../http/headers.ts";
 import { withKeepAlive } from "./sse-keepalive.ts";
+import { isEventStream } from "./sse.ts";
 
 /** Client headers that belong to the agent's hop and must never reach the upstream. */
 const CLIENT_ONLY_HEADERS = ["authorization", "cookie", "host", "origin", "referer", "content-length", "accept-encoding"];
@@ -90,8 +91,8 @@ function relayResponse(config: GatewayConfig, upstream: Response): Response {
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  const isEventStream = (headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
-  const body = isEventStream && upstream.body ? withKeepAlive(upstream.body, config.sseKeepAliveMs) : upstream.body;
-  if (isEventStream) headers.delete("content-length");
+  const stream = isEventStream(headers);
+  const body = stream && upstream.body ? withKeepAlive(upstream.body, config.sseKeepAliveMs) : upstream.body;
+  if (stream) headers.delete("content-length");
   return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
 }

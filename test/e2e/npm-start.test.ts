@@ -114,13 +114,13 @@ describe("npm start: the gateway in front of the sandbox, with the recommended p
   it("the seed policy: the 11th send_campaign inside a minute is refused with a retry time; a second grant has its own 10", async () => {
     const pushed = await cli("policy", "push", "policies/examples/send-campaign-rate-limit.json", "--name", "seed-e2e", "--local");
     expect(pushed.status, pushed.stderr).toBe(0);
-    const grants = await Promise.all(
-      [1, 2].map(async (n) => {
-        const created = await cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--local", "--json");
-        expect(created.status, created.stderr).toBe(0);
-        return (JSON.parse(created.stdout) as { token: string }).token;
-      }),
-    );
+    const grants: string[] = [];
+    // One after the other, as a user would: local KV is one SQLite file.
+    for (const n of [1, 2]) {
+      const created = await cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--local", "--json");
+      expect(created.status, created.stderr).toBe(0);
+      grants.push((JSON.parse(created.stdout) as { token: string }).token);
+    }
     const [first, second] = await Promise.all(grants.map((token) => connect(token)));
     expect((await first!.listTools()).tools.map((tool) => tool.name)).toEqual(["send_campaign"]);
 
