@@ -51,35 +51,16 @@ export function decide(policy: Policy | undefined, call: ToolCall): Decision {
   if (rule.action === "deny") {
     return { decision: "deny", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} is denied by policy` };
   }
-  const failedRequirement = rule.require.findIndex((requirement) => !ruleMatches(requirement, call.args));
-  if (failedRequirement >= 0) {
-    return {
-      decision: "deny",
-      rule: `${pointer}/require/${failedRequirement}`,
-      reason: rule.require[failedRequirement]?.on_deny ?? describeRule(rule.require[failedRequirement], "arguments must satisfy"),
-    };
-  }
-  const denial = rule.deny_if.findIndex((candidate) => ruleMatches(candidate, call.args));
-  if (denial >= 0) {
-    return {
-      decision: "deny",
-      rule: `${pointer}/deny_if/${denial}`,
-      reason: rule.deny_if[denial]?.on_deny ?? describeRule(rule.deny_if[denial], "arguments match a denial rule"),
-    };
-  }
+  const unmet = firstRule(rule.require, false, `${pointer}/require`, call.args, "arguments must satisfy");
+  if (unmet) return { decision: "deny", ...unmet };
+  const denial = firstRule(rule.deny_if, true, `${pointer}/deny_if`, call.args, "arguments match a denial rule");
+  if (denial) return { decision: "deny", ...denial };
   const limits = applyLimits(policy, match, call.args);
   if (rule.action === "approve") {
     return { decision: "approve", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} needs human approval`, limits };
   }
-  const approval = rule.approve_if.findIndex((candidate) => ruleMatches(candidate, call.args));
-  if (approval >= 0) {
-    return {
-      decision: "approve",
-      rule: `${pointer}/approve_if/${approval}`,
-      reason: rule.approve_if[approval]?.on_deny ?? describeRule(rule.approve_if[approval], "these arguments need human approval"),
-      limits,
-    };
-  }
+  const approval = firstRule(rule.approve_if, true, `${pointer}/approve_if`, call.args, "these arguments need human approval");
+  if (approval) return { decision: "approve", ...approval, limits };
   return { decision: "allow", rule: pointer, limits };
 }
 
@@ -141,12 +122,30 @@ function globMatches(pattern: string, name: string): boolean {
   return new RegExp(`^${source}$`, "s").test(name);
 }
 
+/**
+ * The first rule of a list whose match equals `matching` (a `require` rule
+ * that does not hold, a `deny_if` / `approve_if` rule that does), with its
+ * pointer and the reason the agent is given.
+ */
+function firstRule(
+  rules: Rule[],
+  matching: boolean,
+  pointer: string,
+  args: Record<string, unknown>,
+  lead: string,
+): { rule: string; reason: string } | undefined {
+  const index = rules.findIndex((candidate) => ruleMatches(candidate, args) === matching);
+  const found = rules[index];
+  if (!found) return undefined;
+  return { rule: `${pointer}/${index}`, reason: found.on_deny ?? describeRule(found, lead) };
+}
+
 function ruleMatches(rule: Rule, args: Record<string, unknown>): boolean {
   return rule.conditions.every((condition) => conditionHolds(condition, args));
 }
 
-function describeRule(rule: Rule | undefined, lead: string): string {
-  const parts = (rule?.conditions ?? []).map((c) => `${c.path} ${c.op} ${JSON.stringify(c.value)}`);
+function describeRule(rule: Rule, lead: string): string {
+  const parts = rule.conditions.map((c) => `${c.path} ${c.op} ${JSON.stringify(c.value)}`);
   return `${lead}: ${parts.join(" and ")}`;
 }
 
