@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCommand } from "../src/cli/grant-commands.ts";
@@ -25,6 +26,8 @@ const wrangler = wranglerBin();
 const SANDBOX_CREDENTIAL = "sandbox-dev-key";
 const DEV_POLICY = "recommended";
 const DEV_GRANT_FILE = join(root, ".wrangler", "dev-grant.json");
+const DEFAULT_PORT = 8787;
+const DEFAULT_UPSTREAM_PORT = 8788;
 
 const { port, upstreamPort, passThrough } = parseArgs(process.argv.slice(2));
 const externalUpstream = passThrough.some((arg) => arg.startsWith("UPSTREAM_URL:"));
@@ -32,29 +35,39 @@ const children: ChildProcess[] = [];
 process.on("SIGINT", () => shutdown(130));
 process.on("SIGTERM", () => shutdown(143));
 
+const gatewayPort: PortUse = { port, flag: "--port", role: "gateway" };
+const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role: "sandbox upstream" };
+checkPortsDistinct();
+await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
 const token = await seedLocalState();
 
 if (!externalUpstream) {
-  start("sandbox", [
+  // Again just before each spawn: seeding and the sandbox's start take seconds,
+  // time enough for another `npm start` to take a port that was free above.
+  await checkPortsFree([sandboxPort]);
+  const sandbox = start("sandbox", [
     "dev", "-c", join(root, "test/upstream/wrangler.toml"),
     "--port", String(upstreamPort), "--ip", "127.0.0.1", "--inspector-port", "0",
     "--var", `SANDBOX_API_KEY:${SANDBOX_CREDENTIAL}`,
   ]);
-  await waitForHttp(`http://127.0.0.1:${upstreamPort}/__log`, "sandbox");
+  await waitForHttp(`http://127.0.0.1:${upstreamPort}/__log`, "sandbox", sandbox);
 }
-start("gateway", [
+await checkPortsFree([gatewayPort]);
+const gateway = start("gateway", [
   "dev", "-c", join(root, "wrangler.toml"),
   "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", "0",
   // Sessions from an earlier run are void: a fresh HMAC key each start.
   "--var", `SESSION_SECRET:${randomBytes(32).toString("hex")}`,
   // Policy uploads show up within 2 s while developing.
   "--var", "CACHE_TTL_MS:2000",
+  // Only loopback Hosts and Origins of this port pass: DNS-rebinding protection for a local server.
+  "--var", `PUBLIC_URL:http://localhost:${port}`,
   ...(externalUpstream
     ? []
     : ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`]),
   ...passThrough,
 ]);
-await waitForHttp(`http://127.0.0.1:${port}/`, "gateway");
+await waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway);
 
 console.log(`
 mcp-policy-gateway is ready: http://localhost:${port}/mcp
@@ -82,18 +95,82 @@ async function seedLocalState(): Promise<string> {
 }
 
 function parseArgs(args: string[]) {
-  let port = 8787;
-  let upstreamPort = 8788;
+  let port = DEFAULT_PORT;
+  let upstreamPort = DEFAULT_UPSTREAM_PORT;
   const passThrough: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--port") port = Number(args[++i]);
-    else if (args[i] === "--upstream-port") upstreamPort = Number(args[++i]);
+    if (args[i] === "--port") port = portArg("--port", args[++i]);
+    else if (args[i] === "--upstream-port") upstreamPort = portArg("--upstream-port", args[++i]);
     else passThrough.push(args[i] ?? "");
   }
   return { port, upstreamPort, passThrough };
 }
 
-function start(name: string, args: string[]): void {
+function portArg(flag: string, value: string | undefined): number {
+  const port = Number(value);
+  if (Number.isInteger(port) && port > 0 && port < 65536) return port;
+  console.error(`${flag} needs a port number from 1 to 65535, got ${value === undefined ? "nothing" : `"${value}"`}`);
+  process.exit(1);
+}
+
+/** A port this script hands to `wrangler dev`, and the option that moves it. */
+type PortUse = { port: number; flag: string; role: string };
+
+function checkPortsDistinct(): void {
+  if (externalUpstream || port !== upstreamPort) return;
+  console.error(`--port and --upstream-port are both ${port}: the gateway and the sandbox upstream need a port each.`);
+  process.exit(1);
+}
+
+/**
+ * Refuses to go on when a port this script will hand to `wrangler dev` is taken.
+ * Checked before seeding or spawning anything: otherwise the readiness probe
+ * reaches whatever holds the port (typically an earlier `npm start`), this run
+ * prints "ready" and a token, and only then its own `wrangler dev` dies with
+ * "Address already in use".
+ */
+async function checkPortsFree(uses: PortUse[]): Promise<void> {
+  const taken: (PortUse & { problem: string })[] = [];
+  for (const use of uses) {
+    const problem = await portProblem(use.port);
+    if (problem) taken.push({ ...use, problem });
+  }
+  if (taken.length === 0) return;
+  for (const use of taken) console.error(`Port ${use.port} (${use.role}) on 127.0.0.1 ${use.problem}.`);
+  // Suggest ports that are free right now, so the command can be pasted as is.
+  const avoid = [port, upstreamPort];
+  const moves: string[] = [];
+  for (const use of taken) {
+    const free = await nextFreePort(use.port, avoid);
+    if (free !== undefined) avoid.push(free);
+    moves.push(`${use.flag} ${free ?? "N"}`);
+  }
+  console.error(
+    `If another \`npm start\` (or \`wrangler dev\`) holds ${taken.length > 1 ? "them" : "it"}, stop that one (Ctrl-C in its terminal),\n` +
+      `or start this one on other ports:  npm start -- ${moves.join(" ")}`,
+  );
+  shutdown(1);
+}
+
+/** Why `wrangler dev` could not listen on 127.0.0.1:`port`, found by listening there briefly; undefined when it could. */
+function portProblem(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      resolve(error.code === "EADDRINUSE" ? "is already in use" : `cannot be listened on (${error.code ?? error.message})`),
+    );
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+async function nextFreePort(after: number, avoid: number[]): Promise<number | undefined> {
+  for (let candidate = after + 1; candidate <= Math.min(after + 100, 65535); candidate++) {
+    if (!avoid.includes(candidate) && (await portProblem(candidate)) === undefined) return candidate;
+  }
+  return undefined;
+}
+
+function start(name: string, args: string[]): ChildProcess {
   const child = spawn(process.execPath, [wrangler, ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
@@ -114,20 +191,31 @@ function start(name: string, args: string[]): void {
     shutdown(code || 1);
   });
   children.push(child);
+  return child;
 }
 
-async function waitForHttp(url: string, name: string): Promise<void> {
+/**
+ * Waits until `child` answers HTTP at `url`. The port was free before `child`
+ * was spawned (checkPortsFree), so an answer comes from `child`; and once
+ * `child` has exited, an answer could only come from someone else, so the wait
+ * fails instead of reporting ready.
+ */
+async function waitForHttp(url: string, name: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && isRunning(child)) {
     try {
       await fetch(url);
-      return;
+      if (isRunning(child)) return;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
-  console.error(`${name} did not start within 120 s`);
+  console.error(isRunning(child) ? `${name} did not start within 120 s` : `${name} exited before it was ready`);
   shutdown(1);
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
 }
 
 function shutdown(code: number): never {
