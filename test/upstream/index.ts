@@ -10,8 +10,9 @@
  * Both MCP paths speak the 2025 revisions (sessionful) and 2026-07-28 (stateless).
  * Every request except /__log is logged first, then `?delayMs=N` is honoured, then
  * the `Api-Key` check (only when SANDBOX_API_KEY is set), then `x-sandbox-fail-call`
- * (fail.ts), then the MCP endpoint.
+ * (fail.ts), then `x-sandbox-tools-list-bytes` (big-list.ts), then the MCP endpoint.
  */
+import { answerBigToolListIfAsked } from "./big-list.ts";
 import { rejectWithoutApiKey } from "./credential.ts";
 import { type DualEraEndpoint, createDualEraEndpoint } from "./dual-era-endpoint.ts";
 import { buildFeaturesServer } from "./features-server.ts";
@@ -51,6 +52,11 @@ export default {
 
     const endpoint = ENDPOINTS.get(url.pathname);
     if (endpoint === undefined) return new Response("Not found", { status: 404 });
-    return rejectWithoutApiKey(request, env.SANDBOX_API_KEY) ?? (await failIfAsked(request)) ?? endpoint.fetch(request);
+    return (
+      rejectWithoutApiKey(request, env.SANDBOX_API_KEY) ??
+      (await failIfAsked(request)) ??
+      (await answerBigToolListIfAsked(request)) ??
+      endpoint.fetch(request)
+    );
   },
 } satisfies ExportedHandler<SandboxEnv>;
