@@ -19,6 +19,7 @@ export default defineConfig({
                 UPSTREAM_CREDENTIAL: SANDBOX_CREDENTIAL,
                 SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 SANDBOX_URL: inject("sandboxUrl"),
+                FAULT_URL: inject("faultUrl"),
               },
             },
           })),

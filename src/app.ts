@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./env.ts";
-import { GatewayError, GatewayErrorCode, toJsonRpcError } from "./errors.ts";
+import { asGatewayError, httpStatusOf, toJsonRpcError } from "./errors.ts";
 import { authenticate } from "./grants/authenticate.ts";
 import { corsForAllowedOrigins } from "./http/cors.ts";
 import { originGuard } from "./http/origin.ts";
@@ -27,11 +27,7 @@ app.notFound((c) => c.json({ error: "Not Found: the MCP endpoint is /mcp" }, 404
 // GatewayError is a bug or a misconfiguration: details go to the log, the
 // agent gets a generic refusal, and nothing was forwarded.
 app.onError((error, c) => {
-  const gatewayError =
-    error instanceof GatewayError
-      ? error
-      : new GatewayError(500, GatewayErrorCode.TransportError, "Internal gateway error: the request was not forwarded");
-  if (!(error instanceof GatewayError)) console.error("unhandled gateway error", { error: String(error), stack: error.stack });
+  const gatewayError = asGatewayError(error);
   for (const [name, value] of Object.entries(gatewayError.headers)) c.header(name, value);
-  return c.json(toJsonRpcError(gatewayError), gatewayError.status);
+  return c.json(toJsonRpcError(gatewayError), httpStatusOf(gatewayError));
 });

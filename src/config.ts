@@ -1,21 +1,39 @@
 import { z } from "zod";
 
+/**
+ * Every setting's default, in one place. The README's configuration table is
+ * checked against this object by a test, and wrangler.toml sets only what a
+ * deployment must choose (UPSTREAM_URL), so the three cannot drift apart.
+ */
+export const CONFIG_DEFAULTS = {
+  UPSTREAM_CREDENTIAL_HEADER: "Api-Key",
+  UPSTREAM_TIMEOUT_MS: 30_000,
+  UNKNOWN_TOOL_ERROR_CODE: -32601,
+  CACHE_TTL_MS: 30_000,
+  MAX_BODY_BYTES: 1024 * 1024,
+  SSE_KEEPALIVE_MS: 25_000,
+  ALLOWED_ORIGINS: "",
+  PUBLIC_URL: "",
+} as const;
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const httpUrl = z.url({ protocol: /^https?$/ });
 
 const ConfigSchema = z.object({
-  UPSTREAM_URL: z.url({ protocol: /^https?$/ }),
+  UPSTREAM_URL: httpUrl,
   UPSTREAM_CREDENTIAL: z.string().optional(),
-  UPSTREAM_CREDENTIAL_HEADER: z.string().min(1).default("Authorization"),
-  UPSTREAM_TIMEOUT_MS: positiveInt(30_000),
-  UNKNOWN_TOOL_ERROR_CODE: z.coerce.number().int().default(-32602),
+  UPSTREAM_CREDENTIAL_HEADER: z.string().min(1).default(CONFIG_DEFAULTS.UPSTREAM_CREDENTIAL_HEADER),
+  UPSTREAM_TIMEOUT_MS: positiveInt(CONFIG_DEFAULTS.UPSTREAM_TIMEOUT_MS),
+  UNKNOWN_TOOL_ERROR_CODE: z.coerce.number().int().default(CONFIG_DEFAULTS.UNKNOWN_TOOL_ERROR_CODE),
   SESSION_SECRET: z.string().min(32, "must be at least 32 characters (wrangler secret put SESSION_SECRET)"),
-  CACHE_TTL_MS: positiveInt(30_000),
-  MAX_BODY_BYTES: positiveInt(1024 * 1024),
-  SSE_KEEPALIVE_MS: positiveInt(25_000),
+  CACHE_TTL_MS: positiveInt(CONFIG_DEFAULTS.CACHE_TTL_MS),
+  MAX_BODY_BYTES: positiveInt(CONFIG_DEFAULTS.MAX_BODY_BYTES),
+  SSE_KEEPALIVE_MS: positiveInt(CONFIG_DEFAULTS.SSE_KEEPALIVE_MS),
   ALLOWED_ORIGINS: z
     .string()
-    .default("")
+    .default(CONFIG_DEFAULTS.ALLOWED_ORIGINS)
     .transform((list) => list.split(",").map((origin) => origin.trim()).filter(Boolean)),
+  PUBLIC_URL: z.union([z.literal(""), httpUrl]).default(CONFIG_DEFAULTS.PUBLIC_URL),
 });
 
 export type GatewayConfig = {
@@ -23,14 +41,17 @@ export type GatewayConfig = {
   upstreamCredential: string | undefined;
   upstreamCredentialHeader: string;
   upstreamTimeoutMs: number;
-  /** How the upstream answers a call to a tool it does not have (-32602 per spec; Iterable: -32601). */
+  /** How the upstream answers a call to a tool it does not have (Iterable: -32601; the spec suggests -32602). */
   unknownToolErrorCode: number;
   sessionSecret: string;
   /** How long policies and grants are cached in the isolate. */
   cacheTtlMs: number;
   maxBodyBytes: number;
   sseKeepAliveMs: number;
+  /** Browser origins allowed to call /mcp: ALLOWED_ORIGINS plus the public URL's origin(s). */
   allowedOrigins: string[];
+  /** Host header values accepted, or undefined when any host is (see allowedHostsFor). */
+  allowedHosts: string[] | undefined;
 };
 
 // Env objects are stable per isolate, so the parsed config is computed once per env.
@@ -50,6 +71,7 @@ export function readConfig(env: object): GatewayConfig {
     throw new Error(`invalid gateway configuration: ${issues}`);
   }
   const vars = parsed.data;
+  const publicUrl = vars.PUBLIC_URL === "" ? undefined : new URL(vars.PUBLIC_URL);
   const config: GatewayConfig = {
     upstreamUrl: new URL(vars.UPSTREAM_URL),
     upstreamCredential: vars.UPSTREAM_CREDENTIAL || undefined,
@@ -60,8 +82,35 @@ export function readConfig(env: object): GatewayConfig {
     cacheTtlMs: vars.CACHE_TTL_MS,
     maxBodyBytes: vars.MAX_BODY_BYTES,
     sseKeepAliveMs: vars.SSE_KEEPALIVE_MS,
-    allowedOrigins: vars.ALLOWED_ORIGINS,
+    allowedOrigins: [...vars.ALLOWED_ORIGINS, ...publicOrigins(publicUrl)],
+    allowedHosts: allowedHostsFor(publicUrl),
   };
   cache.set(env, config);
   return config;
+}
+
+const LOOPBACK_HOSTNAMES = ["localhost", "127.0.0.1", "[::1]"];
+
+function isLoopback(url: URL): boolean {
+  return LOOPBACK_HOSTNAMES.includes(url.hostname);
+}
+
+/** The origins a page served by the gateway itself would send: for a loopback URL, each loopback name on its port. */
+function publicOrigins(publicUrl: URL | undefined): string[] {
+  if (!publicUrl) return [];
+  if (!isLoopback(publicUrl)) return [publicUrl.origin];
+  return LOOPBACK_HOSTNAMES.map((hostname) => `${publicUrl.protocol}//${hostname}${publicUrl.port ? `:${publicUrl.port}` : ""}`);
+}
+
+/**
+ * DNS rebinding targets servers on a developer's machine: a page on
+ * evil.example whose name re-resolves to 127.0.0.1 reaches the local gateway
+ * with `Host: evil.example`. So when the public URL is a loopback one (as
+ * under `npm start`), only loopback names on its port are accepted as Host.
+ * On Cloudflare the edge routes only the hostnames the deployment owns, so a
+ * deployed gateway does not restrict Host.
+ */
+function allowedHostsFor(publicUrl: URL | undefined): string[] | undefined {
+  if (!publicUrl || !isLoopback(publicUrl)) return undefined;
+  return LOOPBACK_HOSTNAMES.map((hostname) => (publicUrl.port ? `${hostname}:${publicUrl.port}` : hostname));
 }

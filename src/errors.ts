@@ -13,8 +13,8 @@ export const GatewayErrorCode = {
   SessionNotFound: -32001,
   /** 2026-07-28: the Mcp-* request headers disagree with the body. */
   HeaderMismatch: -32020,
-  /** The upstream could not be reached or did not answer in time. */
-  UpstreamUnavailable: -32003,
+  /** The upstream failed: unreachable, too slow, or its answer could not be used. `data.status` is its HTTP status when it answered. */
+  UpstreamError: -32003,
 } as const;
 
 export type RpcCode = ErrorCode | (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
@@ -27,6 +27,7 @@ export class GatewayError extends Error {
   /** The id of the request being refused, once known; null before the body is parsed. */
   requestId: RequestId | null = null;
 
+  /** The HTTP status when no request id is known (see httpStatusOf). */
   readonly status: ContentfulStatusCode;
   readonly code: RpcCode;
   readonly data: unknown;
@@ -43,12 +44,53 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * Anything thrown that is not a GatewayError is a bug: its details go to the
+ * log, and the agent gets a generic internal error (nothing was forwarded).
+ */
+export function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  console.error("unhandled gateway error", { error: String(error), stack: error instanceof Error ? error.stack : undefined });
+  return new GatewayError(500, ErrorCode.InternalError, "Internal gateway error: the request was not forwarded");
+}
+
+/** Attributes an error to the request it answers, so its JSON-RPC error carries that id. */
+export function forRequest(error: unknown, id: RequestId | undefined): GatewayError {
+  const gatewayError = asGatewayError(error);
+  if (id !== undefined && gatewayError.requestId === null) gatewayError.requestId = id;
+  return gatewayError;
+}
+
+/** Codes that refuse a request at the transport, before it means anything: their HTTP status always stands. */
+const TRANSPORT_CODES: ReadonlySet<number> = new Set([
+  GatewayErrorCode.TransportError,
+  GatewayErrorCode.SessionNotFound,
+  GatewayErrorCode.HeaderMismatch,
+  ErrorCode.ParseError,
+  ErrorCode.InvalidRequest,
+]);
+
+/**
+ * A transport refusal (bad headers, an unknown session, an unreadable body)
+ * keeps its HTTP status. Any other error about a request whose id is known
+ * (invalid params, the upstream failing, the gateway itself failing) is a
+ * JSON-RPC answer to that request, sent with HTTP 200: several clients tear
+ * the whole session down on a non-2xx status, and the session is fine.
+ */
+export function httpStatusOf(error: GatewayError): ContentfulStatusCode {
+  return error.requestId !== null && !TRANSPORT_CODES.has(error.code) ? 200 : error.status;
+}
+
 /** The JSON-RPC error body for an error; `id` is null when no request id is known. */
 export function toJsonRpcError(error: GatewayError): JSONRPCErrorResponse {
+  return jsonRpcError(error.requestId, error.code, error.message, error.data);
+}
+
+export function jsonRpcError(id: RequestId | null, code: number, message: string, data?: unknown): JSONRPCErrorResponse {
   return {
     jsonrpc: "2.0",
     // The SDK types the id as optional; the spec wants null when it is unknown.
-    id: error.requestId as RequestId,
-    error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) },
+    id: id as RequestId,
+    error: { code, message, ...(data === undefined ? {} : { data }) },
   };
 }

@@ -10,7 +10,7 @@ export type LimitOutcome =
   | { kind: "counted"; undo: () => Promise<void>; overLimit?: LimitHit }
   | { kind: "refused"; hit: LimitHit }
   /** The limiter could not decide: the call must be refused (fail closed). */
-  | { kind: "unavailable"; reason: string };
+  | { kind: "unavailable"; reason: string; rule: string };
 
 type Target = { name: string; items: LedgerItem[] };
 
@@ -42,7 +42,7 @@ export async function consumeLimits(
     } catch (error) {
       console.error("rate limiter unreachable", { object: target.name === grantId ? "grant" : target.name, error: String(error) });
       await undoAll().catch(() => undefined);
-      return { kind: "unavailable", reason: "the rate limiter could not be reached, so the call was not forwarded" };
+      return { kind: "unavailable", reason: "the rate limiter could not be reached, so the call was not forwarded", rule: target.items[0]?.rule ?? "" };
     }
     if (!result.ok) {
       await undoAll().catch(() => undefined);

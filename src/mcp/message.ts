@@ -30,16 +30,44 @@ export async function readJsonRpcBody(request: Request, maxBytes: number): Promi
     throw new GatewayError(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
   }
   const messages = candidates.map((candidate, index) => {
+    const where = isBatch ? ` (batch element ${index})` : "";
     const result = JSONRPCMessageSchema.safeParse(candidate);
     if (!result.success) {
-      const where = isBatch ? ` (batch element ${index})` : "";
       throw new GatewayError(400, ErrorCode.InvalidRequest, `Invalid Request: not a JSON-RPC 2.0 message${where}`);
+    }
+    const message = candidate as JSONRPCMessage;
+    const problem = unfaithfulValue(message);
+    if (problem !== undefined) {
+      const error = new GatewayError(400, ErrorCode.InvalidParams, `Invalid params: ${problem}${where}`);
+      if (!isBatch && "id" in message && "method" in message) error.requestId = message.id;
+      throw error;
     }
     // Keep the parsed JSON itself: the schema's params are open-ended and its
     // output must not drop fields the upstream expects.
-    return candidate as JSONRPCMessage;
+    return message;
   });
   return { messages, isBatch };
+}
+
+/** Deeper than any real tool call nests; deeper would only test the stack of whatever reads it next. */
+export const MAX_DEPTH = 100;
+
+/**
+ * Why this message cannot be forwarded exactly as it was judged, if it
+ * cannot: JSON allows numbers like 1e999 that parse to Infinity and would be
+ * re-serialised as null, so what the policy judged would not be what the
+ * upstream runs; and nesting past MAX_DEPTH. Walked without recursion.
+ */
+function unfaithfulValue(message: JSONRPCMessage): string | undefined {
+  const pending: Array<[unknown, number]> = [[message, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, depth] = next;
+    if (typeof value === "number" && !Number.isFinite(value)) return "a number is too large to be represented (it would be forwarded as null)";
+    if (typeof value !== "object" || value === null) continue;
+    if (depth >= MAX_DEPTH) return `values are nested more than ${MAX_DEPTH} levels deep`;
+    for (const child of Object.values(value)) pending.push([child, depth + 1]);
+  }
+  return undefined;
 }
 
 /** The body to send upstream: re-serialised from the parsed messages, never the raw bytes. */

@@ -1,4 +1,5 @@
 import type { CallToolResult, JSONRPCErrorResponse, JSONRPCResultResponse, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { isStateless } from "./revision.ts";
 
 /** The `_meta` key under which a refused call carries the machine-readable decision. */
 export const DECISION_META_KEY = "mcp-policy-gateway/decision";
@@ -28,15 +29,18 @@ const HEADLINES: Record<Refusal["decision"], string> = {
 /**
  * A refusal is a successful JSON-RPC answer carrying an error *result*: the
  * model reads the text and can adapt (pick another tool, fix arguments, wait),
- * while clients and logs read the structured decision in `_meta`.
+ * while clients and logs read the structured decision in `_meta`. It is valid
+ * for the request's revision: from 2026-07-28 on, a result without
+ * `resultType` is rejected by clients before the model ever sees it.
  */
-export function refusalResponse(id: RequestId, refusal: Refusal): JSONRPCResultResponse {
+export function refusalResponse(id: RequestId, refusal: Refusal, revision: string | undefined): JSONRPCResultResponse {
   const where = refusal.rule === "" ? "" : ` (rule ${refusal.rule} of policy "${refusal.policy}")`;
   const retry = refusal.retryAfter === undefined ? "" : ` Retry after ${refusal.retryAfter} s.`;
   const result: CallToolResult = {
     content: [{ type: "text", text: `Tool call ${refusal.tool} ${HEADLINES[refusal.decision]}${where}: ${refusal.reason.replace(/\.$/, "")}.${retry}` }],
     isError: true,
     _meta: { [DECISION_META_KEY]: refusal },
+    ...(isStateless(revision) ? { resultType: "complete" } : {}),
   };
   return { jsonrpc: "2.0", id, result };
 }

@@ -1,10 +1,7 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import type { ParsedBody } from "./message.ts";
-
-/** The first revision of the stateless era, which mirrors body fields into headers. */
-export const FIRST_STATELESS_REVISION = "2026-07-28";
-const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+import { isStateless, PROTOCOL_VERSION_META_KEY } from "./revision.ts";
 
 /**
  * Which body field `Mcp-Name` mirrors, per method (2026-07-28 transport spec,
@@ -40,9 +37,7 @@ export function assertHeadersMatchBody(headers: Headers, body: ParsedBody): void
   const isRequest = "id" in message;
   const params = paramsOf(message);
   const bodyVersion = params?._meta?.[PROTOCOL_VERSION_META_KEY];
-  const stateless =
-    (typeof bodyVersion === "string" && bodyVersion >= FIRST_STATELESS_REVISION) ||
-    (versionHeader !== null && versionHeader >= FIRST_STATELESS_REVISION);
+  const stateless = isStateless(typeof bodyVersion === "string" ? bodyVersion : undefined) || isStateless(versionHeader ?? undefined);
 
   if (typeof bodyVersion === "string" && versionHeader !== null && versionHeader !== bodyVersion) {
     throw mismatch(`MCP-Protocol-Version header value '${versionHeader}' does not match body value '${bodyVersion}'`);

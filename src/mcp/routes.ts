@@ -1,51 +1,65 @@
-import { CallToolRequestSchema, ErrorCode, isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolRequestSchema, ErrorCode, isJSONRPCRequest, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
-import { GatewayError, GatewayErrorCode } from "../errors.ts";
+import { forRequest, GatewayError, GatewayErrorCode } from "../errors.ts";
 import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.ts";
 import { isListed } from "../policy/evaluate.ts";
 import { toolTags } from "../tools/catalog.ts";
+import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
+import { guardAnswers, guardUnaddressed } from "./answers.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
 import { forwardToolCall } from "./forward-call.ts";
 import type { ToolCallRequest } from "./tool-call.ts";
 import { filterToolListResponse, type ListAnswer } from "./tool-list.ts";
 import { relay, upstreamHeaders } from "./relay.ts";
+import { requestRevision } from "./revision.ts";
 
 /**
  * POST /mcp: one JSON-RPC message (or a 2025-03-26 batch) from the agent.
  * The body is read once and validated; a `tools/call` is judged before
  * anything is sent, a `tools/list` answer is filtered on the way back, and
  * what is forwarded is re-serialised from the parse, so the upstream executes
- * exactly what the gateway judged.
+ * exactly what the gateway judged. Whatever happens after the body is read,
+ * every request in it gets a JSON-RPC answer for its id.
  */
 export async function handlePost(c: Context<AppEnv>): Promise<Response> {
-  const { services, grant } = c.var;
+  const { services } = c.var;
   assertJsonContentType(c.req.header("content-type"));
   assertAccepts(c.req.header("accept"), ["application/json", "text/event-stream"]);
   const body = await readJsonRpcBody(c.req.raw, services.config.maxBodyBytes);
   const message = body.isBatch ? undefined : body.messages[0];
-  withRequestId(message, () => {
-    assertHeadersMatchBody(c.req.raw.headers, body);
-    assertBatchIsJudgeable(body);
-  });
-  const headers = await upstreamHeaders(c);
   const request = message && isJSONRPCRequest(message) ? message : undefined;
+  try {
+    return await answerPost(c, body, request);
+  } catch (error) {
+    throw forRequest(error, request?.id);
+  }
+}
+
+async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPCRequest | undefined): Promise<Response> {
+  const { config } = c.var.services;
+  assertHeadersMatchBody(c.req.raw.headers, body);
+  assertBatchIsJudgeable(body);
+  assertToolCallsAreRequests(body);
+  const headers = await upstreamHeaders(c);
+  const revision = requestRevision(c.req.raw.headers, request);
 
   if (request?.method === "tools/call") {
     if (!CallToolRequestSchema.safeParse(request).success) {
-      const error = new GatewayError(400, ErrorCode.InvalidParams, "Invalid params: tools/call needs params.name and object params.arguments");
-      error.requestId = request.id;
-      throw error;
+      throw new GatewayError(400, ErrorCode.InvalidParams, "Invalid params: tools/call needs params.name and object params.arguments");
     }
-    return forwardToolCall(c, request as ToolCallRequest, headers, serializeBody(body));
+    return forwardToolCall(c, request as ToolCallRequest, headers, serializeBody(body), revision);
   }
 
   const response = await relay(c, { method: "POST", headers, body: serializeBody(body) });
-  if (request?.method === "tools/list" && response.ok) {
-    return filterToolLists(c, response, { requestId: request.id, isFirstPage: request.params?.cursor === undefined });
+  const ids = body.messages.filter(isJSONRPCRequest).map((each) => each.id);
+  if (ids.length === 0) return guardUnaddressed(response);
+  const answered = await guardAnswers(response, { ids, timeoutMs: config.upstreamTimeoutMs });
+  if (request?.method === "tools/list" && answered.ok) {
+    return filterToolLists(c, answered, { requestId: request.id, isFirstPage: request.params?.cursor === undefined });
   }
-  return response;
+  return answered;
 }
 
 /**
@@ -55,7 +69,7 @@ export async function handlePost(c: Context<AppEnv>): Promise<Response> {
  */
 export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
-  const response = await relay(c, { method: "GET", headers: await upstreamHeaders(c) });
+  const response = await guardUnaddressed(await relay(c, { method: "GET", headers: await upstreamHeaders(c) }));
   return response.ok ? filterToolLists(c, response, "any") : response;
 }
 
@@ -63,13 +77,13 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
 async function filterToolLists(c: Context<AppEnv>, response: Response, answer: ListAnswer): Promise<Response> {
   const { services, grant } = c.var;
   const { policy } = await services.policies.get(grant.policy);
-  const visible = (tool: { name: string; annotations?: object }) => isListed(policy?.policy, tool.name, toolTags(tool.name, tool.annotations));
+  const visible = (tool: ListedTool) => isListed(policy?.policy, tool.name, toolTags(tool.name, annotationsOf(tool)));
   return filterToolListResponse(response, answer, visible, services.tools);
 }
 
 /** DELETE /mcp: the client ends its session. */
 export async function handleDelete(c: Context<AppEnv>): Promise<Response> {
-  return relay(c, { method: "DELETE", headers: await upstreamHeaders(c) });
+  return guardUnaddressed(await relay(c, { method: "DELETE", headers: await upstreamHeaders(c) }));
 }
 
 export function methodNotAllowed(): never {
@@ -91,12 +105,12 @@ function assertBatchIsJudgeable(body: ParsedBody): void {
   }
 }
 
-/** Errors about a single request answer with its id, as JSON-RPC asks. */
-function withRequestId(message: JSONRPCMessage | undefined, check: () => void): void {
-  try {
-    check();
-  } catch (error) {
-    if (error instanceof GatewayError && message && "id" in message && message.id !== undefined) error.requestId = message.id;
-    throw error;
+/**
+ * A `tools/call` notification has no id, so it could not be answered with a
+ * refusal: it is never forwarded, since the upstream would run it unjudged.
+ */
+function assertToolCallsAreRequests(body: ParsedBody): void {
+  if (body.messages.some((message) => "method" in message && message.method === "tools/call" && !("id" in message))) {
+    throw new GatewayError(400, ErrorCode.InvalidRequest, "Invalid Request: tools/call must be a request with an id; it was not forwarded");
   }
 }

@@ -6,51 +6,56 @@ const CR = 0x0d;
  * Relays an SSE body byte for byte and, whenever it has been quiet for
  * `intervalMs`, inserts a comment line so that idle connections are not cut
  * by the edge or by client idle timeouts. A comment is only inserted between
- * events, never inside one.
+ * events, never inside one. Chunks are read only as the agent reads them, so
+ * a slow agent slows the upstream down instead of filling memory.
  */
 export function withKeepAlive(body: ReadableStream<Uint8Array>, intervalMs: number): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const boundary = new EventBoundaryTracker();
   let timer: number | null = null;
   let finished = false;
-
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          if (finished) return;
-          if (boundary.atBoundary) controller.enqueue(KEEP_ALIVE);
-          arm();
-        }, intervalMs);
-      };
-      const pump = async () => {
+  let output: ReadableStreamDefaultController<Uint8Array>;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (finished) return;
+      if (boundary.atBoundary) output.enqueue(KEEP_ALIVE);
+      arm();
+    }, intervalMs);
+  };
+  const stop = () => {
+    finished = true;
+    clearTimeout(timer);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        output = controller;
         arm();
+      },
+      async pull(controller) {
         try {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            controller.enqueue(value);
-            boundary.observe(value);
-            arm();
+          const { done, value } = await reader.read();
+          if (done) {
+            stop();
+            controller.close();
+            return;
           }
-          finished = true;
-          controller.close();
+          controller.enqueue(value);
+          boundary.observe(value);
+          arm();
         } catch (error) {
-          finished = true;
+          stop();
           controller.error(error);
-        } finally {
-          clearTimeout(timer);
         }
-      };
-      void pump();
+      },
+      cancel(reason) {
+        stop();
+        return reader.cancel(reason);
+      },
     },
-    cancel(reason) {
-      finished = true;
-      clearTimeout(timer);
-      return reader.cancel(reason);
-    },
-  });
+    { highWaterMark: 0 },
+  );
 }
 
 /**

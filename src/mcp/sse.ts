@@ -1,13 +1,12 @@
-import { createParser, type EventSourceMessage } from "eventsource-parser";
-
-const encoder = new TextEncoder();
-
 export function isEventStream(headers: Headers): boolean {
   return (headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
 }
 
+/** One SSE event's fields, as the gateway writes or rewrites it. */
+export type SseEvent = { id?: string | undefined; event?: string | undefined; data: string };
+
 /** One SSE event back on the wire, as the SSE spec reads it. */
-export function serializeEvent(event: EventSourceMessage): string {
+export function serializeEvent(event: SseEvent): string {
   let out = "";
   if (event.id !== undefined) out += `id: ${event.id}\n`;
   if (event.event !== undefined) out += `event: ${event.event}\n`;
@@ -15,65 +14,197 @@ export function serializeEvent(event: EventSourceMessage): string {
   return `${out}\n`;
 }
 
+/** What the parser reports when a blank line ends an event. */
+export type SseEventEnd = { id: string | undefined; event: string | undefined; hasData: boolean };
+
+export type SseHandlers = {
+  /** A piece of the current event's data; data lines are joined with "\n", as the SSE spec joins them. */
+  onData?: (piece: string) => void;
+  /** A blank line ended an event; `end` is the offset just after it in the text being fed. */
+  onEventEnd?: (event: SseEventEnd, end: number) => void;
+};
+
+const LINE_END = /\r\n|\r|\n/g;
+/** Field names the gateway reads are short; a longer one is ignored with the rest of its line. */
+const MAX_FIELD_NAME = 16;
+/** `id` and `event` values beyond this are cut: they label events, they do not carry them. */
+const MAX_LABEL = 1024;
+
+/**
+ * An incremental parser of `text/event-stream` (the WHATWG SSE grammar: CR,
+ * LF or CRLF line ends, `field: value` lines, comments, blank lines ending
+ * events). Linear in the input, however it is cut into pieces, and it keeps
+ * nothing of an event's data: pieces go to `onData` as they arrive.
+ */
+export class SseParser {
+  #handlers: SseHandlers;
+  #name = "";
+  /** "name": reading the field name; "space": just after the colon; "value": in the value. */
+  #part: "name" | "space" | "value" = "name";
+  #lineHasContent = false;
+  #lastLineBlank = true;
+  #pendingCR = false;
+  #label = "";
+  #id: string | undefined;
+  #event: string | undefined;
+  #dataLines = 0;
+
+  constructor(handlers: SseHandlers) {
+    this.#handlers = handlers;
+  }
+
+  /** Whether everything fed so far ends between two events, where other events may be inserted. */
+  get atBoundary(): boolean {
+    return !this.#lineHasContent && this.#lastLineBlank;
+  }
+
+  feed(text: string): void {
+    let i = 0;
+    if (this.#pendingCR) {
+      this.#pendingCR = false;
+      if (text.startsWith("\n")) i = 1; // the second half of a CRLF cut in two
+    }
+    while (i < text.length) {
+      LINE_END.lastIndex = i;
+      const match = LINE_END.exec(text);
+      const end = match ? match.index : text.length;
+      if (end > i) this.#content(text, i, end);
+      if (!match) return;
+      const next = end + match[0].length;
+      if (match[0] === "\r" && next === text.length) this.#pendingCR = true;
+      this.#lineEnd(next);
+      i = next;
+    }
+  }
+
+  #content(text: string, from: number, to: number): void {
+    this.#lineHasContent = true;
+    if (this.#part === "name") {
+      const limit = Math.min(to, from + MAX_FIELD_NAME + 1 - this.#name.length);
+      let colon = -1;
+      for (let at = from; at < limit; at++) {
+        if (text.charCodeAt(at) === 0x3a) {
+          colon = at;
+          break;
+        }
+      }
+      if (colon === -1) {
+        this.#name += text.slice(from, limit);
+        if (this.#name.length > MAX_FIELD_NAME) {
+          // No field the gateway reads has so long a name: the rest of the line is ignored.
+          this.#name = "";
+          this.#part = "value";
+        }
+        return;
+      }
+      this.#name += text.slice(from, colon);
+      this.#part = "space";
+      from = colon + 1;
+      if (this.#name === "data") this.#startDataLine();
+    }
+    if (from >= to) return;
+    if (this.#part === "space") {
+      this.#part = "value";
+      if (text.charCodeAt(from) === 0x20) from++;
+      if (from >= to) return;
+    }
+    this.#value(text.slice(from, to));
+  }
+
+  #startDataLine(): void {
+    if (this.#dataLines++ > 0) this.#handlers.onData?.("\n");
+  }
+
+  #value(piece: string): void {
+    if (this.#name === "data") this.#handlers.onData?.(piece);
+    else if ((this.#name === "id" || this.#name === "event") && this.#label.length < MAX_LABEL) this.#label += piece.slice(0, MAX_LABEL);
+  }
+
+  #lineEnd(end: number): void {
+    const blank = !this.#lineHasContent;
+    if (blank) {
+      this.#handlers.onEventEnd?.({ id: this.#id, event: this.#event, hasData: this.#dataLines > 0 }, end);
+      this.#id = undefined;
+      this.#event = undefined;
+      this.#dataLines = 0;
+    } else if (this.#part === "name") {
+      // A line without a colon is a field with an empty value.
+      if (this.#name === "data") this.#startDataLine();
+      this.#setLabel("");
+    } else {
+      this.#setLabel(this.#label);
+    }
+    this.#name = "";
+    this.#label = "";
+    this.#part = "name";
+    this.#lineHasContent = false;
+    this.#lastLineBlank = blank;
+  }
+
+  #setLabel(value: string): void {
+    if (this.#name === "id" && !value.includes("\0")) this.#id = value;
+    else if (this.#name === "event") this.#event = value === "" ? undefined : value; // an empty type is the default one
+  }
+}
+
 /**
  * Streams an SSE body event by event: `rewriteData` gets each event's data
  * and returns the data to send instead, or undefined to leave the event
  * alone. Untouched events go out as the exact bytes that came in; only a
- * rewritten event is serialised anew. Events are relayed as they complete;
- * nothing is buffered beyond the event being read.
+ * rewritten event is serialised anew. Each event is held until it is complete
+ * (it may be rewritten), never more than one; time is linear in the body.
  */
 export function rewriteEventStream(
   body: ReadableStream<Uint8Array>,
   rewriteData: (data: string) => string | undefined,
 ): ReadableStream<Uint8Array> {
-  let pending = "";
-  const emit = (raw: string, controller: TransformStreamDefaultController<Uint8Array>) => {
-    controller.enqueue(encoder.encode(rewriteRawEvent(raw, rewriteData)));
-  };
+  const encoder = new TextEncoder();
+  let raw: string[] = [];
+  let data: string[] = [];
+  let chunk = "";
+  let from = 0;
+  let output: TransformStreamDefaultController<Uint8Array>;
+  const parser = new SseParser({
+    onData: (piece) => data.push(piece),
+    onEventEnd: (event, end) => {
+      raw.push(chunk.slice(from, end));
+      from = end;
+      const original = raw.join("");
+      const rewritten = event.hasData ? rewriteData(data.join("")) : undefined;
+      output.enqueue(encoder.encode(rewritten === undefined ? original : serializeEvent({ id: event.id, event: event.event, data: rewritten })));
+      raw = [];
+      data = [];
+    },
+  });
   return body.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TransformStream<string, Uint8Array>({
-      transform(chunk, controller) {
-        pending += chunk;
-        for (;;) {
-          const end = eventEnd(pending);
-          if (end === undefined) break;
-          emit(pending.slice(0, end), controller);
-          pending = pending.slice(end);
-        }
+      transform(text, controller) {
+        output = controller;
+        chunk = text;
+        from = 0;
+        parser.feed(text);
+        if (from < text.length) raw.push(text.slice(from));
       },
       flush(controller) {
-        if (pending) emit(pending, controller);
+        // An unterminated last event is passed on as it came.
+        if (raw.length > 0) controller.enqueue(encoder.encode(raw.join("")));
       },
     }),
   );
 }
 
-/**
- * Where the first complete event (up to and including the blank line that
- * ends it) stops, or undefined if none is complete yet. A trailing CR waits
- * for the next chunk: it may be the first half of a CRLF.
- */
-function eventEnd(text: string): number | undefined {
-  // A lone CR is a line ending only once we know no LF follows it.
-  const match = /(\r\n|\n|\r(?!\n|$))(\r\n|\n|\r(?!\n|$))/.exec(text);
-  return match ? match.index + match[0].length : undefined;
-}
-
-function rewriteRawEvent(raw: string, rewriteData: (data: string) => string | undefined): string {
-  let event: EventSourceMessage | undefined;
-  const parser = createParser({ onEvent: (parsed) => (event = parsed) });
-  parser.feed(raw);
-  parser.feed("\n\n");
-  if (!event) return raw;
-  const data = rewriteData(event.data);
-  return data === undefined ? raw : serializeEvent({ ...event, data });
-}
-
 /** The data of every event in a complete SSE body (for the gateway's own requests). */
 export function eventData(text: string): string[] {
-  const data: string[] = [];
-  const parser = createParser({ onEvent: (event) => data.push(event.data) });
+  const events: string[] = [];
+  let data: string[] = [];
+  const parser = new SseParser({
+    onData: (piece) => data.push(piece),
+    onEventEnd: (event) => {
+      if (event.hasData) events.push(data.join(""));
+      data = [];
+    },
+  });
   parser.feed(text);
   parser.feed("\n\n");
-  return data;
+  return events;
 }

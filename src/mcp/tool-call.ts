@@ -10,12 +10,22 @@ import { fetchToolList } from "./tool-list.ts";
 
 export type ToolCallRequest = CallToolRequest & { jsonrpc: "2.0"; id: string | number };
 
+/** What was decided about a call, as the decision log line reports it. */
+export type Outcome = { decision: string; rule: string };
+
 /** The outcome of judging one call: answer it here, or forward it (with the limits it must pass). */
 export type Verdict =
-  | { answer: JSONRPCResultResponse | JSONRPCErrorResponse }
-  | { answer?: undefined; limits: AppliedLimit[]; policy: LoadedPolicy; enforced: boolean };
+  | { answer: JSONRPCResultResponse | JSONRPCErrorResponse; outcome: Outcome }
+  | {
+      answer?: undefined;
+      limits: AppliedLimit[];
+      policy: LoadedPolicy;
+      /** False in monitor mode: a refusal is only logged (as `outcome`), and the call goes on. */
+      enforced: boolean;
+      outcome: Outcome;
+    };
 
-type Judgement = {
+export type Judgement = {
   services: Services;
   grant: GrantRecord;
   policy: LoadedPolicy | undefined;
@@ -23,6 +33,8 @@ type Judgement = {
   request: ToolCallRequest;
   /** The agent's headers as they would go upstream (session id already unwrapped). */
   upstreamHeaders: Headers;
+  /** The request's protocol revision: the gateway's own answers must be valid for it. */
+  revision: string | undefined;
 };
 
 /**
@@ -32,27 +44,27 @@ type Judgement = {
  * I/O here once the upstream's tool list is known.
  */
 export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
-  const { services, grant, policy, request } = judgement;
+  const { services, grant, policy, request, revision } = judgement;
   const name = request.params.name;
   const args = request.params.arguments ?? {};
   if (!policy) {
     const reason = judgement.policyProblem ?? "no policy is configured for this grant";
-    logDecision(judgement, { outcome: "deny", rule: "", enforced: true });
-    return { answer: refusalResponse(request.id, { decision: "deny", tool: name, rule: "", reason, policy: grant.policy }) };
+    const answer = refusalResponse(request.id, { decision: "deny", tool: name, rule: "", reason, policy: grant.policy }, revision);
+    return { answer, outcome: { decision: "deny", rule: "" } };
   }
   const tool = await knownTool(judgement);
   const decision = decide(policy.policy, { name, args, tags: tool?.tags ?? toolTags(name) });
   const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
-  // Monitor mode decides and logs exactly as enforce would, then forwards anyway.
+  const outcome = { decision: unknown ? "unknown_tool" : (refusal?.decision ?? "allow"), rule: decision.rule };
+  // Monitor mode decides exactly as enforce would, then forwards anyway.
   const enforced = policy.policy.mode !== "monitor";
-  logDecision(judgement, { outcome: unknown ? "unknown_tool" : (refusal?.decision ?? "allow"), rule: decision.rule, enforced });
-  if (enforced && unknown) return { answer: unknownToolResponse(request.id, name, services.config.unknownToolErrorCode) };
+  if (enforced && unknown) return { answer: unknownToolResponse(request.id, name, services.config.unknownToolErrorCode), outcome };
   if (enforced && refusal) {
-    return { answer: refusalResponse(request.id, { ...refusal, tool: name, policy: policy.name, policyVersion: policy.version }) };
+    return { answer: refusalResponse(request.id, { ...refusal, tool: name, policy: policy.name, policyVersion: policy.version }, revision), outcome };
   }
   const limits = decision.decision === "allow" || decision.decision === "approve" ? decision.limits : [];
-  return { limits, policy, enforced };
+  return { limits, policy, enforced, outcome };
 }
 
 type RefusalCore = Pick<Refusal, "decision" | "rule" | "reason">;
@@ -60,7 +72,8 @@ type RefusalCore = Pick<Refusal, "decision" | "rule" | "reason">;
 function refusalFor(decision: Decision, tool: ToolInfo | undefined, args: Record<string, unknown>): RefusalCore | undefined {
   switch (decision.decision) {
     case "deny":
-      return { decision: "deny", rule: decision.rule, reason: decision.reason };
+    case "invalid_arguments":
+      return { decision: decision.decision, rule: decision.rule, reason: decision.reason };
     case "approve":
       return { decision: "approval_required", rule: decision.rule, reason: decision.reason };
     case "hidden":
@@ -72,33 +85,20 @@ function refusalFor(decision: Decision, tool: ToolInfo | undefined, args: Record
   }
 }
 
-/** One structured log line per decision: what was decided, by which rule of which policy version. Never the token. */
-function logDecision(judgement: Judgement, entry: { outcome: string; rule: string; enforced: boolean }): void {
-  const { grant, policy, request } = judgement;
-  console.log(
-    JSON.stringify({
-      event: "decision",
-      grant: grant.id,
-      policy: grant.policy,
-      policyVersion: policy?.version ?? null,
-      mode: policy?.policy.mode ?? "enforce",
-      tool: request.params.name,
-      decision: entry.outcome,
-      rule: entry.rule,
-      ...(entry.enforced || entry.outcome === "allow" ? {} : { wouldRefuse: true }),
-    }),
-  );
-}
-
-/** The tool as the upstream advertises it, fetching the list once if this isolate has not seen it. */
+/**
+ * The tool as the upstream advertises it. When this isolate's knowledge of it
+ * is missing or stale, the complete list is fetched first (on the agent's
+ * behalf, once for all calls waiting), so a tool's schema and annotations are
+ * never older than the index's TTL.
+ */
 async function knownTool({ services, request, upstreamHeaders }: Judgement): Promise<ToolInfo | undefined> {
   const name = request.params.name;
-  const cached = services.tools.get(name);
-  if (cached || services.tools.isFresh()) return cached;
+  const known = services.tools.lookup(name);
+  if (known.fresh) return known.tool;
   const meta = request.params._meta;
   const protocolMeta = meta
     ? Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith("io.modelcontextprotocol/")))
     : undefined;
   await services.tools.load(() => fetchToolList(services.config, upstreamHeaders, protocolMeta));
-  return services.tools.get(name);
+  return services.tools.lookup(name).tool;
 }

@@ -1,13 +1,14 @@
-import { ListToolsResultSchema, type JSONRPCMessage, type RequestId, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { GatewayConfig } from "../config.ts";
-import { GatewayError, GatewayErrorCode, type RpcCode } from "../errors.ts";
-import type { ToolIndex } from "../tools/tool-index.ts";
+import { GatewayError, GatewayErrorCode, jsonRpcError, type RpcCode } from "../errors.ts";
+import { readListedTools, type ListedTool, type ToolIndex } from "../tools/tool-index.ts";
 import { eventData, isEventStream, rewriteEventStream } from "./sse.ts";
 import { sendUpstream } from "./upstream.ts";
+import { isObject, parseJson } from "../json.ts";
 
 /** Decides whether `tools/list` shows a tool. */
-export type ToolFilter = (tool: Tool) => boolean;
+export type ToolFilter = (tool: ListedTool) => boolean;
 
 /** Which answers to filter: the one to a known `tools/list` request, or any that carries a tool list. */
 export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
@@ -18,18 +19,25 @@ export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
  * streams (GET with Last-Event-ID), where an answer arrives without its
  * request. Every page that passes through also refreshes the isolate's tool
  * index (all tools, before filtering), which calls are validated against.
+ *
+ * Fail closed: tools are filtered by name whatever else the answer holds
+ * (a schema the SDK would reject changes nothing), and an answer whose tool
+ * list cannot be read becomes an error instead of reaching the agent unfiltered.
  */
 export async function filterToolListResponse(response: Response, answer: ListAnswer, filter: ToolFilter, index: ToolIndex): Promise<Response> {
   const rewrite = (data: string): string | undefined => {
     if (answer === "any" && !data.includes('"tools"')) return undefined;
-    const message = parseJson(data) as { id?: unknown; result?: unknown } | undefined;
-    if (!message || message.result === undefined || (answer !== "any" && message.id !== answer.requestId)) return undefined;
-    const page = ListToolsResultSchema.safeParse(message.result);
-    if (!page.success) return undefined;
-    if (answer !== "any" && answer.isFirstPage && page.data.nextCursor === undefined) index.replace(page.data.tools);
-    else index.record(page.data.tools);
-    const raw = message.result as { tools: Tool[] };
-    return JSON.stringify({ ...message, result: { ...raw, tools: raw.tools.filter(filter) } });
+    const message = parseJson(data);
+    if (!isObject(message) || !isObject(message.result)) return undefined;
+    if (answer === "any" ? !Object.hasOwn(message.result, "tools") : message.id !== answer.requestId) return undefined;
+    const tools = readListedTools(message.result.tools);
+    if (!tools) {
+      const id = (message.id ?? null) as RequestId | null;
+      return JSON.stringify(jsonRpcError(id, GatewayErrorCode.UpstreamError, "Upstream error: its tools/list answer has no readable list of tools, so none is shown"));
+    }
+    if (answer !== "any" && answer.isFirstPage && message.result.nextCursor === undefined) index.replace(tools);
+    else index.record(tools);
+    return JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter(filter) } });
   };
   const headers = new Headers(response.headers);
   headers.delete("content-length");
@@ -47,36 +55,39 @@ let internalRequests = 0;
 /**
  * Asks the upstream for its complete tool list on the agent's behalf (same
  * session, same protocol metadata). Needed only when a call arrives in an
- * isolate that has not yet relayed a `tools/list`.
+ * isolate that has not yet relayed a fresh `tools/list`. Any failure is a
+ * GatewayError, answered to the agent's call as a JSON-RPC error.
  */
 export async function fetchToolList(
   config: GatewayConfig,
   agentHeaders: Headers,
   meta: Record<string, unknown> | undefined,
-): Promise<Tool[]> {
+): Promise<ListedTool[]> {
   const headers = new Headers(agentHeaders);
   headers.set("mcp-method", "tools/list");
   headers.delete("mcp-name");
   for (const name of [...headers.keys()]) if (name.startsWith("mcp-param-")) headers.delete(name);
-  const tools: Tool[] = [];
-  let cursor: string | undefined;
+  const tools: ListedTool[] = [];
+  let cursor: unknown;
   for (let page = 0; page < MAX_PAGES; page++) {
     const id = `mcp-policy-gateway/tools-list/${++internalRequests}`;
     const params = { ...(cursor === undefined ? {} : { cursor }), ...(meta ? { _meta: meta } : {}) };
     const request: JSONRPCMessage = { jsonrpc: "2.0", id, method: "tools/list", params };
     const response = await sendUpstream(config, { method: "POST", headers, body: JSON.stringify(request) });
     const text = await response.text();
-    if (!response.ok) throw upstreamRefusal(response.status, text);
+    if (response.status >= 400 && response.status < 500) throw upstreamRefusal(response.status, text);
     const messages = isEventStream(response.headers) ? eventData(text).map(parseJson) : [parseJson(text)];
-    const answer = messages.find((message) => (message as { id?: unknown } | undefined)?.id === id) as
-      | { result?: unknown; error?: { message?: string } }
-      | undefined;
-    const result = ListToolsResultSchema.safeParse(answer?.result);
-    if (!result.success) {
-      throw new Error(`upstream tools/list failed (HTTP ${response.status}): ${answer?.error?.message ?? "no valid result"}`);
+    const answer = messages.find((message) => isObject(message) && message.id === id) as { result?: unknown; error?: unknown } | undefined;
+    const result = isObject(answer?.result) ? answer.result : undefined;
+    const listed = readListedTools(result?.tools);
+    if (!result || !listed) {
+      const reason = isObject(answer?.error) && typeof answer.error.message === "string" ? answer.error.message : "no readable list of tools";
+      throw new GatewayError(502, GatewayErrorCode.UpstreamError, `Upstream error: the gateway could not list the upstream's tools to judge this call (HTTP ${response.status}): ${reason}`, {
+        status: response.status,
+      });
     }
-    tools.push(...result.data.tools);
-    cursor = result.data.nextCursor;
+    tools.push(...listed);
+    cursor = result.nextCursor;
     if (cursor === undefined) return tools;
   }
   return tools;
@@ -87,18 +98,9 @@ export async function fetchToolList(
  * the agent gets that refusal, as it would have for its own request.
  */
 function upstreamRefusal(status: number, text: string): GatewayError {
-  const error = (parseJson(text) as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  const code = typeof error?.code === "number" ? error.code : GatewayErrorCode.UpstreamUnavailable;
-  const message = typeof error?.message === "string" ? error.message : `the upstream refused tools/list (HTTP ${status})`;
-  return status >= 400 && status < 500
-    ? new GatewayError(status as ContentfulStatusCode, code as RpcCode, message)
-    : new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, `Upstream error: ${message}`);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const error = parseJson(text);
+  const detail = isObject(error) && isObject(error.error) ? error.error : undefined;
+  const code = typeof detail?.code === "number" ? (detail.code as RpcCode) : GatewayErrorCode.UpstreamError;
+  const message = typeof detail?.message === "string" ? detail.message : `the upstream refused tools/list (HTTP ${status})`;
+  return new GatewayError(status as ContentfulStatusCode, code, message);
 }

@@ -50,12 +50,12 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
     if (timeout.signal.aborted) {
       throw new GatewayError(
         504,
-        GatewayErrorCode.UpstreamUnavailable,
+        GatewayErrorCode.UpstreamError,
         `Upstream timeout: the MCP server did not answer within ${config.upstreamTimeoutMs} ms`,
       );
     }
     console.error("upstream fetch failed", { upstream: config.upstreamUrl.origin, error: String(error) });
-    throw new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, "Upstream unreachable: the MCP server could not be contacted");
+    throw new GatewayError(502, GatewayErrorCode.UpstreamError, "Upstream unreachable: the MCP server could not be contacted");
   } finally {
     clearTimeout(timer);
   }
@@ -63,7 +63,7 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
     // The agent's own credential never reaches the upstream, so this is the
     // gateway's: relaying it would send the agent into an OAuth flow it cannot finish.
     await response.body?.cancel();
-    const error = new GatewayError(502, GatewayErrorCode.UpstreamUnavailable, `Upstream refused the gateway's credential (HTTP ${response.status}): check UPSTREAM_CREDENTIAL`);
+    const error = new GatewayError(502, GatewayErrorCode.UpstreamError, `Upstream refused the gateway's credential (HTTP ${response.status}): check UPSTREAM_CREDENTIAL`);
     refusedBeforeRunning.add(error);
     throw error;
   }

@@ -56,14 +56,25 @@ export function conditionHolds(condition: Condition, args: Record<string, unknow
   }
 }
 
-/** How much one call adds to a counter with `increment_from`: a number, or the length of an array or string. */
-export function incrementFrom(args: Record<string, unknown>, path: string | undefined): number {
-  if (path === undefined) return 1;
+/** How much one call adds to a counter, or why its arguments cannot be counted. */
+export type Increment = { amount: number } | { problem: string };
+
+/**
+ * How much one call adds to a counter with `increment_from`. A counted call
+ * never counts less than 1, so no argument makes calls free: a number counts
+ * its value rounded up, an array or string its length, a missing value 1.
+ * A value that cannot be counted (an object, a boolean, null) refuses the call.
+ */
+export function incrementFrom(args: Record<string, unknown>, path: string | undefined): Increment {
+  if (path === undefined) return { amount: 1 };
   const value = resolvePath(args, path);
-  if (typeof value === "number" && Number.isFinite(value)) return Math.max(0, Math.ceil(value));
-  if (Array.isArray(value) || typeof value === "string") return value.length;
-  // Absent or unusable: the call still counts once, never as free.
-  return 1;
+  if (value === MISSING) return { amount: 1 };
+  if (typeof value === "number" && Number.isFinite(value)) {
+    return { amount: Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.ceil(value))) };
+  }
+  if (Array.isArray(value) || typeof value === "string") return { amount: Math.max(1, value.length) };
+  const kind = value === null ? "null" : typeof value === "number" ? "not a finite number" : `a ${typeof value === "object" ? "object" : typeof value}`;
+  return { problem: `${path} is ${kind}, which a rate limit cannot count (it counts a number, or the length of an array or string)` };
 }
 
 function compare(op: "lt" | "lte" | "gt" | "gte", actual: unknown, expected: number | string): boolean {

@@ -19,6 +19,8 @@ export type AppliedLimit = Limit & { rule: string; amount: number };
 export type Decision =
   | { decision: "allow"; rule: string; limits: AppliedLimit[] }
   | { decision: "deny"; rule: string; reason: string }
+  /** An argument a limit counts by cannot be counted. */
+  | { decision: "invalid_arguments"; rule: string; reason: string }
   | { decision: "approve"; rule: string; reason: string; limits: AppliedLimit[] }
   | { decision: "hidden"; rule: string };
 
@@ -43,9 +45,9 @@ export function decide(policy: Policy | undefined, call: ToolCall): Decision {
 
   const match = findToolRule(policy, call.name, tags);
   if (!match) {
-    return policy.default === "allow"
-      ? { decision: "allow", rule: "/default", limits: applyLimits(policy, undefined, call.args) }
-      : { decision: "deny", rule: "/default", reason: `tool ${call.name} is not allowed by this policy (default: deny)` };
+    if (policy.default === "deny") return { decision: "deny", rule: "/default", reason: `tool ${call.name} is not allowed by this policy (default: deny)` };
+    const limits = applyLimits(policy, undefined, call.args);
+    return "reason" in limits ? { decision: "invalid_arguments", ...limits } : { decision: "allow", rule: "/default", limits };
   }
   const { pointer, rule } = match;
   if (rule.action === "deny") {
@@ -56,6 +58,7 @@ export function decide(policy: Policy | undefined, call: ToolCall): Decision {
   const denial = firstRule(rule.deny_if, true, `${pointer}/deny_if`, call.args, "arguments match a denial rule");
   if (denial) return { decision: "deny", ...denial };
   const limits = applyLimits(policy, match, call.args);
+  if ("reason" in limits) return { decision: "invalid_arguments", ...limits };
   if (rule.action === "approve") {
     return { decision: "approve", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} needs human approval`, limits };
   }
@@ -93,22 +96,24 @@ function findToolRule(policy: Policy, name: string, tags: ReadonlySet<string>): 
   return tagged ? at(...tagged) : undefined;
 }
 
-function applyLimits(policy: Policy, match: Match, args: Record<string, unknown>): AppliedLimit[] {
-  const own = (match?.rule.limits ?? []).map((limit, index) => ({
-    ...limit,
-    rule: `${match?.pointer}/limits/${index}`,
-    amount: incrementFrom(args, limit.increment_from),
-  }));
-  const shared = policy.all_tools.limits.map((limit, index) => ({
-    ...limit,
-    rule: `/all_tools/limits/${index}`,
-    amount: incrementFrom(args, limit.increment_from),
-  }));
-  return [...own, ...shared];
+/** The limits a call must pass, each with what the call counts; or the first limit whose argument cannot be counted. */
+function applyLimits(policy: Policy, match: Match, args: Record<string, unknown>): AppliedLimit[] | { rule: string; reason: string } {
+  const entries = [
+    ...(match?.rule.limits ?? []).map((limit, index) => ({ limit, rule: `${match?.pointer}/limits/${index}` })),
+    ...policy.all_tools.limits.map((limit, index) => ({ limit, rule: `/all_tools/limits/${index}` })),
+  ];
+  const applied: AppliedLimit[] = [];
+  for (const { limit, rule } of entries) {
+    const increment = incrementFrom(args, limit.increment_from);
+    if ("problem" in increment) return { rule: `${rule}/increment_from`, reason: increment.problem };
+    applied.push({ ...limit, rule, amount: increment.amount });
+  }
+  return applied;
 }
 
 function tagsOf(policy: Policy, name: string, upstreamTags: ReadonlySet<string>): ReadonlySet<string> {
-  const extra = policy.tags[name];
+  // The name is the agent's: `constructor` or `__proto__` must not reach Object.prototype.
+  const extra = Object.hasOwn(policy.tags, name) ? policy.tags[name] : undefined;
   return extra ? new Set([...upstreamTags, ...extra]) : upstreamTags;
 }
 
@@ -145,6 +150,7 @@ function ruleMatches(rule: Rule, args: Record<string, unknown>): boolean {
 }
 
 function describeRule(rule: Rule, lead: string): string {
+  if (rule.conditions.length === 0) return `${lead}: always (a rule without conditions)`;
   const parts = rule.conditions.map((c) => `${c.path} ${c.op} ${JSON.stringify(c.value)}`);
   return `${lead}: ${parts.join(" and ")}`;
 }

@@ -32,8 +32,8 @@ export const ConditionSchema = z.discriminatedUnion("op", [
 ]);
 
 export const RuleSchema = z.strictObject({
-  /** All must hold for the rule to match. */
-  conditions: z.array(ConditionSchema).min(1),
+  /** All must hold for the rule to match; none (`[]`, as PolicyLayer's starter policies write) means always. */
+  conditions: z.array(ConditionSchema),
   /** What the agent is told when this rule refuses the call. */
   on_deny: z.string().optional(),
 });
@@ -50,14 +50,16 @@ export const LimitSchema = z.strictObject({
   window: WindowSchema,
   max: z.number().int().positive(),
   scope: z.enum(["grant", "session", "global"]).default("grant"),
-  /** Count by an argument: a number, or the length of an array or string. */
+  /** Count by an argument: a number (rounded up, at least 1), or the length of an array or string (at least 1). */
   increment_from: ArgPathSchema.optional(),
   /** "sliding" (default): never more than max in any window-length; "calendar": fixed UTC windows. */
   align: z.enum(["sliding", "calendar"]).default("sliding"),
 });
 
 /** A tool name, a glob over names (`delete_*`), or a tag (`@destructive`). */
-export const ToolPatternSchema = z.string().regex(/^(@[a-z][a-z0-9_-]*|[^@\s][^\s]*)$/, 'a tool name, a glob like "get_*", or a tag like "@read"');
+export const ToolPatternSchema = z
+  .string()
+  .regex(/^(@[a-z][a-z0-9_-]*|[^@\s][^\s]*)$/, 'a tool name, a glob like "get_*", or a tag like "@read"');
 
 export const ToolRuleSchema = z.strictObject({
   action: z.enum(["allow", "deny", "approve"]).default("allow"),

@@ -1,7 +1,13 @@
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import type { JsonSchemaType, JsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { toolTags } from "./catalog.ts";
+
+/**
+ * A tool as the upstream listed it, read leniently: a valid JSON Schema the
+ * SDK's stricter Tool schema rejects must not stop the gateway from knowing
+ * (and filtering) the tool. Only the name is required.
+ */
+export type ListedTool = { name: string; annotations?: unknown; inputSchema?: unknown };
 
 export type ToolInfo = {
   name: string;
@@ -10,19 +16,43 @@ export type ToolInfo = {
   validate: (args: Record<string, unknown>) => string | undefined;
 };
 
+/** The tools of a tools/list result, or undefined when `tools` is not a list; entries without a name are dropped. */
+export function readListedTools(tools: unknown): ListedTool[] | undefined {
+  if (!Array.isArray(tools)) return undefined;
+  return tools.filter(
+    (tool): tool is ListedTool => typeof tool === "object" && tool !== null && typeof (tool as { name?: unknown }).name === "string",
+  );
+}
+
+/** What the policy reads of a tool's annotations: only booleans count. */
+export function annotationsOf(tool: ListedTool): { readOnlyHint?: boolean; destructiveHint?: boolean } {
+  const annotations = tool.annotations;
+  if (typeof annotations !== "object" || annotations === null) return {};
+  const { readOnlyHint, destructiveHint } = annotations as Record<string, unknown>;
+  return {
+    ...(typeof readOnlyHint === "boolean" ? { readOnlyHint } : {}),
+    ...(typeof destructiveHint === "boolean" ? { destructiveHint } : {}),
+  };
+}
+
 // @cfworker/json-schema interprets schemas without generating code, which
 // Workers forbid (no eval / new Function).
 const validators = new CfWorkerJsonSchemaValidator({ shortcircuit: false });
+
+type Entry = { info: ToolInfo; recordedAt: number };
 
 /**
  * The upstream's tools as it last advertised them in `tools/list`: their tags
  * (catalog and annotations) and argument validators. Filled from every
  * `tools/list` answer the gateway relays, so judging a call costs no extra
- * upstream request once an agent has listed tools in this isolate.
+ * upstream request once an agent has listed tools in this isolate. Every
+ * entry, and the knowledge that a tool does not exist, expires after the TTL,
+ * so changed annotations or schemas are picked up.
  */
 export class ToolIndex {
-  #tools = new Map<string, ToolInfo>();
-  #refreshedAt = Number.NEGATIVE_INFINITY;
+  #tools = new Map<string, Entry>();
+  /** When the complete list (all pages) was last recorded. */
+  #listedAt = Number.NEGATIVE_INFINITY;
   #ttlMs: number;
   #loading: Promise<void> | undefined;
 
@@ -31,43 +61,51 @@ export class ToolIndex {
   }
 
   /** Records one page of a `tools/list` answer. */
-  record(tools: Tool[], now = Date.now()): void {
-    for (const tool of tools) this.#tools.set(tool.name, describe(tool));
-    this.#refreshedAt = now;
+  record(tools: ListedTool[], now = Date.now()): void {
+    for (const tool of tools) this.#tools.set(tool.name, { info: describe(tool), recordedAt: now });
   }
 
   /** Replaces everything with a complete list (all pages). */
-  replace(tools: Tool[], now = Date.now()): void {
+  replace(tools: ListedTool[], now = Date.now()): void {
     this.#tools.clear();
     this.record(tools, now);
+    this.#listedAt = now;
   }
 
   /** Loads the complete list once, however many calls are waiting for it. */
-  async load(fetchAll: () => Promise<Tool[]>): Promise<void> {
+  async load(fetchAll: () => Promise<ListedTool[]>): Promise<void> {
     this.#loading ??= fetchAll()
       .then((tools) => this.replace(tools))
       .finally(() => (this.#loading = undefined));
     return this.#loading;
   }
 
-  isFresh(now = Date.now()): boolean {
-    return now - this.#refreshedAt < this.#ttlMs;
-  }
-
-  get(name: string): ToolInfo | undefined {
-    return this.#tools.get(name);
+  /**
+   * What is known of a tool, and whether it can be trusted: a fresh entry, or
+   * a fresh complete list without it (the tool does not exist).
+   */
+  lookup(name: string, now = Date.now()): { fresh: boolean; tool: ToolInfo | undefined } {
+    const entry = this.#tools.get(name);
+    if (entry) return { fresh: now - entry.recordedAt < this.#ttlMs, tool: entry.info };
+    return { fresh: now - this.#listedAt < this.#ttlMs, tool: undefined };
   }
 }
 
-function describe(tool: Tool): ToolInfo {
+function describe(tool: ListedTool): ToolInfo {
   let validator: JsonSchemaValidator<unknown> | undefined;
   return {
     name: tool.name,
-    tags: toolTags(tool.name, tool.annotations),
+    tags: toolTags(tool.name, annotationsOf(tool)),
     validate(args) {
-      validator ??= validators.getValidator(tool.inputSchema as JsonSchemaType);
-      const result = validator(args);
-      return result.valid ? undefined : result.errorMessage;
+      try {
+        validator ??= validators.getValidator((tool.inputSchema ?? { type: "object" }) as JsonSchemaType);
+        const result = validator(args);
+        return result.valid ? undefined : result.errorMessage;
+      } catch (error) {
+        // Fail closed: arguments that cannot be checked are not forwarded.
+        console.error("tool inputSchema unusable", { tool: tool.name, error: String(error) });
+        return "the tool's inputSchema, as the upstream advertised it, cannot be used to check the arguments";
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decide, isListed, type ToolCall } from "../../src/policy/evaluate.ts";
 import { PolicySchema, type PolicyInput } from "../../src/policy/schema.ts";
+import { validatePolicyText } from "../../src/policy/validate.ts";
 // PolicyLayer's recommended send_campaign policy, exactly as published.
 import SEED_POLICY from "../../policies/examples/send-campaign-rate-limit.json";
 
@@ -250,5 +251,82 @@ describe("monitor mode", () => {
     const p = policy({ version: "1", default: "deny", mode: "monitor" });
     expect(p.mode).toBe("monitor");
     expect(decide(p, call("send_campaign"))).toMatchObject({ decision: "deny", rule: "/default" });
+  });
+});
+
+describe("defect 3: tool names that are Object.prototype keys", () => {
+  it.each(["constructor", "toString", "__proto__", "valueOf", "hasOwnProperty"])("%s is judged as any other name", (name) => {
+    const p = policy({ version: "1", default: "allow", tags: { send_campaign: ["sends"] }, tools: { "@sends": { action: "deny" } } });
+    expect(decide(p, call(name))).toEqual({ decision: "allow", rule: "/default", limits: [] });
+    expect(isListed(p, name, new Set())).toBe(true);
+    expect(decide(policy({ version: "1", default: "deny" }), call(name))).toMatchObject({ decision: "deny", rule: "/default" });
+  });
+
+  it("a policy naming one of them as a tool or tag entry works on that name only", () => {
+    const p = policy(JSON.parse('{"version":"1","default":"allow","tags":{"constructor":["odd"]},"tools":{"@odd":{"action":"deny"},"toString":{"action":"deny"}}}'));
+    expect(decide(p, call("constructor"))).toMatchObject({ decision: "deny", rule: "/tools/@odd/action" });
+    expect(decide(p, call("toString"))).toMatchObject({ decision: "deny", rule: "/tools/toString/action" });
+    expect(decide(p, call("valueOf"))).toMatchObject({ decision: "allow" });
+  });
+
+  it("__proto__ as a policy key is refused, not silently dropped", () => {
+    expect(validatePolicyText('{"version":"1","default":"allow","tools":{"__proto__":{"action":"deny"}}}')).toEqual({
+      ok: false,
+      problems: ['tools.__proto__: "__proto__" cannot name a tool in a policy'],
+    });
+    expect(validatePolicyText('{"version":"1","default":"allow","tags":{"__proto__":["x"]}}').ok).toBe(false);
+  });
+});
+
+describe("defect 4: increment_from can never make a call free", () => {
+  const limited = policy({
+    version: "1",
+    default: "deny",
+    tools: { trigger_campaign: { limits: [{ counter: "lists", window: "day", max: 5, increment_from: "args.listIds" }] } },
+  });
+  const amountFor = (listIds: unknown) => {
+    const decision = decide(limited, call("trigger_campaign", listIds === undefined ? {} : { listIds }));
+    return decision.decision === "allow" ? decision.limits[0]?.amount : decision;
+  };
+
+  it.each([
+    [-5, 1],
+    [0, 1],
+    [0.5, 1],
+    [2.1, 3],
+    [3, 3],
+    [1e300, Number.MAX_SAFE_INTEGER],
+    [[], 1],
+    [[1, 2, 3], 3],
+    ["", 1],
+    ["abcd", 4],
+    [undefined, 1],
+  ])("%j counts %j", (value, amount) => {
+    expect(amountFor(value)).toBe(amount);
+  });
+
+  it.each([[true], [{ a: 1 }], [null], [Number.NaN], [Number.POSITIVE_INFINITY]])("%j cannot be counted: invalid arguments naming the path", (value) => {
+    expect(amountFor(value)).toMatchObject({
+      decision: "invalid_arguments",
+      rule: "/tools/trigger_campaign/limits/0/increment_from",
+      reason: expect.stringContaining("args.listIds is"),
+    });
+  });
+});
+
+describe("defect 5: rules without conditions (PolicyLayer's starter policies)", () => {
+  it("conditions: [] loads and always matches: deny_if denies, approve_if asks, require holds", () => {
+    const starter = policy({
+      version: "1",
+      default: "deny",
+      tools: {
+        send_campaign: { deny_if: [{ conditions: [], on_deny: "Requires human approval." }] },
+        send_email: { approve_if: [{ conditions: [] }] },
+        get_campaigns: { require: [{ conditions: [] }] },
+      },
+    });
+    expect(decide(starter, call("send_campaign", { campaignId: 1 }))).toEqual({ decision: "deny", rule: "/tools/send_campaign/deny_if/0", reason: "Requires human approval." });
+    expect(decide(starter, call("send_email"))).toMatchObject({ decision: "approve", rule: "/tools/send_email/approve_if/0", reason: expect.stringContaining("always") });
+    expect(decide(starter, call("get_campaigns"))).toMatchObject({ decision: "allow" });
   });
 });

@@ -2,6 +2,8 @@ declare namespace Cloudflare {
   interface Env {
     /** Origin of the sandbox upstream started by test/setup/sandbox.ts, with a trailing slash. */
     SANDBOX_URL: string;
+    /** The fault proxy in front of the sandbox (test/setup/fault-proxy.ts), with a trailing slash. */
+    FAULT_URL: string;
     UPSTREAM_CREDENTIAL: string;
     SESSION_SECRET: string;
   }

@@ -9,6 +9,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index.ts";
 import { issueGrant } from "../../src/grants/records.ts";
+import { eventData } from "../../src/mcp/sse.ts";
 import type { PolicyInput } from "../../src/policy/schema.ts";
 
 export const GATEWAY_URL = "https://gateway.test/mcp";
@@ -93,8 +94,9 @@ export async function clientDirect(url: string, options: Omit<ClientOptions, "to
 
 type RpcAnswer = {
   id?: unknown;
+  contentType?: string;
   result?: { isError?: boolean; content?: Array<{ text?: string }>; tools?: Array<{ name: string }>; _meta?: Record<string, any> };
-  error?: { code: number; message: string };
+  error?: { code: number; message: string; data?: { status?: number } };
 };
 
 /**
@@ -119,11 +121,18 @@ export async function rawAgent(gw: Gateway, token: string, tag = newTag()) {
     const id = nextId++;
     const response = await post({ jsonrpc: "2.0", id, method, params }, { "mcp-session-id": sessionId, ...extra });
     const text = await response.text();
+    // Like SDK clients, an SSE event whose data is not JSON is skipped.
     const messages = (response.headers.get("content-type") ?? "").includes("event-stream")
-      ? text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => JSON.parse(line.slice(6)))
-      : [JSON.parse(text)];
-    const answer = messages.find((message: RpcAnswer) => message.id === id || message.id === null) ?? {};
-    return { status: response.status, ...answer };
+      ? eventData(text).flatMap((data) => {
+          try {
+            return [JSON.parse(data) as RpcAnswer];
+          } catch {
+            return [];
+          }
+        })
+      : [JSON.parse(text) as RpcAnswer];
+    const answer = messages.find((message) => message.id === id) ?? messages.find((message) => message.id === null) ?? {};
+    return { status: response.status, contentType: response.headers.get("content-type") ?? "", ...answer };
   };
   return {
     sessionId,

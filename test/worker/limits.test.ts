@@ -90,15 +90,6 @@ describe("rate limits: one Durable Object per grant counts exactly", () => {
     expect((await second.call("get_campaigns")).result?.isError).toBeFalsy();
   });
 
-  it("a JSON-RPC error from the upstream gives the count back", async () => {
-    const { agent } = await agentOn({ ...SEND_CAMPAIGN_POLICY, tools: { send_campaign: { limits: [{ counter: "c", window: "minute", max: 1 }] } } });
-    const failed = await agent.call("send_campaign", { campaignId: 1 }, { "x-sandbox-fail-call": "Iterable is down" });
-    expect(failed.error).toMatchObject({ code: -32603, message: "Iterable network error: Iterable is down" });
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the rollback runs after the answer
-    expect((await agent.call("send_campaign", { campaignId: 1 })).result?.isError).toBeFalsy();
-    expect(decisionOf(await agent.call("send_campaign", { campaignId: 1 }))).toMatchObject({ decision: "rate_limited" });
-  });
-
   it("a timeout keeps the count: a send that may have happened stays counted", async () => {
     const { agent } = await agentOn(
       { ...SEND_CAMPAIGN_POLICY, tools: { send_campaign: { limits: [{ counter: "c", window: "minute", max: 1 }] } } },
@@ -106,7 +97,7 @@ describe("rate limits: one Durable Object per grant counts exactly", () => {
     );
     await agent.rpc("tools/list", {}); // learn the tools at full speed
     const timedOut = await agent.call("send_campaign", { campaignId: 1 }, { "x-sandbox-delay-ms": "2000" });
-    expect(timedOut.status).toBe(504);
+    expect(timedOut).toMatchObject({ status: 200, error: { code: -32003, message: expect.stringContaining("did not answer within 500 ms") } });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(decisionOf(await agent.call("send_campaign", { campaignId: 1 }))).toMatchObject({ decision: "rate_limited" });
     expect(await sent(agent.tag)).toBe(1);
