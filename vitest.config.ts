@@ -20,6 +20,9 @@ export default defineConfig({
                 SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 SANDBOX_URL: inject("sandboxUrl"),
                 FAULT_URL: inject("faultUrl"),
+                // Property tests: 1,000 cases each in npm test, more with npm run fuzz.
+                FUZZ_RUNS: process.env.FUZZ_RUNS ?? "1000",
+                FUZZ_SEED: process.env.FUZZ_SEED ?? "20261125",
               },
             },
           })),

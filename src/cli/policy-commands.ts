@@ -41,7 +41,7 @@ export function simulateCommand(file: string, tool: string, argsJson: string, ex
   const decision = decide(policy, { name: tool, args: args as Record<string, unknown>, tags });
   const rule = decision.rule || "(no policy)";
   const detail =
-    decision.decision === "deny" || decision.decision === "approve"
+    "reason" in decision
       ? `: ${decision.reason}`
       : decision.decision === "hidden"
         ? ": the tool is hidden (absent from tools/list, answered as unknown)"

@@ -1,9 +1,9 @@
-import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { GatewayErrorCode, jsonRpcError } from "../errors.ts";
-import { JsonRpcScanner, type MessageSummary } from "./json-scan.ts";
-import { isEventStream, serializeEvent, SseParser } from "./sse.ts";
 import { isObject, parseJson } from "../json.ts";
+import { relayEventStream } from "./event-stream.ts";
+import { JsonRpcScanner, type MessageSummary } from "./json-scan.ts";
+import { isEventStream, serializeEvent } from "./sse.ts";
 
 /**
  * JSON-RPC errors that prove the upstream never ran the call: it could not
@@ -14,169 +14,135 @@ import { isObject, parseJson } from "../json.ts";
  */
 const NOT_RUN_CODES: ReadonlySet<unknown> = new Set([ErrorCode.ParseError, ErrorCode.InvalidRequest, ErrorCode.MethodNotFound, ErrorCode.InvalidParams]);
 
-export type AnswerWatch = {
-  /** The ids of the requests in the body that was forwarded. */
+export type AnswerOptions = {
+  /** The ids of the requests in the body that was forwarded; none for GET, DELETE and notifications. */
   ids: RequestId[];
   /** How long a JSON answer may take to arrive whole once its headers are in. */
   timeoutMs: number;
-  /** Called once it is certain the upstream did not run the request (for a single request). */
-  onNotRun?: () => void;
+  keepAliveMs: number;
+  /** Called once it is certain the upstream did not run the request. */
+  onNotRun?: (() => void) | undefined;
+  /** Rewrites a message before the agent sees it (tool lists); undefined leaves it alone. */
+  rewrite?: ((data: string) => string | undefined) | undefined;
 };
 
 /**
- * Makes sure the agent gets a JSON-RPC answer for every request id it sent,
+ * Turns the upstream's answer into the agent's, in one pass. For a request
+ * whose id is known the agent always gets a JSON-RPC answer for that id,
  * whatever the upstream does: an error status, a redirect, a body that is not
- * JSON-RPC or answers another id, a stream cut before the answer. The
- * upstream's own answers pass unchanged (SSE streams byte for byte, as they
- * arrive); what is missing is supplied as a JSON-RPC error naming the problem
- * and the upstream's HTTP status. Errors for known ids use HTTP 200, since
- * several clients end the whole session on any other status; an upstream 4xx
- * keeps its status, as it speaks about the request (an unknown session, say).
+ * JSON-RPC or answers another id, a stream that breaks off or ends without
+ * the answer. What is missing is supplied as a JSON-RPC error naming the
+ * problem and the upstream's HTTP status (`data.status`), with HTTP 200,
+ * since several clients end the whole session on any other status; an
+ * upstream 4xx keeps its status, as it speaks about the request (an unknown
+ * session, say). The upstream's own answers pass unchanged, SSE as it arrives.
  */
-export async function guardAnswers(response: Response, watch: AnswerWatch): Promise<Response> {
+export async function relayAnswer(response: Response, options: AnswerOptions): Promise<Response> {
   const { status } = response;
+  if (options.ids.length === 0) return relayUnaddressed(response, options);
   // A 4xx is the transport refusing the request before any tool ran, 429 (too many requests) included.
-  if (status >= 400 && status < 500) watch.onNotRun?.();
-  if (status >= 400 && status < 500 && status !== 429) return refusalFor(response, watch);
+  if (status >= 400 && status < 500) options.onNotRun?.();
+  if (status >= 400 && status < 500 && status !== 429) return refusalFor(response, options.ids);
   if (status >= 300) {
     await response.body?.cancel();
     const problem = status < 400 ? `redirected the request (HTTP ${status})` : `failed (HTTP ${status})`;
-    return errorsFor(watch.ids, `Upstream error: the MCP server ${problem}`, status, 200);
+    return errorsFor(options.ids, `Upstream error: the MCP server ${problem}`, status, 200);
   }
-  if (isEventStream(response.headers) && response.body) {
-    return new Response(guardEventStream(response.body, watch, status), response);
-  }
-  if (isJson(response.headers) && response.body) return guardJson(response, watch);
+  if (isEventStream(response.headers) && response.body) return answerStream(response, options);
+  if (isJson(response.headers) && response.body) return answerJson(response, options);
   await response.body?.cancel();
   const type = response.headers.get("content-type") ?? "none";
-  return errorsFor(watch.ids, `Upstream error: the MCP server answered without a JSON-RPC answer (HTTP ${status}, content type ${type})`, status, 200);
+  return errorsFor(options.ids, `Upstream error: the MCP server answered without a JSON-RPC answer (HTTP ${status}, content type ${type})`, status, 200);
 }
 
 /**
- * Answers for requests whose id is not known to the upstream's answer, for
  * GET, DELETE and notifications: statuses stay, but an error body is always
  * JSON-RPC (never the upstream's HTML), and a redirect, which would send the
  * agent to the upstream without the gateway, becomes a 502.
  */
-export async function guardUnaddressed(response: Response): Promise<Response> {
+async function relayUnaddressed(response: Response, options: AnswerOptions): Promise<Response> {
   const { status } = response;
-  if (status < 300) return response;
-  const text = await readText(response, 64 * 1024).catch(() => "");
-  if (status < 400 || !isJsonRpcError(parseJson(text))) {
-    const redirected = status < 400;
-    return errorsFor([null], `Upstream error: the MCP server ${redirected ? "redirected" : "refused or failed"} the request (HTTP ${status})`, status, redirected ? 502 : status);
+  if (status < 300) {
+    if (!isEventStream(response.headers) || !response.body) return response;
+    const body = relayEventStream(response.body, { keepAliveMs: options.keepAliveMs, rewrite: options.rewrite });
+    return new Response(body, { status, headers: streamHeaders(response.headers) });
   }
-  return new Response(text, { status, headers: response.headers });
-}
-
-function isJson(headers: Headers): boolean {
-  return (headers.get("content-type") ?? "").toLowerCase().includes("json");
+  const text = await readText(response, 64 * 1024).catch(() => "");
+  const error = parseJson(text);
+  if (status >= 400 && isJsonRpcError(error)) return jsonResponse(error, status);
+  const redirected = status < 400;
+  const problem = redirected ? "redirected the request" : "refused or failed the request";
+  return errorsFor([null], `Upstream error: the MCP server ${problem} (HTTP ${status})`, status, redirected ? 502 : status);
 }
 
 /** An upstream 4xx: its JSON-RPC error is kept and addressed to the request; anything else is replaced by one. */
-async function refusalFor(response: Response, watch: AnswerWatch): Promise<Response> {
+async function refusalFor(response: Response, ids: RequestId[]): Promise<Response> {
   const text = await readText(response, 64 * 1024).catch(() => "");
   const error = parseJson(text);
-  if (isJsonRpcError(error) && watch.ids.length === 1) {
-    return jsonResponse({ ...error, id: watch.ids[0] }, response.status);
-  }
-  return errorsFor(watch.ids, `Upstream error: the MCP server refused the request (HTTP ${response.status})`, response.status, response.status);
+  if (isJsonRpcError(error) && ids.length === 1) return jsonResponse({ ...error, id: ids[0] }, response.status);
+  return errorsFor(ids, `Upstream error: the MCP server refused the request (HTTP ${response.status})`, response.status, response.status);
 }
 
-async function guardJson(response: Response, watch: AnswerWatch): Promise<Response> {
+async function answerJson(response: Response, options: AnswerOptions): Promise<Response> {
+  const { ids } = options;
   let text: string;
   try {
-    text = await readText(response, Number.POSITIVE_INFINITY, watch.timeoutMs);
+    text = await readText(response, Number.POSITIVE_INFINITY, options.timeoutMs);
   } catch (error) {
-    const problem = error instanceof AnswerTimeout ? `did not finish its answer within ${watch.timeoutMs} ms` : "broke off its answer";
-    return errorsFor(watch.ids, `Upstream error: the MCP server ${problem}`, response.status, 200);
+    const problem = error instanceof AnswerTimeout ? `did not finish its answer within ${options.timeoutMs} ms` : "broke off its answer";
+    return errorsFor(ids, `Upstream error: the MCP server ${problem}`, response.status, 200);
   }
+  text = options.rewrite?.(text) ?? text;
   const scanner = new JsonRpcScanner();
   scanner.feed(text);
   const { valid, messages } = scanner.finish();
-  const missing = new Set(watch.ids);
-  for (const summary of messages) {
-    if (isAnswer(summary) && missing.delete(summary.id as RequestId)) noteOutcome(summary, watch);
-  }
-  if (missing.size === 0) return new Response(text, response);
+  const missing = answered(ids, messages, options);
+  if (missing.size === 0) return jsonResponse(text, response.status, response.headers);
   const problem = valid ? "did not answer this request in its reply" : "answered with a body that is not JSON";
-  const errors = [...missing].map((id) =>
-    jsonRpcError(id, GatewayErrorCode.UpstreamError, `Upstream error: the MCP server ${problem} (HTTP ${response.status})`, { status: response.status }),
-  );
-  if (watch.ids.length === 1) return jsonResponse(errors[0], 200, response.headers);
+  const errors = [...missing].map((id) => upstreamError(id, `${problem} (HTTP ${response.status})`, response.status));
+  if (ids.length === 1) return jsonResponse(errors[0], 200, response.headers);
   // A batch: what the upstream did answer is kept beside the errors.
   const parsed: unknown = valid ? JSON.parse(text) : [];
   const kept = (Array.isArray(parsed) ? parsed : [parsed]).filter(isObject);
   return jsonResponse([...kept, ...errors], 200, response.headers);
 }
 
-/**
- * Relays an SSE answer as it arrives, reading each event on the side; if the
- * stream ends or breaks before every request was answered, it closes with one
- * final event per missing answer.
- */
-function guardEventStream(body: ReadableStream<Uint8Array>, watch: AnswerWatch, status: number): ReadableStream<Uint8Array> {
-  const missing = new Set(watch.ids);
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let scanner = new JsonRpcScanner();
-  const parser = new SseParser({
-    onData: (piece) => scanner.feed(piece),
-    onEventEnd: (event) => {
-      if (!event.hasData) return;
-      const { messages } = scanner.finish();
-      scanner = new JsonRpcScanner();
-      for (const summary of messages) {
-        if (isAnswer(summary) && missing.delete(summary.id as RequestId)) noteOutcome(summary, watch);
-      }
+/** An SSE answer, relayed as it arrives; requests it leaves unanswered get a final error event each. */
+function answerStream(response: Response, options: AnswerOptions): Response {
+  const missing = new Set(options.ids);
+  const body = relayEventStream(response.body as ReadableStream<Uint8Array>, {
+    keepAliveMs: options.keepAliveMs,
+    rewrite: options.rewrite,
+    onMessage: (message) => noteAnswer(message, missing, options),
+    onEnd: (broken) => {
+      const problem = broken ? "stream broke off before the answer" : "stream ended without an answer";
+      const events = [...missing].map((id) => serializeEvent({ event: "message", data: JSON.stringify(upstreamError(id, problem, response.status)) }));
+      return events.join("");
     },
   });
-  const finalEvents = (problem: string): Uint8Array => {
-    const separator = parser.atBoundary ? "" : "\n\n";
-    const events = [...missing].map((id) =>
-      serializeEvent({ event: "message", data: JSON.stringify(jsonRpcError(id, GatewayErrorCode.UpstreamError, `Upstream error: the MCP server ${problem}`, { status })) }),
-    );
-    missing.clear();
-    return new TextEncoder().encode(separator + events.join(""));
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        let chunk;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          console.error("upstream stream broke", { error: String(error) });
-          if (missing.size > 0) controller.enqueue(finalEvents("stream broke off before the answer"));
-          controller.close();
-          return;
-        }
-        if (chunk.done) {
-          parser.feed(decoder.decode());
-          if (missing.size > 0) controller.enqueue(finalEvents("stream ended without an answer"));
-          controller.close();
-          return;
-        }
-        controller.enqueue(chunk.value);
-        parser.feed(decoder.decode(chunk.value, { stream: true }));
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  return new Response(body, { status: response.status, headers: streamHeaders(response.headers) });
 }
 
-function isAnswer(summary: MessageSummary): boolean {
-  return !summary.hasMethod && summary.id !== undefined && summary.id !== null && (summary.hasResult || (summary.error !== undefined && summary.error !== null));
+/** The ids left unanswered by these messages (noting how the answered ones bear on the call having run). */
+function answered(ids: RequestId[], messages: MessageSummary[], options: AnswerOptions): Set<RequestId> {
+  const missing = new Set(ids);
+  for (const message of messages) noteAnswer(message, missing, options);
+  return missing;
 }
 
-/** `"error": null` beside a result is a result; only an error with a not-run code gives the count back. */
-function noteOutcome(summary: MessageSummary, watch: AnswerWatch): void {
-  const error = summary.error;
-  if (summary.hasResult || error === undefined || error === null || error === "unreadable") return;
-  if (NOT_RUN_CODES.has(error.code)) watch.onNotRun?.();
+function noteAnswer(message: MessageSummary, missing: Set<RequestId>, options: AnswerOptions): void {
+  const isAnswer = !message.hasMethod && message.id !== undefined && message.id !== null && (message.hasResult || isError(message.error));
+  if (!isAnswer || !missing.delete(message.id as RequestId)) return;
+  // `"error": null` beside a result is a result; only an error with a not-run code gives the count back.
+  if (!message.hasResult && isError(message.error) && NOT_RUN_CODES.has(message.error.code)) options.onNotRun?.();
+}
+
+function isError(error: MessageSummary["error"]): error is { code: unknown; message: unknown } {
+  return typeof error === "object" && error !== null;
+}
+
+function upstreamError(id: RequestId | null, problem: string, status: number) {
+  return jsonRpcError(id, GatewayErrorCode.UpstreamError, `Upstream error: the MCP server ${problem}`, { status });
 }
 
 function errorsFor(ids: Array<RequestId | null>, message: string, upstreamStatus: number, status: number): Response {
@@ -184,11 +150,27 @@ function errorsFor(ids: Array<RequestId | null>, message: string, upstreamStatus
   return jsonResponse(errors.length === 1 ? errors[0] : errors, status);
 }
 
+function isJson(headers: Headers): boolean {
+  return (headers.get("content-type") ?? "").toLowerCase().includes("json");
+}
+
+function streamHeaders(upstream: Headers): Headers {
+  const headers = new Headers(upstream);
+  headers.delete("content-length");
+  return headers;
+}
+
+/** A JSON body (given as text, or as a value to serialise) with the upstream's other headers kept. */
 function jsonResponse(body: unknown, status: number, headers?: Headers): Response {
   const out = new Headers(headers);
   out.set("content-type", "application/json");
   out.delete("content-length");
-  return new Response(JSON.stringify(body), { status, headers: out });
+  return new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: out });
+}
+
+function isJsonRpcError(value: unknown): value is { jsonrpc: "2.0"; error: { code: number; message: string } } {
+  if (!isObject(value) || !isObject(value.error)) return false;
+  return typeof value.error.code === "number" && typeof value.error.message === "string";
 }
 
 class AnswerTimeout extends Error {}
@@ -228,11 +210,4 @@ async function readText(response: Response, maxBytes: number, timeoutMs = Number
   } finally {
     clearTimeout(timer);
   }
-}
-
-
-
-function isJsonRpcError(value: unknown): value is JSONRPCMessage & { error: { code: number; message: string } } {
-  if (!isObject(value) || !isObject(value.error)) return false;
-  return typeof value.error.code === "number" && typeof value.error.message === "string";
 }

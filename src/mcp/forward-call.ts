@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import { consumeLimits, type LimitOutcome } from "../limits/limiter.ts";
-import { guardAnswers } from "./answers.ts";
+import { relayAnswer } from "./answers.ts";
 import { refusalResponse, type Refusal } from "./refusal.ts";
 import { relay } from "./relay.ts";
 import { isStateless } from "./revision.ts";
@@ -63,7 +63,8 @@ async function send(c: Context<AppEnv>, request: ToolCallRequest, headers: Heade
     if (provesNotRun(error)) onNotRun?.();
     throw error;
   }
-  return guardAnswers(response, { ids: [request.id], timeoutMs: c.var.services.config.upstreamTimeoutMs, ...(onNotRun ? { onNotRun } : {}) });
+  const { config } = c.var.services;
+  return relayAnswer(response, { ids: [request.id], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, onNotRun });
 }
 
 /** Why the limiter refuses the call. */

@@ -6,12 +6,12 @@ import { assertAccepts, assertJsonContentType } from "../http/content-negotiatio
 import { isListed } from "../policy/evaluate.ts";
 import { toolTags } from "../tools/catalog.ts";
 import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
-import { guardAnswers, guardUnaddressed } from "./answers.ts";
+import { relayAnswer } from "./answers.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
 import { forwardToolCall } from "./forward-call.ts";
 import type { ToolCallRequest } from "./tool-call.ts";
-import { filterToolListResponse, type ListAnswer } from "./tool-list.ts";
+import { toolListRewriter, type ListAnswer } from "./tool-list.ts";
 import { relay, upstreamHeaders } from "./relay.ts";
 import { requestRevision } from "./revision.ts";
 
@@ -54,12 +54,9 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
 
   const response = await relay(c, { method: "POST", headers, body: serializeBody(body) });
   const ids = body.messages.filter(isJSONRPCRequest).map((each) => each.id);
-  if (ids.length === 0) return guardUnaddressed(response);
-  const answered = await guardAnswers(response, { ids, timeoutMs: config.upstreamTimeoutMs });
-  if (request?.method === "tools/list" && answered.ok) {
-    return filterToolLists(c, answered, { requestId: request.id, isFirstPage: request.params?.cursor === undefined });
-  }
-  return answered;
+  const rewrite =
+    request?.method === "tools/list" ? await toolListFilter(c, { requestId: request.id, isFirstPage: request.params?.cursor === undefined }) : undefined;
+  return relayAnswer(response, { ids, timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite });
 }
 
 /**
@@ -69,21 +66,24 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
  */
 export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
-  const response = await guardUnaddressed(await relay(c, { method: "GET", headers: await upstreamHeaders(c) }));
-  return response.ok ? filterToolLists(c, response, "any") : response;
+  const { config } = c.var.services;
+  const response = await relay(c, { method: "GET", headers: await upstreamHeaders(c) });
+  return relayAnswer(response, { ids: [], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite: await toolListFilter(c, "any") });
 }
 
-/** Filters tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
-async function filterToolLists(c: Context<AppEnv>, response: Response, answer: ListAnswer): Promise<Response> {
+/** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
+async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
   const { services, grant } = c.var;
   const { policy } = await services.policies.get(grant.policy);
   const visible = (tool: ListedTool) => isListed(policy?.policy, tool.name, toolTags(tool.name, annotationsOf(tool)));
-  return filterToolListResponse(response, answer, visible, services.tools);
+  return toolListRewriter(answer, visible, services.tools);
 }
 
 /** DELETE /mcp: the client ends its session. */
 export async function handleDelete(c: Context<AppEnv>): Promise<Response> {
-  return guardUnaddressed(await relay(c, { method: "DELETE", headers: await upstreamHeaders(c) }));
+  const { config } = c.var.services;
+  const response = await relay(c, { method: "DELETE", headers: await upstreamHeaders(c) });
+  return relayAnswer(response, { ids: [], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs });
 }
 
 export function methodNotAllowed(): never {

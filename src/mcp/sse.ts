@@ -147,52 +147,6 @@ export class SseParser {
   }
 }
 
-/**
- * Streams an SSE body event by event: `rewriteData` gets each event's data
- * and returns the data to send instead, or undefined to leave the event
- * alone. Untouched events go out as the exact bytes that came in; only a
- * rewritten event is serialised anew. Each event is held until it is complete
- * (it may be rewritten), never more than one; time is linear in the body.
- */
-export function rewriteEventStream(
-  body: ReadableStream<Uint8Array>,
-  rewriteData: (data: string) => string | undefined,
-): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  let raw: string[] = [];
-  let data: string[] = [];
-  let chunk = "";
-  let from = 0;
-  let output: TransformStreamDefaultController<Uint8Array>;
-  const parser = new SseParser({
-    onData: (piece) => data.push(piece),
-    onEventEnd: (event, end) => {
-      raw.push(chunk.slice(from, end));
-      from = end;
-      const original = raw.join("");
-      const rewritten = event.hasData ? rewriteData(data.join("")) : undefined;
-      output.enqueue(encoder.encode(rewritten === undefined ? original : serializeEvent({ id: event.id, event: event.event, data: rewritten })));
-      raw = [];
-      data = [];
-    },
-  });
-  return body.pipeThrough(new TextDecoderStream()).pipeThrough(
-    new TransformStream<string, Uint8Array>({
-      transform(text, controller) {
-        output = controller;
-        chunk = text;
-        from = 0;
-        parser.feed(text);
-        if (from < text.length) raw.push(text.slice(from));
-      },
-      flush(controller) {
-        // An unterminated last event is passed on as it came.
-        if (raw.length > 0) controller.enqueue(encoder.encode(raw.join("")));
-      },
-    }),
-  );
-}
-
 /** The data of every event in a complete SSE body (for the gateway's own requests). */
 export function eventData(text: string): string[] {
   const events: string[] = [];

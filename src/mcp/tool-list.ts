@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { GatewayConfig } from "../config.ts";
 import { GatewayError, GatewayErrorCode, jsonRpcError, type RpcCode } from "../errors.ts";
 import { readListedTools, type ListedTool, type ToolIndex } from "../tools/tool-index.ts";
-import { eventData, isEventStream, rewriteEventStream } from "./sse.ts";
+import { eventData, isEventStream } from "./sse.ts";
 import { sendUpstream } from "./upstream.ts";
 import { isObject, parseJson } from "../json.ts";
 
@@ -14,18 +14,19 @@ export type ToolFilter = (tool: ListedTool) => boolean;
 export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
 
 /**
- * Rewrites the upstream's answers to `tools/list`, JSON or SSE, so they list
- * only the tools the policy lets this agent see. `"any"` serves replayed
- * streams (GET with Last-Event-ID), where an answer arrives without its
- * request. Every page that passes through also refreshes the isolate's tool
- * index (all tools, before filtering), which calls are validated against.
+ * Rewrites the upstream's answers to `tools/list` (a message's JSON text, from
+ * a JSON body or an SSE event) so they list only the tools the policy lets
+ * this agent see; other messages are left alone (undefined). `"any"` serves
+ * replayed streams (GET with Last-Event-ID), where an answer arrives without
+ * its request. Every page that passes through also refreshes the isolate's
+ * tool index (all tools, before filtering), which calls are validated against.
  *
  * Fail closed: tools are filtered by name whatever else the answer holds
  * (a schema the SDK would reject changes nothing), and an answer whose tool
  * list cannot be read becomes an error instead of reaching the agent unfiltered.
  */
-export async function filterToolListResponse(response: Response, answer: ListAnswer, filter: ToolFilter, index: ToolIndex): Promise<Response> {
-  const rewrite = (data: string): string | undefined => {
+export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: ToolIndex): (data: string) => string | undefined {
+  return (data) => {
     if (answer === "any" && !data.includes('"tools"')) return undefined;
     const message = parseJson(data);
     if (!isObject(message) || !isObject(message.result)) return undefined;
@@ -39,14 +40,6 @@ export async function filterToolListResponse(response: Response, answer: ListAns
     else index.record(tools);
     return JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter(filter) } });
   };
-  const headers = new Headers(response.headers);
-  headers.delete("content-length");
-  if (isEventStream(response.headers) && response.body) {
-    return new Response(rewriteEventStream(response.body, rewrite), { status: response.status, headers });
-  }
-  if (!(headers.get("content-type") ?? "").includes("json")) return response;
-  const text = await response.text();
-  return new Response(rewrite(text) ?? text, { status: response.status, headers });
 }
 
 const MAX_PAGES = 20;

@@ -1,7 +1,6 @@
 import type { GatewayConfig } from "../config.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { stripHopByHop } from "../http/headers.ts";
-import { withKeepAlive } from "./sse-keepalive.ts";
 import { isEventStream } from "./sse.ts";
 
 /** Client headers that belong to the agent's hop and must never reach the upstream. */
@@ -91,8 +90,6 @@ function relayResponse(config: GatewayConfig, upstream: Response): Response {
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  const stream = isEventStream(headers);
-  const body = stream && upstream.body ? withKeepAlive(upstream.body, config.sseKeepAliveMs) : upstream.body;
-  if (stream) headers.delete("content-length");
-  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
+  if (isEventStream(headers)) headers.delete("content-length");
+  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
 }

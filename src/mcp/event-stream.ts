@@ -1,0 +1,142 @@
+import { JsonRpcScanner, type MessageSummary } from "./json-scan.ts";
+import { serializeEvent, SseParser } from "./sse.ts";
+
+export type EventStreamOptions = {
+  /** A `: keep-alive` comment is sent between events whenever the stream has been quiet this long. */
+  keepAliveMs: number;
+  /** Rewrites an event's data (tool lists); an event is then held until it is complete. Undefined leaves it as it came. */
+  rewrite?: ((data: string) => string | undefined) | undefined;
+  /** Each message the agent receives, summarised. */
+  onMessage?: ((message: MessageSummary) => void) | undefined;
+  /**
+   * Called when the stream ends, normally or broken off (`broken`), at a point
+   * where events may still be added: what it returns is sent last.
+   */
+  onEnd?: ((broken: boolean) => string) | undefined;
+};
+
+const KEEP_ALIVE = ": keep-alive\n\n";
+
+/**
+ * Relays an upstream SSE body to the agent in a single pass: chunks go out as
+ * they arrive (byte for byte, unless an event is rewritten), keep-alive
+ * comments fill quiet stretches between events, each event's data is read on
+ * the side by the streaming JSON scanner, and the end of the stream, or its
+ * breaking off, can be followed by events of the gateway's own. Linear in the
+ * body, and it holds nothing but the event being rewritten. Chunks are read
+ * only as the agent reads them, so a slow agent slows the upstream instead of
+ * filling memory.
+ */
+export function relayEventStream(body: ReadableStream<Uint8Array>, options: EventStreamOptions): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const { rewrite, onMessage } = options;
+
+  let scanner = new JsonRpcScanner();
+  // Rewriting holds the current event: its raw text and its data, in pieces.
+  let heldRaw: string[] = [];
+  let heldData: string[] = [];
+  let chunkText = "";
+  let chunkFrom = 0;
+  const out: string[] = [];
+
+  const summarize = (data: string) => {
+    const dataScanner = new JsonRpcScanner();
+    dataScanner.feed(data);
+    for (const message of dataScanner.finish().messages) onMessage?.(message);
+  };
+  const parser = new SseParser({
+    onData: (piece) => {
+      if (rewrite) heldData.push(piece);
+      else scanner.feed(piece);
+    },
+    onEventEnd: (event, end) => {
+      if (!rewrite) {
+        if (event.hasData) for (const message of scanner.finish().messages) onMessage?.(message);
+        scanner = new JsonRpcScanner();
+        return;
+      }
+      heldRaw.push(chunkText.slice(chunkFrom, end));
+      chunkFrom = end;
+      const data = heldData.join("");
+      const rewritten = event.hasData ? rewrite(data) : undefined;
+      out.push(rewritten === undefined ? heldRaw.join("") : serializeEvent({ id: event.id, event: event.event, data: rewritten }));
+      if (event.hasData) summarize(rewritten ?? data);
+      heldRaw = [];
+      heldData = [];
+    },
+  });
+
+  let timer: number | null = null;
+  let finished = false;
+  let output: ReadableStreamDefaultController<Uint8Array>;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (finished) return;
+      // Only between events, and never while an event is held back for rewriting.
+      if (parser.atBoundary && heldRaw.length === 0) output.enqueue(encoder.encode(KEEP_ALIVE));
+      arm();
+    }, options.keepAliveMs);
+  };
+  const finish = (broken: boolean) => {
+    finished = true;
+    clearTimeout(timer);
+    // An unterminated last event is passed on as it came; the gateway's own events follow a blank line.
+    const pending = heldRaw.join("");
+    const closing = options.onEnd?.(broken) ?? "";
+    const separator = closing && !(parser.atBoundary && pending === "") ? "\n\n" : "";
+    const tail = pending + separator + closing;
+    if (tail) output.enqueue(encoder.encode(tail));
+    output.close();
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        output = controller;
+        arm();
+      },
+      async pull(controller) {
+        // Until something can be handed on: a held event may need several chunks.
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (error) {
+            console.error("upstream stream broke off", { error: String(error) });
+            finish(true);
+            return;
+          }
+          if (chunk.done) {
+            parser.feed(decoder.decode());
+            finish(false);
+            return;
+          }
+          arm();
+          const text = decoder.decode(chunk.value, { stream: true });
+          if (!rewrite) {
+            controller.enqueue(chunk.value);
+            parser.feed(text);
+            return;
+          }
+          chunkText = text;
+          chunkFrom = 0;
+          parser.feed(text);
+          if (chunkFrom < text.length) heldRaw.push(text.slice(chunkFrom));
+          if (out.length > 0) {
+            controller.enqueue(encoder.encode(out.splice(0).join("")));
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        finished = true;
+        clearTimeout(timer);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
