@@ -40,6 +40,8 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
+          // Each file runs its own npm start; they share the local KV state under .wrangler/.
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -4,6 +4,7 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, httpStatusOf, toJsonRpcError } from "./errors.ts";
 import { authenticate } from "./grants/authenticate.ts";
 import { corsForAllowedOrigins } from "./http/cors.ts";
+import { oauthNotice } from "./http/oauth-notice.ts";
 import { originGuard } from "./http/origin.ts";
 import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.ts";
 import { servicesFor } from "./services.ts";
@@ -20,6 +21,7 @@ app.post("/mcp", handlePost);
 app.get("/mcp", handleGet);
 app.delete("/mcp", handleDelete);
 app.all("/mcp", methodNotAllowed);
+app.route("/", oauthNotice);
 
 app.notFound((c) => c.json({ error: "Not Found: the MCP endpoint is /mcp" }, 404));
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { CONFIG_DEFAULTS } from "../../src/config.ts";
 import { policyJsonSchema } from "../../src/policy/json-schema.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
 import { ROOT } from "../../scripts/local-gateway.ts";
@@ -13,5 +14,23 @@ describe("committed files derived from the code", () => {
   it.each([...readdirSync(`${ROOT}/policies/examples`).map((f) => `examples/${f}`), "iterable/recommended.json"])("policies/%s is a valid policy", (file) => {
     const validation = validatePolicyText(readFileSync(`${ROOT}/policies/${file}`, "utf8"));
     expect(validation.ok ? [] : validation.problems).toEqual([]);
+  });
+});
+
+describe("defect 12: one source of truth for configuration defaults", () => {
+  const readme = readFileSync(`${ROOT}/README.md`, "utf8");
+  /** The README's configuration table: name → default column, backticks removed. */
+  const documented = new Map(
+    [...readme.matchAll(/^\| `([A-Z_]+)` \| (?:var|secret) \| ([^|]*) \|/gm)].map((row) => [row[1], row[2]?.trim().replace(/^`|`$/g, "")]),
+  );
+
+  it.each(Object.entries(CONFIG_DEFAULTS))("the README documents %s with the default the code uses", (name, value) => {
+    expect(documented.get(name)).toBe(String(value));
+  });
+
+  it("wrangler.toml sets no default of its own", () => {
+    const vars = readFileSync(`${ROOT}/wrangler.toml`, "utf8").split("[vars]")[1]?.split("[[")[0] ?? "";
+    const set = [...vars.matchAll(/^([A-Z_]+)\s*=/gm)].map((match) => match[1]);
+    expect(set).toEqual(["UPSTREAM_URL"]);
   });
 });

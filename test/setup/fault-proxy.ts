@@ -166,8 +166,11 @@ async function pipe(upstream: Response, response: ServerResponse): Promise<void>
     if (!["content-length", "content-encoding", "transfer-encoding", "connection"].includes(name)) headers[name] = value;
   });
   response.writeHead(upstream.status, headers);
-  if (upstream.body) {
-    for await (const chunk of upstream.body) response.write(chunk);
+  try {
+    if (upstream.body) for await (const chunk of upstream.body) response.write(chunk);
+    response.end();
+  } catch {
+    // The stream ended early (a client closed its GET stream): end ours the same way.
+    response.destroy();
   }
-  response.end();
 }

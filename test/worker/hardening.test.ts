@@ -217,3 +217,24 @@ describe("defect 10: session-scoped limits on 2026-07-28 count per grant", () =>
     expect(decisions).toEqual(["forwarded", "rate_limited", "rate_limited"]);
   });
 });
+
+describe("first run: an OAuth-speaking client is told how to pass a grant token", () => {
+  it("metadata lookups find none, and dynamic client registration answers with the way to connect", async () => {
+    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
+      const response = await gateway().fetch(`https://gateway.test${path}`);
+      expect(response.status, path).toBe(404);
+      expect(await response.json()).toMatchObject({ error_description: expect.stringContaining("Authorization: Bearer mcpgw_") });
+    }
+    const registration = await gateway().fetch("https://gateway.test/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_name: "MCP CLI Proxy", redirect_uris: ["http://localhost:3334/oauth/callback"] }),
+    });
+    expect(registration.status).toBe(400);
+    const body = (await registration.json()) as { error: string; error_description: string };
+    expect(body.error).toBe("invalid_client_metadata");
+    expect(body.error_description).toContain("--header 'Authorization: Bearer mcpgw_...'");
+    // mcp-remote retries over SSE when an error names these; the hint must not.
+    expect(body.error_description).not.toMatch(/404|405|Not Found|Method Not Allowed/);
+  });
+});
