@@ -9,9 +9,9 @@ import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
 import { relayAnswer } from "./answers.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
-import { forwardToolCall } from "./forward-call.ts";
-import type { ToolCallRequest } from "./tool-call.ts";
-import { toolListRewriter, type ListAnswer } from "./tool-list.ts";
+import { forwardToolCall } from "../calls/tool-call.ts";
+import type { ToolCallRequest } from "../calls/judge.ts";
+import { toolListRewriter, type ListAnswer } from "../calls/tool-list.ts";
 import { relay, upstreamHeaders } from "./relay.ts";
 import { requestRevision } from "./revision.ts";
 

@@ -1,12 +1,12 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import { consumeLimits, type LimitOutcome } from "../limits/limiter.ts";
-import { relayAnswer } from "./answers.ts";
+import { relayAnswer } from "../mcp/answers.ts";
 import { refusalResponse, type Refusal } from "./refusal.ts";
-import { relay } from "./relay.ts";
-import { isStateless } from "./revision.ts";
-import { judgeToolCall, type Outcome, type ToolCallRequest } from "./tool-call.ts";
-import { provesNotRun } from "./upstream.ts";
+import { relay } from "../mcp/relay.ts";
+import { isStateless } from "../mcp/revision.ts";
+import { judgeToolCall, type Outcome, type ToolCallRequest } from "./judge.ts";
+import { provesNotRun } from "../mcp/upstream.ts";
 
 /**
  * One `tools/call`: judged by the policy, then its limits consumed in the

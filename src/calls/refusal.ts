@@ -1,5 +1,5 @@
 import type { CallToolResult, JSONRPCErrorResponse, JSONRPCResultResponse, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { isStateless } from "./revision.ts";
+import { isStateless } from "../mcp/revision.ts";
 
 /** The `_meta` key under which a refused call carries the machine-readable decision. */
 export const DECISION_META_KEY = "mcp-policy-gateway/decision";

@@ -3,8 +3,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { GatewayConfig } from "../config.ts";
 import { GatewayError, GatewayErrorCode, jsonRpcError, type RpcCode } from "../errors.ts";
 import { readListedTools, type ListedTool, type ToolIndex } from "../tools/tool-index.ts";
-import { eventData, isEventStream } from "./sse.ts";
-import { sendUpstream } from "./upstream.ts";
+import { eventData, isEventStream } from "../mcp/sse.ts";
+import { sendUpstream } from "../mcp/upstream.ts";
 import { isObject, parseJson } from "../json.ts";
 
 /** Decides whether `tools/list` shows a tool. */
