@@ -18,6 +18,7 @@ export default defineConfig({
                 UPSTREAM_URL: new URL("/mcp", inject("sandboxUrl")).href,
                 UPSTREAM_CREDENTIAL: SANDBOX_CREDENTIAL,
                 SESSION_SECRET: "test-session-secret-0123456789abcdef",
+                ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 SANDBOX_URL: inject("sandboxUrl"),
                 FAULT_URL: inject("faultUrl"),
                 // Property tests: 1,000 cases each in npm test, more with npm run fuzz.

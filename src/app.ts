@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
+import { admin } from "./admin/routes.ts";
 import type { AppEnv } from "./env.ts";
 import { asGatewayError, httpStatusOf, toJsonRpcError } from "./errors.ts";
 import { authenticate } from "./grants/authenticate.ts";
@@ -22,6 +23,8 @@ app.get("/mcp", handleGet);
 app.delete("/mcp", handleDelete);
 app.all("/mcp", methodNotAllowed);
 app.route("/", oauthNotice);
+// The operators' door: its own authentication (the admin token), never a grant's.
+app.route("/admin", admin);
 
 app.notFound((c) => c.json({ error: "Not Found: the MCP endpoint is /mcp" }, 404));
 

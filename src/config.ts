@@ -52,6 +52,8 @@ export type GatewayConfig = {
   allowedOrigins: string[];
   /** Host header values accepted, or undefined when any host is (see allowedHostsFor). */
   allowedHosts: string[] | undefined;
+  /** The deployment's own origin (PUBLIC_URL), for links it hands out (approval pages). */
+  publicUrl: string | undefined;
 };
 
 // Env objects are stable per isolate, so the parsed config is computed once per env.
@@ -84,6 +86,7 @@ export function readConfig(env: object): GatewayConfig {
     sseKeepAliveMs: vars.SSE_KEEPALIVE_MS,
     allowedOrigins: [...vars.ALLOWED_ORIGINS, ...publicOrigins(publicUrl)],
     allowedHosts: allowedHostsFor(publicUrl),
+    publicUrl: publicUrl?.origin,
   };
   cache.set(env, config);
   return config;

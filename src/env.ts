@@ -7,6 +7,10 @@ export type Bindings = Env & {
   UPSTREAM_CREDENTIAL?: string;
   /** Key of the HMAC that binds session ids to grants (`wrangler secret put SESSION_SECRET`). */
   SESSION_SECRET?: string;
+  /** Opens /admin (`wrangler secret put ADMIN_TOKEN`); without it every admin route answers 404. */
+  ADMIN_TOKEN?: string;
+  /** Signs approval webhooks (`wrangler secret put APPROVAL_WEBHOOK_SECRET`). */
+  APPROVAL_WEBHOOK_SECRET?: string;
 };
 
 export type AppEnv = {

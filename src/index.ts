@@ -1,5 +1,6 @@
 import { app } from "./app.ts";
 
+export { ApprovalIndex } from "./approval-index/approval-index.ts";
 export { GrantObject } from "./grant-object/grant-object.ts";
 
 export default app;

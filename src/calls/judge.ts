@@ -1,6 +1,6 @@
 import type { CallToolRequest, JSONRPCErrorResponse, JSONRPCResultResponse } from "@modelcontextprotocol/sdk/types.js";
 import type { GrantRecord } from "../grants/grant.ts";
-import { decide, type AppliedLimit, type Decision } from "../policy/evaluate.ts";
+import { decide, type AppliedLimit, type ApprovalTerms, type Decision } from "../policy/evaluate.ts";
 import type { LoadedPolicy } from "../policy/store.ts";
 import type { Services } from "../services.ts";
 import { toolTags } from "../tools/catalog.ts";
@@ -23,6 +23,8 @@ export type Verdict =
       /** False in monitor mode: a refusal is only logged (as `outcome`), and the call goes on. */
       enforced: boolean;
       outcome: Outcome;
+      /** Set when the call needs a human's approval (outcome `approval_required`). */
+      approval?: ApprovalTerms;
     };
 
 export type Judgement = {
@@ -56,7 +58,8 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
   const decision = decide(policy.policy, { name, args, tags: tool?.tags ?? toolTags(name) });
   const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
-  const outcome = { decision: unknown ? "unknown_tool" : (refusal?.decision ?? "allow"), rule: decision.rule };
+  const allowed = decision.decision === "approve" ? "approval_required" : "allow";
+  const outcome = { decision: unknown ? "unknown_tool" : (refusal?.decision ?? allowed), rule: decision.rule };
   // Monitor mode decides exactly as enforce would, then forwards anyway.
   const enforced = policy.policy.mode !== "monitor";
   if (enforced && unknown) return { answer: unknownToolResponse(request.id, name, services.config.unknownToolErrorCode), outcome };
@@ -64,7 +67,7 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
     return { answer: refusalResponse(request.id, { ...refusal, tool: name, policy: policy.name, policyVersion: policy.version }, revision), outcome };
   }
   const limits = decision.decision === "allow" || decision.decision === "approve" ? decision.limits : [];
-  return { limits, policy, enforced, outcome };
+  return { limits, policy, enforced, outcome, ...(decision.decision === "approve" ? { approval: decision.approval } : {}) };
 }
 
 type RefusalCore = Pick<Refusal, "decision" | "rule" | "reason">;
@@ -74,11 +77,11 @@ function refusalFor(decision: Decision, tool: ToolInfo | undefined, args: Record
     case "deny":
     case "invalid_arguments":
       return { decision: decision.decision, rule: decision.rule, reason: decision.reason };
-    case "approve":
-      return { decision: "approval_required", rule: decision.rule, reason: decision.reason };
     case "hidden":
       return undefined;
-    case "allow": {
+    case "allow":
+    case "approve": {
+      // Arguments are checked before a human is asked to approve them.
       const problem = tool?.validate(args);
       return problem === undefined ? undefined : { decision: "invalid_arguments", rule: decision.rule, reason: problem };
     }

@@ -16,12 +16,14 @@ export type Refusal = {
   policyVersion?: string;
   /** Seconds until a rate-limited call may succeed. */
   retryAfter?: number;
+  /** The approval this call needs (or needed): where it stands and where a human decides it. */
+  approval?: { id: string; status: string; expiresAt: string; url: string };
 };
 
 const HEADLINES: Record<Refusal["decision"], string> = {
   deny: "was denied by the gateway policy",
   approval_required: "needs human approval before it can run",
-  invalid_arguments: "was refused: its arguments do not match the tool's input schema",
+  invalid_arguments: "was refused: its arguments are invalid",
   rate_limited: "was refused: a rate limit is exhausted",
   limiter_unavailable: "was refused: its rate limits could not be checked",
 };

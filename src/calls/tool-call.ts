@@ -1,25 +1,44 @@
 import type { Context } from "hono";
+import { approvalMeta, approvalReason, approvalInputRequired, approvalRequestFor, ownRetry, urlElicitationError, withoutOwnRound } from "../approvals/call.ts";
+import type { ApprovalRecord } from "../approvals/record.ts";
 import type { AppEnv } from "../env.ts";
-import { consumeLimits, type LimitOutcome } from "../limits/limiter.ts";
+import type { ApprovalRequest } from "../grant-object/approvals.ts";
+import { authorizeCall, type CallAuthorization } from "../limits/limiter.ts";
 import { relayAnswer } from "../mcp/answers.ts";
-import { refusalResponse, type Refusal } from "./refusal.ts";
 import { relay } from "../mcp/relay.ts";
 import { isStateless } from "../mcp/revision.ts";
-import { judgeToolCall, type Outcome, type ToolCallRequest } from "./judge.ts";
 import { provesNotRun } from "../mcp/upstream.ts";
+import { holdForApproval } from "./hold.ts";
+import { judgeToolCall, type Outcome, type ToolCallRequest } from "./judge.ts";
+import { refusalResponse, type Refusal } from "./refusal.ts";
+
+/** What the gateway knows of the request a tools/call came in. */
+export type CallContext = {
+  /** The agent's headers as they go upstream (session id unwrapped). */
+  headers: Headers;
+  /** The re-serialised body, exactly as judged. */
+  body: string;
+  revision: string | undefined;
+  /** The client declared URL-mode elicitation: a pending approval can be opened in its browser. */
+  urlElicitation: boolean;
+};
+
+/** After a URL elicitation, the retried call waits this long for the human it sent to the approval page. */
+const WAIT_AFTER_ELICITATION_MS = 45_000;
 
 /**
- * One `tools/call`: judged by the policy, then its limits consumed in the
- * grant's Durable Object (only when it has limits), then sent upstream at
- * most once. The count is undone only when the upstream provably did not run
- * the call (see answers.ts); a timeout, a broken connection or an internal
- * error keeps it, because a send that may have happened must stay counted.
- * Exactly one decision line is logged per call, with its final outcome.
+ * One `tools/call`: judged by the policy, then (only when it has limits or
+ * needs approval) authorized in the grant's Durable Object, which counts its
+ * limits and uses its approval in one step; then sent upstream at most once.
+ * The count and the approval are given back only when the upstream provably
+ * did not run the call (see mcp/answers.ts). Exactly one decision line is
+ * logged per call, with its final outcome.
  */
-export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallRequest, headers: Headers, body: string, revision: string | undefined): Promise<Response> {
+export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext): Promise<Response> {
   const { services, grant } = c.var;
+  const { revision } = context;
   const lookup = await services.policies.get(grant.policy);
-  const verdict = await judgeToolCall({ services, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: headers, revision });
+  const verdict = await judgeToolCall({ services, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision });
   const log = (outcome: Outcome, extra: Record<string, unknown> = {}) =>
     logDecision(c, request, { policyVersion: lookup.policy?.version ?? null, mode: lookup.policy?.policy.mode ?? "enforce", ...outcome, ...extra });
   if (verdict.answer) {
@@ -27,38 +46,123 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
     return c.json(verdict.answer);
   }
   const wouldRefuse = verdict.outcome.decision !== "allow";
-  if (verdict.limits.length === 0) {
+  // Approvals are asked for only when enforced: monitor mode bothers no human.
+  const terms = verdict.enforced ? verdict.approval : undefined;
+  if (verdict.limits.length === 0 && !terms) {
     log(verdict.outcome, wouldRefuse ? { wouldRefuse } : {});
-    return send(c, request, headers, body);
+    return send(c, request, context);
+  }
+
+  const base = { tool: request.params.name, policy: verdict.policy.name, policyVersion: verdict.policy.version };
+  const refuse = (refusal: Omit<Refusal, keyof typeof base>) => {
+    log({ decision: refusal.decision, rule: refusal.rule });
+    return c.json(refusalResponse(request.id, { ...base, ...refusal }, revision));
+  };
+
+  let approvalRequest: ApprovalRequest | undefined;
+  let retry: Awaited<ReturnType<typeof ownRetry>>;
+  if (terms) {
+    approvalRequest = await approvalRequestFor({
+      tool: request.params.name,
+      args: request.params.arguments ?? {},
+      policy: verdict.policy,
+      grant,
+      session: c.req.header("mcp-session-id") ?? null,
+      ttlMs: terms.ttlMs,
+      pageBase: services.config.publicUrl ?? new URL(c.req.url).origin,
+    });
+    retry = isStateless(revision) ? await ownRetry(request.params, services.config.sessionSecret, grant.id, approvalRequest.argumentsHash) : undefined;
+    if (retry === "forged") {
+      return refuse({ decision: "invalid_arguments", rule: verdict.outcome.rule, reason: "its requestState was not issued by this gateway for this call" });
+    }
+    // The gateway's own elicitation round is not the upstream's business.
+    if (retry) context = { ...context, body: JSON.stringify({ ...request, params: withoutOwnRound(request.params) }) };
   }
 
   // A 2026-07-28 request has no session: whatever session id it carries, session-scoped limits count per grant.
-  const session = isStateless(revision) ? undefined : (headers.get("mcp-session-id") ?? undefined);
-  const limited = await consumeLimits(c.env.GRANT_OBJECT, grant.id, session, verdict.limits, !verdict.enforced);
-  if (limited.kind !== "counted") {
-    const refusal = limitRefusal(limited);
-    const outcome = { decision: refusal.decision, rule: refusal.rule };
-    if (!verdict.enforced) {
-      log(wouldRefuse ? verdict.outcome : outcome, { wouldRefuse: true });
-      return send(c, request, headers, body);
-    }
-    log(outcome);
-    const base = { tool: request.params.name, policy: verdict.policy.name, policyVersion: verdict.policy.version };
-    return c.json(refusalResponse(request.id, { ...base, ...refusal }, revision));
-  }
-  const overLimit = limited.overLimit ? { decision: "rate_limited", rule: limited.overLimit.rule } : undefined;
-  const final = wouldRefuse ? verdict.outcome : (overLimit ?? verdict.outcome);
-  log(final, final.decision === "allow" ? {} : { wouldRefuse: true });
+  const session = isStateless(revision) ? undefined : (context.headers.get("mcp-session-id") ?? undefined);
+  const authorize = () =>
+    authorizeCall(c.env.GRANT_OBJECT, grant.id, session, verdict.limits, { monitorOnly: !verdict.enforced, approval: approvalRequest });
+  const authorized = await authorize();
 
-  const undo = () => c.executionCtx.waitUntil(limited.undo().catch((error) => console.error("rollback failed", { error: String(error) })));
-  return send(c, request, headers, body, undo);
+  if (authorized.kind === "approval" && terms) {
+    const { approval } = authorized.state;
+    const waitMs = retry && approval.status === "pending" ? Math.max(terms.holdMs, WAIT_AFTER_ELICITATION_MS) : terms.holdMs;
+    if (approval.status === "pending" && waitMs > 0) {
+      return holdCall(c, request, context, { approval, waitMs, rule: verdict.outcome.rule, authorize, refuse, log });
+    }
+    if (approval.status === "pending" && context.urlElicitation && !retry) {
+      log({ decision: "approval_required", rule: verdict.outcome.rule });
+      return c.json(isStateless(revision) ? await approvalInputRequired(request.id, approval, services.config.sessionSecret) : urlElicitationError(request.id, approval));
+    }
+    return refuse(approvalRefusal(approval, verdict.outcome.rule));
+  }
+  return proceed(c, request, context, authorized, { outcome: verdict.outcome, wouldRefuse, enforced: verdict.enforced, refuse, log });
 }
 
-/** Forwards the call once and guarantees the agent an answer for its id; `onNotRun` gives counts back. */
-async function send(c: Context<AppEnv>, request: ToolCallRequest, headers: Headers, body: string, onNotRun?: () => void): Promise<Response> {
+type Proceeding = {
+  outcome: Outcome;
+  wouldRefuse: boolean;
+  enforced: boolean;
+  refuse: (refusal: Omit<Refusal, "tool" | "policy" | "policyVersion">) => Response;
+  log: (outcome: Outcome, extra?: Record<string, unknown>) => void;
+};
+
+/** A call the grant's object has ruled on (other than "waiting for approval"): refuse it, or send it. */
+async function proceed(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext, authorized: CallAuthorization, how: Proceeding): Promise<Response> {
+  if (authorized.kind === "unavailable" || authorized.kind === "refused") {
+    const refusal = limitRefusal(authorized);
+    if (how.enforced) return how.refuse(refusal);
+    how.log(how.wouldRefuse ? how.outcome : { decision: refusal.decision, rule: refusal.rule }, { wouldRefuse: true });
+    return send(c, request, context);
+  }
+  if (authorized.kind === "approval") return how.refuse(approvalRefusal(authorized.state.approval, how.outcome.rule));
+  const overLimit = authorized.overLimit ? { decision: "rate_limited", rule: authorized.overLimit.rule } : undefined;
+  const final = authorized.approval ? { decision: "approved", rule: how.outcome.rule } : how.wouldRefuse ? how.outcome : (overLimit ?? how.outcome);
+  how.log(final, {
+    ...(final.decision === "allow" || final.decision === "approved" ? {} : { wouldRefuse: true }),
+    ...(authorized.approval ? { approval: authorized.approval.id } : {}),
+  });
+  const undo = () => c.executionCtx.waitUntil(authorized.undo().catch((error: unknown) => console.error("rollback failed", { error: String(error) })));
+  return send(c, request, context, undo);
+}
+
+/** A pending approval with a hold: the call waits, on an SSE stream, for the decision, and goes ahead if it is yes. */
+function holdCall(
+  c: Context<AppEnv>,
+  request: ToolCallRequest,
+  context: CallContext,
+  held: { approval: ApprovalRecord; waitMs: number; rule: string; authorize: () => Promise<CallAuthorization> } & Pick<Proceeding, "refuse" | "log">,
+): Response {
+  const { services, grant } = c.var;
+  const { rule } = held;
+  return holdForApproval({
+    approval: held.approval,
+    waitMs: held.waitMs,
+    keepAliveMs: services.config.sseKeepAliveMs,
+    progressToken: request.params._meta?.progressToken,
+    decision: async () => {
+      try {
+        return (await c.env.GRANT_OBJECT.getByName(grant.id).awaitDecision(held.approval.id, held.waitMs)) as ApprovalRecord | undefined;
+      } catch (error) {
+        console.error("waiting for an approval failed", { approval: held.approval.id, error: String(error) });
+        return held.approval;
+      }
+    },
+    answer: async (decided) => {
+      if (decided?.status !== "approved") return held.refuse(approvalRefusal(decided ?? held.approval, rule));
+      // Approved while held: use it now, with the call's limits, and send the call.
+      const authorized = await held.authorize();
+      return proceed(c, request, context, authorized, { outcome: { decision: "approved", rule }, wouldRefuse: false, enforced: true, refuse: held.refuse, log: held.log });
+    },
+  });
+}
+
+/** Forwards the call once and guarantees the agent an answer for its id; `onNotRun` gives counts and approvals back. */
+async function send(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext, onNotRun?: () => void): Promise<Response> {
   let response: Response;
   try {
-    response = await relay(c, { method: "POST", headers, body });
+    response = await relay(c, { method: "POST", headers: context.headers, body: context.body });
   } catch (error) {
     if (provesNotRun(error)) onNotRun?.();
     throw error;
@@ -67,8 +171,14 @@ async function send(c: Context<AppEnv>, request: ToolCallRequest, headers: Heade
   return relayAnswer(response, { ids: [request.id], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, onNotRun });
 }
 
+/** Why an approval does not let the call through: pending or expired (approval_required), or denied. */
+function approvalRefusal(approval: ApprovalRecord, rule: string): Omit<Refusal, "tool" | "policy" | "policyVersion"> {
+  const decision = approval.status === "denied" ? "deny" : "approval_required";
+  return { decision, rule, reason: approvalReason(approval), approval: approvalMeta(approval) };
+}
+
 /** Why the limiter refuses the call. */
-function limitRefusal(limited: Exclude<LimitOutcome, { kind: "counted" }>): Pick<Refusal, "decision" | "rule" | "reason" | "retryAfter"> {
+function limitRefusal(limited: Extract<CallAuthorization, { kind: "unavailable" | "refused" }>): Omit<Refusal, "tool" | "policy" | "policyVersion"> {
   if (limited.kind === "unavailable") return { decision: "limiter_unavailable", rule: limited.rule, reason: limited.reason };
   const { hit } = limited;
   const reason =

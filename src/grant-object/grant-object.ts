@@ -1,51 +1,180 @@
 import { DurableObject } from "cloudflare:workers";
-import { Ledger, LEDGER_SCHEMA, type LedgerItem, type Reservation } from "./ledger.ts";
+import { APPROVAL_INDEX_NAME, APPROVAL_RETENTION_MS } from "../approval-index/approval-index.ts";
+import type { ApprovalRecord, DecisionInput } from "../approvals/record.ts";
+import { base64url, randomBytes } from "../crypto.ts";
+import { Approvals, APPROVALS_SCHEMA, type ApprovalRequest, type ApprovalState, type Decided } from "./approvals.ts";
+import { Ledger, LEDGER_SCHEMA, type LedgerItem, type LimitHit } from "./ledger.ts";
 
 /** Old rows are swept this often while any remain, so an idle grant's storage empties itself. */
 const PRUNE_INTERVAL_MS = 15 * 60_000;
+/** A change the approval index could not take is sent again this soon. */
+const INDEX_RETRY_MS = 30_000;
+
+/** One call's claim on its grant: its limits to count and, if it needs one, its approval to use. */
+export type AuthorizeRequest = {
+  items: LedgerItem[];
+  /** Monitor mode: count even past a limit, and report the hit instead of refusing. */
+  force: boolean;
+  approval?: ApprovalRequest | undefined;
+};
+
+export type Authorization =
+  /** Counted (and the approval, if any, consumed). `reservation` undoes both (rollback). */
+  | { kind: "counted"; reservation: string; overLimit?: LimitHit; approval?: ApprovalRecord }
+  /** A limit refused the call; an approval it had stays approved for a later try. */
+  | { kind: "limited"; hit: LimitHit }
+  /** The call's approval is not (or no longer) granted: nothing was counted. */
+  | { kind: "approval"; state: Exclude<ApprovalState, { kind: "approved" }> };
 
 /**
  * One Durable Object per grant, addressed with `idFromName(grantId)`, plus one
  * named "global" for limits with `scope: "global"`: the strongly consistent
- * counter behind the policy's `limits`. A Durable Object handles one call at a
- * time, and every RPC method below reads and writes its SQLite storage
- * without awaiting in between, so with `max: 10` exactly ten of any number of
- * concurrent calls get through.
+ * counter behind the policy's `limits`, and the keeper of the grant's
+ * approvals. A Durable Object handles one call at a time, and `authorize`
+ * reads and writes its SQLite storage without awaiting in between, so with
+ * `max: 10` exactly ten of any number of concurrent calls get through, and an
+ * approval is used by exactly one of any number of identical calls.
  *
- * Storage (SQLite, see ledger.ts): `usage` rows per counted call and
- * `retention` per counter. Lifecycle: tables are created in the constructor;
- * rows are pruned on every write for the counters written, and by an alarm
- * every 15 minutes for the rest, until none remain. Counts live in durable
- * storage, so they survive eviction and restarts.
+ * Storage (SQLite): `usage` and `retention` (ledger.ts), `approvals`
+ * (approvals.ts). Lifecycle: tables are created in the constructor; usage
+ * rows are pruned on every write for the counters written, and an alarm
+ * prunes the rest, drops approvals past their retention (7 days) and resends
+ * approval changes the approval index has not confirmed, until nothing is left.
+ * Counts and approvals live in durable storage, so they survive eviction.
  *
  * Reached only over RPC from the gateway Worker; it has no fetch handler.
  */
 export class GrantObject extends DurableObject<Env> {
   #ledger: Ledger;
+  #approvals: Approvals;
+  /** Calls held open until an approval is decided (awaitDecision), by approval id. */
+  #waiting = new Map<string, Set<(approval: ApprovalRecord | undefined) => void>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#ledger = new Ledger(ctx.storage.sql);
+    this.#approvals = new Approvals(ctx.storage.sql);
     void ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(LEDGER_SCHEMA);
+      ctx.storage.sql.exec(APPROVALS_SCHEMA);
     });
   }
 
-  /** Checks all limits of one call and consumes them together, or none of them. */
-  async reserve(items: LedgerItem[], force = false): Promise<Reservation> {
-    const result = this.#ledger.reserve(items, Date.now(), crypto.randomUUID(), force);
-    if (result.ok && (await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Date.now() + PRUNE_INTERVAL_MS);
+  /**
+   * Checks a call's approval and limits and, only if all allow it, uses the
+   * approval and counts the limits, in one atomic step. A call waiting for
+   * approval is not counted; a call refused by a limit does not use its approval.
+   */
+  async authorize(request: AuthorizeRequest): Promise<Authorization> {
+    const now = Date.now();
+    let approved: ApprovalRecord | undefined;
+    if (request.approval) {
+      const state = this.#approvals.resolve(request.approval, now, newApprovalId());
+      if (state.kind !== "approved") {
+        // A new approval is in the index before its id reaches anyone: an operator can decide it at once.
+        if (state.kind === "pending" && state.created) await this.#sync();
+        else this.#changed();
+        return { kind: "approval", state };
+      }
+      approved = state.approval;
     }
-    return result;
+    const result = this.#ledger.reserve(request.items, now, crypto.randomUUID(), request.force);
+    if (!result.ok) return { kind: "limited", hit: result.hit };
+    if (approved) this.#approvals.consume(approved.id, result.reservation);
+    this.#changed();
+    await this.#alarmWithin(PRUNE_INTERVAL_MS);
+    return {
+      kind: "counted",
+      reservation: result.reservation,
+      ...(result.overLimit ? { overLimit: result.overLimit } : {}),
+      ...(approved ? { approval: this.#approvals.get(approved.id, now) as ApprovalRecord } : {}),
+    };
   }
 
-  /** Uncounts a call the upstream provably did not run. */
+  /** Uncounts a call the upstream provably did not run, and makes its approval usable again. */
   async rollback(reservation: string): Promise<void> {
     this.#ledger.rollback(reservation);
+    if (this.#approvals.restore(reservation) !== undefined) this.#changed();
+  }
+
+  /** An operator approves or denies a pending approval; calls held for it are woken. */
+  async decide(id: string, decision: "approve" | "deny", input: DecisionInput & { by: string }): Promise<Decided | undefined> {
+    const decided = this.#approvals.decide(id, decision, input, Date.now());
+    if (decided?.ok) {
+      this.#changed();
+      for (const wake of this.#waiting.get(id) ?? []) wake(decided.approval);
+      this.#waiting.delete(id);
+    }
+    return decided;
+  }
+
+  async approval(id: string): Promise<ApprovalRecord | undefined> {
+    return this.#approvals.get(id, Date.now());
+  }
+
+  /**
+   * Waits (without polling) until a pending approval is decided, or
+   * `timeoutMs` passes, and returns it as it then stands. A caller that goes
+   * away simply stops waiting; the approval stays as it is.
+   */
+  async awaitDecision(id: string, timeoutMs: number): Promise<ApprovalRecord | undefined> {
+    const current = this.#approvals.get(id, Date.now());
+    if (current?.status !== "pending") return current;
+    const waiters = this.#waiting.get(id) ?? new Set();
+    this.#waiting.set(id, waiters);
+    return new Promise((resolve) => {
+      const wake = (approval: ApprovalRecord | undefined) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        resolve(approval);
+      };
+      const timer = setTimeout(() => wake(this.#approvals.get(id, Date.now())), Math.max(0, Math.min(timeoutMs, new Date(current.expiresAt).getTime() - Date.now())));
+      waiters.add(wake);
+    });
   }
 
   override async alarm(): Promise<void> {
-    if (this.#ledger.pruneAll(Date.now()) > 0) await this.ctx.storage.setAlarm(Date.now() + PRUNE_INTERVAL_MS);
+    const now = Date.now();
+    const usage = this.#ledger.pruneAll(now);
+    const approvals = this.#approvals.prune(now, APPROVAL_RETENTION_MS);
+    const unsent = await this.#sendToIndex();
+    if (unsent > 0) await this.ctx.storage.setAlarm(Date.now() + INDEX_RETRY_MS);
+    else if (usage > 0 || approvals > 0) await this.ctx.storage.setAlarm(Date.now() + PRUNE_INTERVAL_MS);
   }
+
+  /** Approvals changed: the index hears of it off the caller's path. */
+  #changed(): void {
+    this.ctx.waitUntil(this.#sync());
+  }
+
+  /** Sends approval changes to the index; what it misses, the alarm sends again. */
+  async #sync(): Promise<void> {
+    const unsent = await this.#sendToIndex();
+    await this.#alarmWithin(unsent > 0 ? INDEX_RETRY_MS : PRUNE_INTERVAL_MS);
+  }
+
+  /** Sends unconfirmed approval changes to the approval index; returns how many are still unsent. */
+  async #sendToIndex(): Promise<number> {
+    const entries = this.#approvals.unindexed(Date.now());
+    if (entries.length === 0) return 0;
+    try {
+      await this.env.APPROVAL_INDEX.getByName(APPROVAL_INDEX_NAME).upsert(entries);
+      this.#approvals.markIndexed(entries);
+      return 0;
+    } catch (error) {
+      console.error("approval index unreachable; will retry", { approvals: entries.length, error: String(error) });
+      return entries.length;
+    }
+  }
+
+  async #alarmWithin(ms: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    const wanted = Date.now() + ms;
+    if (current === null || current > wanted) await this.ctx.storage.setAlarm(wanted);
+  }
+}
+
+/** `apr_` + 16 random bytes (base64url, 22 characters). */
+function newApprovalId(): string {
+  return `apr_${base64url(randomBytes(16))}`;
 }

@@ -4,6 +4,8 @@ import { isObject } from "../json.ts";
 /** The first revision of the stateless era: no sessions, `_meta` envelopes, `resultType` on every result. */
 export const FIRST_STATELESS_REVISION = "2026-07-28";
 export const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+/** Where a stateless-era request carries its client's capabilities. */
+export const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
 
 /**
  * The protocol revision one request speaks: the `_meta` envelope's version on
@@ -20,4 +22,9 @@ export function requestRevision(headers: Headers, message: JSONRPCMessage | unde
 /** Revisions are dates, so they compare as strings. */
 export function isStateless(revision: string | undefined): boolean {
   return revision !== undefined && revision >= FIRST_STATELESS_REVISION;
+}
+
+/** Whether client capabilities (from `initialize`, or a stateless request's `_meta`) include URL-mode elicitation. */
+export function declaresUrlElicitation(capabilities: unknown): boolean {
+  return isObject(capabilities) && isObject(capabilities.elicitation) && isObject(capabilities.elicitation.url);
 }

@@ -12,8 +12,8 @@ import { assertHeadersMatchBody } from "./request-headers.ts";
 import { forwardToolCall } from "../calls/tool-call.ts";
 import type { ToolCallRequest } from "../calls/judge.ts";
 import { toolListRewriter, type ListAnswer } from "../calls/tool-list.ts";
-import { relay, upstreamHeaders } from "./relay.ts";
-import { requestRevision } from "./revision.ts";
+import { agentRequest, relay } from "./relay.ts";
+import { CLIENT_CAPABILITIES_META_KEY, declaresUrlElicitation, isStateless, requestRevision } from "./revision.ts";
 
 /**
  * POST /mcp: one JSON-RPC message (or a 2025-03-26 batch) from the agent.
@@ -42,17 +42,20 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
   assertHeadersMatchBody(c.req.raw.headers, body);
   assertBatchIsJudgeable(body);
   assertToolCallsAreRequests(body);
-  const headers = await upstreamHeaders(c);
+  const { headers, features } = await agentRequest(c);
   const revision = requestRevision(c.req.raw.headers, request);
 
   if (request?.method === "tools/call") {
     if (!CallToolRequestSchema.safeParse(request).success) {
       throw new GatewayError(400, ErrorCode.InvalidParams, "Invalid params: tools/call needs params.name and object params.arguments");
     }
-    return forwardToolCall(c, request as ToolCallRequest, headers, serializeBody(body), revision);
+    const urlElicitation = isStateless(revision) ? declaresUrlElicitation(request.params?._meta?.[CLIENT_CAPABILITIES_META_KEY]) : features.urlElicitation;
+    return forwardToolCall(c, request as ToolCallRequest, { headers, body: serializeBody(body), revision, urlElicitation });
   }
 
-  const response = await relay(c, { method: "POST", headers, body: serializeBody(body) });
+  // A new session remembers whether its client can open an approval page (URL elicitation).
+  const sessionFeatures = request?.method === "initialize" ? { urlElicitation: declaresUrlElicitation(request.params?.capabilities) } : features;
+  const response = await relay(c, { method: "POST", headers, body: serializeBody(body) }, sessionFeatures);
   const ids = body.messages.filter(isJSONRPCRequest).map((each) => each.id);
   const rewrite =
     request?.method === "tools/list" ? await toolListFilter(c, { requestId: request.id, isFirstPage: request.params?.cursor === undefined }) : undefined;
@@ -67,7 +70,7 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
 export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
   const { config } = c.var.services;
-  const response = await relay(c, { method: "GET", headers: await upstreamHeaders(c) });
+  const response = await relay(c, { method: "GET", headers: (await agentRequest(c)).headers });
   return relayAnswer(response, { ids: [], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite: await toolListFilter(c, "any") });
 }
 
@@ -82,7 +85,7 @@ async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(
 /** DELETE /mcp: the client ends its session. */
 export async function handleDelete(c: Context<AppEnv>): Promise<Response> {
   const { config } = c.var.services;
-  const response = await relay(c, { method: "DELETE", headers: await upstreamHeaders(c) });
+  const response = await relay(c, { method: "DELETE", headers: (await agentRequest(c)).headers });
   return relayAnswer(response, { ids: [], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs });
 }
 

@@ -1,28 +1,46 @@
 import { base64url, fromBase64url, hmacSign, hmacVerify } from "../crypto.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 
+/** What the gateway remembers of a session from its `initialize`, inside the session id itself. */
+export type SessionFeatures = {
+  /** The client declared URL-mode elicitation, so a pending approval can be opened in its browser. */
+  urlElicitation: boolean;
+};
+
+export const NO_FEATURES: SessionFeatures = { urlElicitation: false };
+
 /**
  * Binds MCP sessions to grants without storage. The session id the agent sees
- * is `<upstream id, base64url>.<HMAC-SHA256(secret, grant id + upstream id)>`:
- * only the gateway can mint one, and one minted for grant A fails the check
- * under grant B. KV would be eventually consistent here; this is not.
+ * is `<upstream id, base64url>.<features>.<HMAC-SHA256(secret, grant id +
+ * upstream id + features)>`: only the gateway can mint one, one minted for
+ * grant A fails the check under grant B, and the features the client declared
+ * at `initialize` (`u`: URL elicitation) travel with it unforgeably. KV would
+ * be eventually consistent here; this is not. Ids of the earlier two-part
+ * form (no features) are still accepted.
  */
-export async function wrapSessionId(secret: string, grantId: string, upstreamId: string): Promise<string> {
+export async function wrapSessionId(secret: string, grantId: string, upstreamId: string, features: SessionFeatures = NO_FEATURES): Promise<string> {
   const encoded = base64url(new TextEncoder().encode(upstreamId));
-  return `${encoded}.${base64url(await hmacSign(secret, bindingOf(grantId, encoded)))}`;
+  const flags = features.urlElicitation ? "u" : "";
+  return `${encoded}.${flags}.${base64url(await hmacSign(secret, bindingOf(grantId, encoded, flags)))}`;
 }
 
-/** The upstream session id inside an agent's session id, if it was minted for this grant. */
-export async function unwrapSessionId(secret: string, grantId: string, clientId: string): Promise<string> {
-  const [encoded, mac, ...rest] = clientId.split(".");
+/** The upstream session id inside an agent's session id, and the session's features, if it was minted for this grant. */
+export async function unwrapSessionId(secret: string, grantId: string, clientId: string): Promise<{ upstreamId: string; features: SessionFeatures }> {
+  const parts = clientId.split(".");
+  const [encoded, flags, mac] = parts.length === 2 ? [parts[0], undefined, parts[1]] : parts;
   const signature = mac === undefined ? undefined : fromBase64url(mac);
   const upstreamBytes = encoded === undefined ? undefined : fromBase64url(encoded);
-  if (rest.length > 0 || !encoded || !signature || !upstreamBytes || !(await hmacVerify(secret, bindingOf(grantId, encoded), signature))) {
-    throw new GatewayError(404, GatewayErrorCode.SessionNotFound, "Session not found");
-  }
-  return new TextDecoder().decode(upstreamBytes);
+  const valid =
+    parts.length <= 3 &&
+    (flags === undefined || flags === "" || flags === "u") &&
+    encoded &&
+    signature &&
+    upstreamBytes &&
+    (await hmacVerify(secret, bindingOf(grantId, encoded, flags), signature));
+  if (!valid) throw new GatewayError(404, GatewayErrorCode.SessionNotFound, "Session not found");
+  return { upstreamId: new TextDecoder().decode(upstreamBytes), features: { urlElicitation: flags === "u" } };
 }
 
-function bindingOf(grantId: string, encodedUpstreamId: string): string {
-  return `mcp-session\n${grantId}\n${encodedUpstreamId}`;
+function bindingOf(grantId: string, encodedUpstreamId: string, flags: string | undefined): string {
+  return flags === undefined ? `mcp-session\n${grantId}\n${encodedUpstreamId}` : `mcp-session\n${grantId}\n${encodedUpstreamId}\n${flags}`;
 }

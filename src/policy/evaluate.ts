@@ -1,5 +1,5 @@
 import { conditionHolds, incrementFrom } from "./args.ts";
-import type { Limit, Policy, Rule, ToolRule } from "./schema.ts";
+import { durationMs, type Limit, type Policy, type Rule, type ToolRule } from "./schema.ts";
 
 /** What the gateway knows about one `tools/call`. */
 export type ToolCall = {
@@ -12,6 +12,11 @@ export type ToolCall = {
 /** A limit the call must pass, with how much this call adds to its counter. */
 export type AppliedLimit = Limit & { rule: string; amount: number };
 
+/** How a call that needs approval is handled (from the entry's `approval`, else the policy's, else the defaults). */
+export type ApprovalTerms = { ttlMs: number; holdMs: number };
+
+const DEFAULT_APPROVAL = { ttl: "1h", hold: "0s" } as const;
+
 /**
  * `rule` is a JSON pointer into the policy naming what decided, so a user can
  * find the line that refused a call.
@@ -21,7 +26,7 @@ export type Decision =
   | { decision: "deny"; rule: string; reason: string }
   /** An argument a limit counts by cannot be counted. */
   | { decision: "invalid_arguments"; rule: string; reason: string }
-  | { decision: "approve"; rule: string; reason: string; limits: AppliedLimit[] }
+  | { decision: "approve"; rule: string; reason: string; limits: AppliedLimit[]; approval: ApprovalTerms }
   | { decision: "hidden"; rule: string };
 
 type Match = { pointer: string; rule: ToolRule } | undefined;
@@ -59,11 +64,12 @@ export function decide(policy: Policy | undefined, call: ToolCall): Decision {
   if (denial) return { decision: "deny", ...denial };
   const limits = applyLimits(policy, match, call.args);
   if ("reason" in limits) return { decision: "invalid_arguments", ...limits };
+  const approval = approvalTerms(policy, rule);
   if (rule.action === "approve") {
-    return { decision: "approve", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} needs human approval`, limits };
+    return { decision: "approve", rule: `${pointer}/action`, reason: rule.reason ?? `tool ${call.name} needs human approval`, limits, approval };
   }
-  const approval = firstRule(rule.approve_if, true, `${pointer}/approve_if`, call.args, "these arguments need human approval");
-  if (approval) return { decision: "approve", ...approval, limits };
+  const asking = firstRule(rule.approve_if, true, `${pointer}/approve_if`, call.args, "these arguments need human approval");
+  if (asking) return { decision: "approve", ...asking, limits, approval };
   return { decision: "allow", rule: pointer, limits };
 }
 
@@ -109,6 +115,12 @@ function applyLimits(policy: Policy, match: Match, args: Record<string, unknown>
     applied.push({ ...limit, rule, amount: increment.amount });
   }
   return applied;
+}
+
+function approvalTerms(policy: Policy, rule: ToolRule): ApprovalTerms {
+  const ttl = rule.approval?.ttl ?? policy.approval?.ttl ?? DEFAULT_APPROVAL.ttl;
+  const hold = rule.approval?.hold ?? policy.approval?.hold ?? DEFAULT_APPROVAL.hold;
+  return { ttlMs: durationMs(ttl), holdMs: durationMs(hold) };
 }
 
 function tagsOf(policy: Policy, name: string, upstreamTags: ReadonlySet<string>): ReadonlySet<string> {

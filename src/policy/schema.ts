@@ -44,6 +44,32 @@ export const WindowSchema = z.union([
   z.string().regex(/^[1-9]\d*[smhd]$/, 'a window like "minute", "15m", "6h" or "7d"'),
 ]);
 
+/** A length of time: `90s`, `15m`, `1h`, `7d`. */
+export const DurationSchema = z.string().regex(/^\d+[smhd]$/, 'a duration like "0s", "90s", "15m", "1h" or "7d"');
+
+const DURATION_UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s" → 90000. */
+export function durationMs(duration: string): number {
+  const match = /^(\d+)([smhd])$/.exec(duration);
+  if (!match) throw new Error(`invalid duration: ${duration}`);
+  return Number(match[1]) * (DURATION_UNIT_MS[match[2] ?? "s"] ?? 0);
+}
+
+export const MAX_APPROVAL_HOLD_MS = 5 * 60_000;
+export const MAX_APPROVAL_TTL_MS = 7 * 86_400_000;
+
+/**
+ * How approvals work for calls that need one: `ttl`, how long a human has to
+ * decide and an approval stays usable (default 1h, at most 7d); `hold`, how
+ * long the agent's call is held open waiting for the decision (default 0s:
+ * answered at once as pending; at most 5m).
+ */
+export const ApprovalSettingsSchema = z.strictObject({
+  ttl: DurationSchema.refine((value) => durationMs(value) >= 1_000 && durationMs(value) <= MAX_APPROVAL_TTL_MS, "between 1s and 7d").optional(),
+  hold: DurationSchema.refine((value) => durationMs(value) <= MAX_APPROVAL_HOLD_MS, "at most 5m").optional(),
+});
+
 export const LimitSchema = z.strictObject({
   /** Limits that name the same counter share one count, across tools. */
   counter: z.string().min(1).max(128),
@@ -69,6 +95,8 @@ export const ToolRuleSchema = z.strictObject({
   deny_if: z.array(RuleSchema).default([]),
   approve_if: z.array(RuleSchema).default([]),
   limits: z.array(LimitSchema).default([]),
+  /** Overrides the policy's `approval` settings for this entry. */
+  approval: ApprovalSettingsSchema.optional(),
 });
 
 export const PolicySchema = z.strictObject({
@@ -82,6 +110,8 @@ export const PolicySchema = z.strictObject({
   /** Removed from tools/list and refused at call time; `"*"` hides every tool. */
   hide: z.array(ToolPatternSchema).default([]),
   all_tools: z.strictObject({ limits: z.array(LimitSchema).default([]) }).default({ limits: [] }),
+  /** Approval settings for every entry that needs approval (`action: approve`, `approve_if`). */
+  approval: ApprovalSettingsSchema.optional(),
   tools: z.record(ToolPatternSchema, ToolRuleSchema).default({}),
   /** Extra tags for tools, beyond the catalog's and the upstream's annotations. */
   tags: z.record(z.string(), z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/))).default({}),
@@ -93,6 +123,7 @@ export type Condition = z.output<typeof ConditionSchema>;
 export type Rule = z.output<typeof RuleSchema>;
 export type Limit = z.output<typeof LimitSchema>;
 export type ToolRule = z.output<typeof ToolRuleSchema>;
+export type ApprovalSettings = z.output<typeof ApprovalSettingsSchema>;
 
 function isValidRegex(pattern: string): boolean {
   try {

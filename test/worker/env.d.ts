@@ -9,5 +9,6 @@ declare namespace Cloudflare {
     FUZZ_SEED?: string;
     UPSTREAM_CREDENTIAL: string;
     SESSION_SECRET: string;
+    ADMIN_TOKEN: string;
   }
 }

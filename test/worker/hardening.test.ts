@@ -43,7 +43,7 @@ describe("defect 1: the gateway's own tools/call results are valid on 2026-07-28
     }
     expect(texts[0]).toContain("delete_list was denied by the gateway policy");
     expect(texts[1]).toContain("send_campaign needs human approval");
-    expect(texts[2]).toContain("arguments do not match the tool's input schema");
+    expect(texts[2]).toContain("get_lists was refused: its arguments are invalid");
     expect(texts[4]).toContain("a rate limit is exhausted");
   });
 

@@ -101,7 +101,7 @@ describe("the ledger's windows, with a controlled clock", () => {
 
   it("the prune alarm empties an idle grant's storage", async () => {
     const stub = env.GRANT_OBJECT.getByName(`idle-${crypto.randomUUID()}`);
-    await stub.reserve([limit({ windowMs: 1_000 })]);
+    await stub.authorize({ items: [limit({ windowMs: 1_000 })], force: false });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await runInDurableObject(stub, (_instance, state) => new Ledger(state.storage.sql).rowCount())).toBe(0);

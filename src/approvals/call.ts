@@ -1,0 +1,114 @@
+import type { CallToolResult, JSONRPCErrorResponse, JSONRPCResultResponse, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { canonicalHash, canonicalJson } from "../canonical.ts";
+import { base64url, fromBase64url, hmacSign, hmacVerify } from "../crypto.ts";
+import { jsonRpcError } from "../errors.ts";
+import type { ApprovalRequest } from "../grant-object/approvals.ts";
+import type { GrantRecord } from "../grants/grant.ts";
+import { isObject } from "../json.ts";
+import type { LoadedPolicy } from "../policy/store.ts";
+import type { ApprovalRecord } from "./record.ts";
+
+/** The key of the gateway's own input request (2026-07-28 `input_required`), and the prefix of its `requestState`. */
+export const APPROVAL_INPUT_KEY = "mcp-policy-gateway/approval";
+const STATE_PREFIX = "mcpgw-approval";
+
+/** The approval a call asks for: exactly this grant, tool, arguments (key order aside) and policy version. */
+export async function approvalRequestFor(input: {
+  tool: string;
+  args: Record<string, unknown>;
+  policy: LoadedPolicy;
+  grant: GrantRecord;
+  session: string | null;
+  ttlMs: number;
+  pageBase: string;
+}): Promise<ApprovalRequest> {
+  return {
+    tool: input.tool,
+    arguments: canonicalJson(input.args),
+    argumentsHash: await canonicalHash(input.args),
+    policy: { name: input.policy.name, version: input.policy.version },
+    grant: { id: input.grant.id, label: input.grant.label },
+    session: input.session,
+    ttlMs: input.ttlMs,
+    pageBase: input.pageBase,
+  };
+}
+
+/** What the agent is told about an approval that does not (yet) let its call through. */
+export function approvalReason(approval: ApprovalRecord): string {
+  switch (approval.status) {
+    case "pending":
+      return `approval ${approval.id} is pending for exactly this call (these arguments) until ${approval.expiresAt}; a human decides it at ${approval.url}. Call ${approval.tool} again with the same arguments once it is approved`;
+    case "denied":
+      return `an operator denied approval ${approval.id}${approval.note ? `: ${approval.note}` : " (no note given)"}`;
+    default:
+      return `approval ${approval.id} expired at ${approval.expiresAt} without being used; calling ${approval.tool} again with the same arguments asks for a new approval`;
+  }
+}
+
+export function approvalMeta(approval: ApprovalRecord) {
+  return { id: approval.id, status: approval.status, expiresAt: approval.expiresAt, url: approval.url };
+}
+
+/**
+ * 2025-11-25, for a client that declared URL-mode elicitation: the spec's
+ * -32042 error, whose URL opens the approval page. The URL grants nothing by
+ * itself: whoever opens it signs in as an operator there.
+ */
+export function urlElicitationError(id: RequestId, approval: ApprovalRecord): JSONRPCErrorResponse {
+  return jsonRpcError(id, -32042, `Tool call ${approval.tool} needs human approval: open the approval page, then call it again with the same arguments`, {
+    elicitations: [{ mode: "url", elicitationId: approval.id, url: approval.url, message: elicitationMessage(approval) }],
+  });
+}
+
+/**
+ * 2026-07-28, for a client that declared URL-mode elicitation: an
+ * `input_required` result asking it to open the approval page; the retry
+ * carries `requestState`, which binds it to this approval and this call.
+ */
+export async function approvalInputRequired(id: RequestId, approval: ApprovalRecord, secret: string): Promise<JSONRPCResultResponse> {
+  const result = {
+    resultType: "input_required",
+    inputRequests: { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: { mode: "url", url: approval.url, message: elicitationMessage(approval) } } },
+    requestState: await signState(secret, { a: approval.id, g: approval.grant.id, h: approval.argumentsHash }),
+  };
+  return { jsonrpc: "2.0", id, result: result as unknown as CallToolResult };
+}
+
+function elicitationMessage(approval: ApprovalRecord): string {
+  return `A human must approve this ${approval.tool} call (approval ${approval.id}) before it runs.`;
+}
+
+type ApprovalState = { a: string; g: string; h: string };
+
+async function signState(secret: string, state: ApprovalState): Promise<string> {
+  const payload = base64url(new TextEncoder().encode(JSON.stringify(state)));
+  return `${STATE_PREFIX}.${payload}.${base64url(await hmacSign(secret, `${STATE_PREFIX}\n${payload}`))}`;
+}
+
+/**
+ * The gateway's own round of a retried call (2026-07-28): the approval its
+ * `requestState` names, if the state is the gateway's, unaltered, and for
+ * this grant and these arguments. Undefined when the round is not the
+ * gateway's (an upstream's own `input_required` round), which passes through.
+ */
+export async function ownRetry(params: Record<string, unknown>, secret: string, grantId: string, argumentsHash: string): Promise<{ approvalId: string; accepted: boolean } | "forged" | undefined> {
+  const state = params.requestState;
+  if (typeof state !== "string" || !state.startsWith(`${STATE_PREFIX}.`)) return undefined;
+  const [, payload, mac] = state.split(".");
+  const signature = mac === undefined ? undefined : fromBase64url(mac);
+  if (!payload || !signature || !(await hmacVerify(secret, `${STATE_PREFIX}\n${payload}`, signature))) return "forged";
+  const decoded = JSON.parse(new TextDecoder().decode(fromBase64url(payload))) as ApprovalState;
+  if (decoded.g !== grantId || decoded.h !== argumentsHash) return "forged";
+  const responses = isObject(params.inputResponses) ? params.inputResponses : {};
+  const answer = Object.hasOwn(responses, APPROVAL_INPUT_KEY) ? responses[APPROVAL_INPUT_KEY] : undefined;
+  return { approvalId: decoded.a, accepted: isObject(answer) && answer.action === "accept" };
+}
+
+/** The call as the upstream must see it: without the gateway's own round (its requestState and input response). */
+export function withoutOwnRound(params: Record<string, unknown>): Record<string, unknown> {
+  const { requestState: _state, inputResponses, ...rest } = params;
+  if (!isObject(inputResponses)) return rest;
+  const others = Object.fromEntries(Object.entries(inputResponses).filter(([key]) => key !== APPROVAL_INPUT_KEY));
+  return Object.keys(others).length > 0 ? { ...rest, inputResponses: others } : rest;
+}

@@ -1,0 +1,46 @@
+import { z } from "zod";
+
+export const APPROVAL_STATUSES = ["pending", "approved", "denied", "expired", "consumed"] as const;
+export const ApprovalStatusSchema = z.enum(APPROVAL_STATUSES);
+export type ApprovalStatus = z.infer<typeof ApprovalStatusSchema>;
+
+/**
+ * One approval: a human's yes or no to exactly one call (this grant, this
+ * tool, these arguments, this policy version), usable once. As the admin API
+ * shows it; the grant's Durable Object keeps it (grant-object/approvals.ts).
+ *
+ * Lifecycle: pending → approved | denied | expired; approved → consumed (by
+ * the one call it allows) | expired; consumed → approved again when the
+ * upstream provably did not run that call.
+ */
+export const ApprovalRecordSchema = z.object({
+  id: z.string(),
+  grant: z.object({ id: z.string(), label: z.string() }),
+  tool: z.string(),
+  /** The call's arguments, exactly as they will be sent (canonical JSON, RFC 8785). */
+  arguments: z.record(z.string(), z.unknown()),
+  /** SHA-256 (hex) of the canonical arguments. */
+  argumentsHash: z.string(),
+  policy: z.object({ name: z.string(), version: z.string() }),
+  /** The agent's MCP session, when it had one. */
+  session: z.string().nullable(),
+  status: ApprovalStatusSchema,
+  requestedAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  decidedAt: z.iso.datetime().nullable(),
+  decidedBy: z.string().nullable(),
+  note: z.string().nullable(),
+  /** The approval page. */
+  url: z.string(),
+});
+export type ApprovalRecord = z.infer<typeof ApprovalRecordSchema>;
+
+/** What an operator says about a pending approval (admin API body, approval page form). */
+export const DecisionInputSchema = z.strictObject({
+  note: z.string().max(2000).optional(),
+  by: z.string().min(1).max(200).optional(),
+});
+export type DecisionInput = z.infer<typeof DecisionInputSchema>;
+
+/** `apr_` + 16 random bytes, base64url. */
+export const APPROVAL_ID_PATTERN = /^apr_[A-Za-z0-9_-]{22}$/;

@@ -1,0 +1,47 @@
+import { APPROVAL_INDEX_NAME } from "../approval-index/approval-index.ts";
+import type { Bindings } from "../env.ts";
+import type { Decided } from "../grant-object/approvals.ts";
+import type { ApprovalRecord, ApprovalStatus, DecisionInput } from "./record.ts";
+import { APPROVAL_ID_PATTERN } from "./record.ts";
+
+export type DecideOutcome = Decided | { ok: false; approval: undefined };
+
+/**
+ * What operators do with approvals, for the admin API, the approval page and
+ * the CLI alike. Lists come from the approval index (one object, whatever the
+ * number of grants); reading one approval and deciding it go to the grant's
+ * own object, which owns it, so a decision is never made on a stale copy.
+ */
+export class ApprovalService {
+  #env: Bindings;
+
+  constructor(env: Bindings) {
+    this.#env = env;
+  }
+
+  list(status?: ApprovalStatus): Promise<ApprovalRecord[]> {
+    return this.#index().list(status);
+  }
+
+  async get(id: string): Promise<ApprovalRecord | undefined> {
+    const owner = await this.#owner(id);
+    return owner ? ((await owner.approval(id)) as ApprovalRecord | undefined) : undefined;
+  }
+
+  /** Approves or denies a pending approval; `ok: false` with the approval when it was not pending (decided, used, expired). */
+  async decide(id: string, decision: "approve" | "deny", input: DecisionInput & { by: string }): Promise<DecideOutcome> {
+    const owner = await this.#owner(id);
+    const decided = owner ? ((await owner.decide(id, decision, input)) as Decided | undefined) : undefined;
+    return decided ?? { ok: false, approval: undefined };
+  }
+
+  async #owner(id: string) {
+    if (!APPROVAL_ID_PATTERN.test(id)) return undefined;
+    const grantId = await this.#index().grantOf(id);
+    return grantId === undefined ? undefined : this.#env.GRANT_OBJECT.getByName(grantId);
+  }
+
+  #index() {
+    return this.#env.APPROVAL_INDEX.getByName(APPROVAL_INDEX_NAME);
+  }
+}
