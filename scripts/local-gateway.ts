@@ -5,7 +5,17 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export type RunningGateway = { url: string; upstreamUrl: string; token: string; output: () => string; stop: () => Promise<void> };
+export type RunningGateway = {
+  url: string;
+  upstreamUrl: string;
+  /** The dev grant's token. */
+  token: string;
+  /** The gateway's origin, where /admin lives. */
+  origin: string;
+  adminToken: string;
+  output: () => string;
+  stop: () => Promise<void>;
+};
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -29,13 +39,13 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
   let output = "";
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
-  const token = await new Promise<string>((resolve, reject) => {
+  const { token, adminToken } = await new Promise<{ token: string; adminToken: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`npm start did not become ready:\n${output}`)), 150_000);
     const check = () => {
-      const match = /is ready: .*\n(?:.*\n)*?.*dev token.*\n\s+(mcpgw_\S+)/.exec(output);
-      if (match?.[1]) {
+      const match = /is ready: .*\n(?:.*\n)*?.*dev token.*\n\s+(mcpgw_\S+)\n(?:.*\n)*?admin token: (\S+)/.exec(output);
+      if (match?.[1] && match[2]) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve({ token: match[1], adminToken: match[2] });
       }
     };
     child.stdout?.on("data", check);
@@ -45,6 +55,8 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
     url: `http://localhost:${port}/mcp`,
     upstreamUrl: `http://127.0.0.1:${upstreamPort}/mcp`,
     token,
+    origin: `http://localhost:${port}`,
+    adminToken,
     output: () => output,
     stop: async () => {
       if (child.exitCode !== null) return;

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEV_ADMIN_FILE, type DevAdmin } from "../src/cli/dev-state.ts";
 import { createCommand } from "../src/cli/grant-commands.ts";
 import { pushCommand } from "../src/cli/policy-commands.ts";
 import { kvGet, wranglerBin, type KvTarget } from "../src/cli/wrangler-kv.ts";
@@ -40,6 +41,8 @@ const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role
 checkPortsDistinct();
 await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
 const token = await seedLocalState();
+// A fresh admin token each start, like the session key; the CLI reads it from DEV_ADMIN_FILE.
+const adminToken = randomBytes(24).toString("base64url");
 
 if (!externalUpstream) {
   // Again just before each spawn: seeding and the sandbox's start take seconds,
@@ -62,12 +65,15 @@ const gateway = start("gateway", [
   "--var", "CACHE_TTL_MS:2000",
   // Only loopback Hosts and Origins of this port pass: DNS-rebinding protection for a local server.
   "--var", `PUBLIC_URL:http://localhost:${port}`,
+  "--var", `ADMIN_TOKEN:${adminToken}`,
   ...(externalUpstream
     ? []
     : ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`]),
   ...passThrough,
 ]);
 await waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway);
+const devAdmin: DevAdmin = { url: `http://localhost:${port}`, token: adminToken };
+writeFileSync(DEV_ADMIN_FILE, JSON.stringify(devAdmin), { mode: 0o600 });
 
 console.log(`
 mcp-policy-gateway is ready: http://localhost:${port}/mcp
@@ -75,6 +81,8 @@ upstream: ${externalUpstream ? "as given with --var UPSTREAM_URL" : `sandbox Ite
 policy:   "${DEV_POLICY}" (policies/iterable/recommended.json)
 dev token (Authorization: Bearer …):
   ${token}
+admin:    http://localhost:${port}/admin
+admin token: ${adminToken}
 `);
 
 /** Pushes the recommended policy and reuses (or creates) the local dev grant. */
