@@ -330,3 +330,25 @@ describe("defect 5: rules without conditions (PolicyLayer's starter policies)", 
     expect(decide(starter, call("get_campaigns"))).toMatchObject({ decision: "allow" });
   });
 });
+
+describe("approval settings", () => {
+  it("the entry's approval settings win over the policy's, which win over the defaults (ttl 1h, hold 0s)", () => {
+    const p = policy({
+      version: "1",
+      default: "deny",
+      approval: { ttl: "30m" },
+      tools: { send_campaign: { action: "approve", approval: { hold: "2m" } }, send_email: { approve_if: [{ conditions: [] }] }, "@sends": { action: "approve" } },
+    });
+    expect(decide(p, call("send_campaign"))).toMatchObject({ decision: "approve", approval: { ttlMs: 30 * 60_000, holdMs: 120_000 } });
+    expect(decide(p, call("send_email"))).toMatchObject({ decision: "approve", approval: { ttlMs: 30 * 60_000, holdMs: 0 } });
+    const plain = policy({ version: "1", default: "deny", tools: { send_campaign: { action: "approve" } } });
+    expect(decide(plain, call("send_campaign"))).toMatchObject({ approval: { ttlMs: 3_600_000, holdMs: 0 } });
+  });
+
+  it("a hold longer than 5 minutes, or a ttl outside 1s..7d, is refused when the policy loads", () => {
+    expect(validatePolicyText('{"version":"1","default":"deny","approval":{"hold":"6m"}}')).toMatchObject({ ok: false, problems: ["approval.hold: at most 5m"] });
+    expect(validatePolicyText('{"version":"1","default":"deny","tools":{"x":{"approval":{"ttl":"8d"}}}}')).toMatchObject({ ok: false, problems: ["tools.x.approval.ttl: between 1s and 7d"] });
+    expect(validatePolicyText('{"version":"1","default":"deny","approval":{"ttl":"0s"}}').ok).toBe(false);
+    expect(validatePolicyText('{"version":"1","default":"deny","approval":{"ttl":"7d","hold":"5m"}}').ok).toBe(true);
+  });
+});

@@ -4,9 +4,12 @@
  * exactly that call (grant, tool, canonical arguments, policy version), and
  * is used once, atomically with the call's limits.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import { APPROVAL_RETENTION_MS } from "../../src/approval-index/approval-index.ts";
 import type { ApprovalRecord } from "../../src/approvals/record.ts";
+import { Approvals } from "../../src/grant-object/approvals.ts";
 import { closeClients, connectV1, connectV2, viaGateway } from "./clients.ts";
 import { createGrant, decisionOf, gateway, GATEWAY_URL, putPolicy, rawAgent, type Gateway } from "./gateway.ts";
 
@@ -345,5 +348,18 @@ describe("the admin API is a separate door", () => {
     expect((await admin(gw, "/approvals/apr_0000000000000000000000/approve", { method: "POST", body: "{nope" })).status).toBe(400);
     expect((await admin(gw, "/approvals/apr_0000000000000000000000/approve", { method: "POST", body: JSON.stringify({ note: 5 }) })).status).toBe(400);
     expect((await admin(gw, "/approvals?status=maybe")).status).toBe(400);
+  });
+});
+
+describe("storage stays bounded", () => {
+  it("approvals are deleted once older than the retention period (7 days)", async () => {
+    const { agent, grant } = await agentOn(APPROVE_SENDS);
+    await agent.call("send_campaign", { campaignId: 50 });
+    const stub = env.GRANT_OBJECT.getByName(grant.id);
+    const counts = await runInDurableObject(stub, (_instance, state) => {
+      const approvals = new Approvals(state.storage.sql);
+      return [approvals.prune(Date.now(), APPROVAL_RETENTION_MS), approvals.prune(Date.now() + APPROVAL_RETENTION_MS + 1, APPROVAL_RETENTION_MS)];
+    });
+    expect(counts).toEqual([1, 0]);
   });
 });
