@@ -60,7 +60,7 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   };
 
   let approvalRequest: ApprovalRequest | undefined;
-  let retry: Awaited<ReturnType<typeof ownRetry>>;
+  let retry: Exclude<Awaited<ReturnType<typeof ownRetry>>, "forged">;
   if (terms) {
     approvalRequest = await approvalRequestFor({
       tool: request.params.name,
@@ -71,10 +71,11 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
       ttlMs: terms.ttlMs,
       pageBase: services.config.publicUrl ?? new URL(c.req.url).origin,
     });
-    retry = isStateless(revision) ? await ownRetry(request.params, services.config.sessionSecret, grant.id, approvalRequest.argumentsHash) : undefined;
-    if (retry === "forged") {
+    const round = isStateless(revision) ? await ownRetry(request.params, services.config.sessionSecret, grant.id, approvalRequest.argumentsHash) : undefined;
+    if (round === "forged") {
       return refuse({ decision: "invalid_arguments", rule: verdict.outcome.rule, reason: "its requestState was not issued by this gateway for this call" });
     }
+    retry = round;
     // The gateway's own elicitation round is not the upstream's business.
     if (retry) context = { ...context, body: JSON.stringify({ ...request, params: withoutOwnRound(request.params) }) };
   }
@@ -87,7 +88,8 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
 
   if (authorized.kind === "approval" && terms) {
     const { approval } = authorized.state;
-    const waitMs = retry && approval.status === "pending" ? Math.max(terms.holdMs, WAIT_AFTER_ELICITATION_MS) : terms.holdMs;
+    // The client opened the approval page: its retry waits a while for the human it sent there.
+    const waitMs = retry?.accepted && approval.status === "pending" ? Math.max(terms.holdMs, WAIT_AFTER_ELICITATION_MS) : terms.holdMs;
     if (approval.status === "pending" && waitMs > 0) {
       return holdCall(c, request, context, { approval, waitMs, rule: verdict.outcome.rule, authorize, refuse, log });
     }
