@@ -363,3 +363,39 @@ describe("storage stays bounded", () => {
     expect(counts).toEqual([1, 0]);
   });
 });
+
+describe("expiry, with a controlled clock", () => {
+  it("pending past its ttl reads as expired, is reported once, and the next call opens a new one; an approved one expires unused", async () => {
+    const stub = env.GRANT_OBJECT.getByName(`clock-${crypto.randomUUID()}`);
+    const states = await runInDurableObject(stub, (_instance, state) => {
+      const approvals = new Approvals(state.storage.sql);
+      const request = {
+        tool: "send_campaign",
+        arguments: '{"campaignId":1}',
+        argumentsHash: "a".repeat(64),
+        policy: { name: "p", version: "v1" },
+        grant: { id: "g", label: "agent" },
+        session: null,
+        ttlMs: 60_000,
+        pageBase: "https://gateway.test",
+      };
+      const t0 = Date.parse("2026-11-25T12:00:00Z");
+      const first = approvals.resolve(request, t0, "apr_first00000000000000000");
+      const stillPending = approvals.resolve(request, t0 + 59_999, "apr_unused0000000000000000");
+      const lapsed = approvals.resolve(request, t0 + 60_000, "apr_unused0000000000000000");
+      const renewed = approvals.resolve(request, t0 + 60_001, "apr_second0000000000000000");
+      approvals.decide("apr_second0000000000000000", "approve", { by: "alice" }, t0 + 61_000);
+      const approvedLater = approvals.resolve(request, t0 + 60_001 + 59_999, "apr_unused0000000000000000");
+      const approvedLapsed = approvals.resolve(request, t0 + 60_001 + 60_000, "apr_unused0000000000000000");
+      return [first, stillPending, lapsed, renewed, approvedLater, approvedLapsed].map((state) => [state.kind, state.approval.id, state.approval.status]);
+    });
+    expect(states).toEqual([
+      ["pending", "apr_first00000000000000000", "pending"],
+      ["pending", "apr_first00000000000000000", "pending"],
+      ["expired", "apr_first00000000000000000", "expired"],
+      ["pending", "apr_second0000000000000000", "pending"],
+      ["approved", "apr_second0000000000000000", "approved"],
+      ["expired", "apr_second0000000000000000", "expired"],
+    ]);
+  });
+});
