@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// mcp-gateway: manage the gateway's policies and grants.
+// mcp-gateway: manage the gateway's policies, grants and approvals.
 // Runs on Node >= 22.18 directly from TypeScript (type stripping); KV access goes
 // through wrangler, `--local` (default) for `npm start`'s state, `--remote` for
-// the deployed namespaces.
+// the deployed namespaces. Approvals go through the gateway's admin API.
 import { parseArgs } from "node:util";
+import { adminTarget, decideApproval, formatApproval, formatDecision, formatList, listApprovals, showApproval } from "./approval-commands.ts";
 import { createCommand, listCommand, revokeCommand } from "./grant-commands.ts";
 import { pushCommand, simulateCommand, UsageError, validateCommand } from "./policy-commands.ts";
 import type { KvTarget } from "./wrangler-kv.ts";
 
-const HELP = `mcp-gateway: policies and grants of an mcp-policy-gateway deployment
+const HELP = `mcp-gateway: policies, grants and approvals of an mcp-policy-gateway deployment
 
   mcp-gateway policy validate FILE
   mcp-gateway policy push FILE --name NAME [--local|--remote]
@@ -16,10 +17,17 @@ const HELP = `mcp-gateway: policies and grants of an mcp-policy-gateway deployme
   mcp-gateway grant create --label LABEL --policy NAME [--expires 30d] [--local|--remote] [--json]
   mcp-gateway grant list [--local|--remote] [--json]
   mcp-gateway grant revoke ID [--local|--remote]
+  mcp-gateway approvals list [--status pending|approved|denied|expired|consumed] [--url URL] [--json]
+  mcp-gateway approvals show ID [--url URL] [--json]
+  mcp-gateway approvals approve ID [--note TEXT] [--by NAME] [--url URL] [--json]
+  mcp-gateway approvals deny ID [--note TEXT] [--by NAME] [--url URL] [--json]
 
 --local (the default) works on the state of \`npm start\` / \`wrangler dev\`;
 --remote on the KV namespaces of the deployed Worker. --config PATH picks another
-wrangler.toml. Exit status: 0 ok, 1 invalid input or refused, 2 usage error.`;
+wrangler.toml. The approvals commands talk to the gateway's admin API: by default
+to the running \`npm start\` (its URL and admin token), or to --url URL (the
+gateway's origin) with the admin token in MCP_GATEWAY_ADMIN_TOKEN.
+Exit status: 0 ok, 1 invalid input or refused, 2 usage error.`;
 
 const OPTIONS = {
   name: { type: "string" },
@@ -33,6 +41,10 @@ const OPTIONS = {
   remote: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
   config: { type: "string" },
+  url: { type: "string" },
+  status: { type: "string" },
+  note: { type: "string" },
+  by: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -46,6 +58,11 @@ async function run(argv: string[]): Promise<string> {
     if (value === undefined) throw new UsageError(`missing ${what}\n\n${HELP}`);
     return value;
   };
+
+  if (group === "approvals" && (values.local || values.remote)) {
+    throw new UsageError("approvals talk to the gateway's admin API, not to KV: --url URL for a deployed gateway, nothing for npm start's");
+  }
+  const admin = () => adminTarget(values.url);
 
   switch (`${group} ${command}`) {
     case "policy validate":
@@ -86,6 +103,23 @@ async function run(argv: string[]): Promise<string> {
     case "grant revoke": {
       const record = revokeCommand(need(subject, "ID"), target("GRANTS"));
       return `grant ${record.id} "${record.label}" revoked; the gateway refuses it everywhere within 60 s (CACHE_TTL_MS plus KV's 30 s edge cache)`;
+    }
+    case "approvals list": {
+      const approvals = await listApprovals(admin(), values.status);
+      return values.json ? JSON.stringify(approvals, null, 2) : formatList(approvals, values.status);
+    }
+    case "approvals show": {
+      const id = need(subject, "ID");
+      const approval = await showApproval(admin(), id);
+      return values.json ? JSON.stringify(approval, null, 2) : formatApproval(approval);
+    }
+    case "approvals approve":
+    case "approvals deny": {
+      const decision = command === "approve" ? "approve" : "deny";
+      const input = { ...(values.note !== undefined ? { note: values.note } : {}), ...(values.by !== undefined ? { by: values.by } : {}) };
+      const id = need(subject, "ID");
+      const approval = await decideApproval(admin(), id, decision, input);
+      return values.json ? JSON.stringify(approval, null, 2) : formatDecision(approval);
     }
     default:
       throw new UsageError(`unknown command: ${positionals.join(" ")}\n\n${HELP}`);
