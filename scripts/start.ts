@@ -11,7 +11,7 @@
 // Other arguments go to the gateway's `wrangler dev`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,8 @@ const DEFAULT_UPSTREAM_PORT = 8788;
 const { port, upstreamPort, passThrough } = parseArgs(process.argv.slice(2));
 const externalUpstream = passThrough.some((arg) => arg.startsWith("UPSTREAM_URL:"));
 const children: ChildProcess[] = [];
+// A fresh admin token each start, like the session key; the CLI reads it from DEV_ADMIN_FILE.
+const adminToken = randomBytes(24).toString("base64url");
 process.on("SIGINT", () => shutdown(130));
 process.on("SIGTERM", () => shutdown(143));
 
@@ -41,8 +43,6 @@ const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role
 checkPortsDistinct();
 await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
 const token = await seedLocalState();
-// A fresh admin token each start, like the session key; the CLI reads it from DEV_ADMIN_FILE.
-const adminToken = randomBytes(24).toString("base64url");
 
 if (!externalUpstream) {
   // Again just before each spawn: seeding and the sandbox's start take seconds,
@@ -228,5 +228,16 @@ function isRunning(child: ChildProcess): boolean {
 
 function shutdown(code: number): never {
   for (const child of children) child.kill("SIGTERM");
+  forgetDevAdmin();
   process.exit(code);
+}
+
+/** The CLI must not aim at a gateway that is gone: the admin file goes, unless another start has written its own since. */
+function forgetDevAdmin(): void {
+  try {
+    const saved = JSON.parse(readFileSync(DEV_ADMIN_FILE, "utf8")) as Partial<DevAdmin>;
+    if (saved.token === adminToken) rmSync(DEV_ADMIN_FILE);
+  } catch {
+    // not written yet, or already gone
+  }
 }

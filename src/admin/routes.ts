@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
+import { readConfig } from "../config.ts";
 import { adminApi } from "./api.ts";
 import type { AdminEnv } from "./env.ts";
+import { adminPages } from "./pages/routes.tsx";
 
 /**
  * Without an ADMIN_TOKEN secret the admin door does not exist: every admin
@@ -14,7 +16,19 @@ const adminEnabled = createMiddleware<AdminEnv>(async function adminEnabled(c, n
   await next();
 });
 
-/** Everything under /admin: the API (Bearer admin token) and, next, the operator's pages (signed-in cookie). */
+/**
+ * Locally (a loopback PUBLIC_URL) only loopback Host names pass, as on /mcp:
+ * a DNS-rebinding page must not reach the operator's door either.
+ */
+const hostGuard = createMiddleware<AdminEnv>(async function hostGuard(c, next) {
+  const { allowedHosts } = readConfig(c.env);
+  const host = (c.req.header("host") ?? new URL(c.req.url).host).toLowerCase();
+  if (allowedHosts !== undefined && !allowedHosts.includes(host)) return c.json({ error: "forbidden", message: `host ${host} is not allowed` }, 403);
+  await next();
+});
+
+/** Everything under /admin: the API (Bearer admin token) and the operator's pages (signed-in cookie). */
 export const admin = new Hono<AdminEnv>();
-admin.use("*", adminEnabled);
+admin.use("*", adminEnabled, hostGuard);
 admin.route("/api", adminApi);
+admin.route("/", adminPages);

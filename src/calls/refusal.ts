@@ -39,12 +39,16 @@ export function refusalResponse(id: RequestId, refusal: Refusal, revision: strin
   const where = refusal.rule === "" ? "" : ` (rule ${refusal.rule} of policy "${refusal.policy}")`;
   const retry = refusal.retryAfter === undefined ? "" : ` Retry after ${refusal.retryAfter} s.`;
   const result: CallToolResult = {
-    content: [{ type: "text", text: `Tool call ${refusal.tool} ${HEADLINES[refusal.decision]}${where}: ${refusal.reason.replace(/\.$/, "")}.${retry}` }],
+    content: [{ type: "text", text: `Tool call ${refusal.tool} ${headline(refusal)}${where}: ${refusal.reason.replace(/\.$/, "")}.${retry}` }],
     isError: true,
     _meta: { [DECISION_META_KEY]: refusal },
     ...(isStateless(revision) ? { resultType: "complete" } : {}),
   };
   return { jsonrpc: "2.0", id, result };
+}
+
+function headline(refusal: Refusal): string {
+  return refusal.approval?.status === "denied" ? "was denied by an operator" : HEADLINES[refusal.decision];
 }
 
 /** What the upstream itself would answer for a tool it does not have. */

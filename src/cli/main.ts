@@ -3,6 +3,7 @@
 // Runs on Node >= 22.18 directly from TypeScript (type stripping); KV access goes
 // through wrangler, `--local` (default) for `npm start`'s state, `--remote` for
 // the deployed namespaces. Approvals go through the gateway's admin API.
+import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { adminTarget, decideApproval, formatApproval, formatDecision, formatList, listApprovals, showApproval } from "./approval-commands.ts";
 import { createCommand, listCommand, revokeCommand } from "./grant-commands.ts";
@@ -116,7 +117,8 @@ async function run(argv: string[]): Promise<string> {
     case "approvals approve":
     case "approvals deny": {
       const decision = command === "approve" ? "approve" : "deny";
-      const input = { ...(values.note !== undefined ? { note: values.note } : {}), ...(values.by !== undefined ? { by: values.by } : {}) };
+      // Who decided goes into the record: the operator's login name unless --by says otherwise.
+      const input = { ...(values.note !== undefined ? { note: values.note } : {}), by: values.by ?? `${userInfo().username} (cli)` };
       const id = need(subject, "ID");
       const approval = await decideApproval(admin(), id, decision, input);
       return values.json ? JSON.stringify(approval, null, 2) : formatDecision(approval);

@@ -87,7 +87,8 @@ describe("an approval is bound to exactly one call and used once", () => {
     expect(await deny(gw, id!, { note: "campaign 7 is the staff newsletter, not for customers" })).toMatchObject({ status: 200, body: { status: "denied" } });
     const refused = await agent.call("send_campaign", { campaignId: 7 });
     expect(decisionOf(refused)).toMatchObject({ decision: "deny", approval: { id, status: "denied" } });
-    expect(refused.result?.content?.[0]?.text).toContain(`an operator denied approval ${id}: campaign 7 is the staff newsletter, not for customers`);
+    expect(refused.result?.content?.[0]?.text).toContain(`send_campaign was denied by an operator`);
+    expect(refused.result?.content?.[0]?.text).toContain(`an operator denied approval ${id}: campaign 7 is the staff newsletter, not for customers. This call is refused until`);
     expect(await sends(agent)).toBe(0);
   });
 
