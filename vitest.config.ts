@@ -21,6 +21,11 @@ export default defineConfig({
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 SANDBOX_URL: inject("sandboxUrl"),
                 FAULT_URL: inject("faultUrl"),
+                // Approval webhooks go to the sink (test/setup/webhook-sink.ts), which files each
+                // under the path its grant's label names, so every test has a receiver of its own.
+                WEBHOOK_SINK_URL: inject("webhookUrl"),
+                APPROVAL_WEBHOOK_URL: new URL("by-label", inject("webhookUrl")).href,
+                APPROVAL_WEBHOOK_SECRET: "test-webhook-secret-0123456789abcdef",
                 // Property tests: 1,000 cases each in npm test, more with npm run fuzz.
                 FUZZ_RUNS: process.env.FUZZ_RUNS ?? "1000",
                 FUZZ_SEED: process.env.FUZZ_SEED ?? "20261125",
