@@ -9,6 +9,8 @@ import { Ledger, LEDGER_SCHEMA, type LedgerItem, type LimitHit } from "./ledger.
 const PRUNE_INTERVAL_MS = 15 * 60_000;
 /** A change the approval index could not take is sent again this soon. */
 const INDEX_RETRY_MS = 30_000;
+/** Approvals sent to the index in one call (each carries its arguments, up to the 1 MiB a request may hold). */
+const INDEX_BATCH = 20;
 
 /** One call's claim on its grant: its limits to count and, if it needs one, its approval to use. */
 export type AuthorizeRequest = {
@@ -71,7 +73,8 @@ export class GrantObject extends DurableObject<Env> {
     if (request.approval) {
       const state = this.#approvals.resolve(request.approval, now, newApprovalId());
       if (state.kind !== "approved") {
-        // A new approval is in the index before its id reaches anyone: an operator can decide it at once.
+        // A new approval is sent to the index before its id reaches anyone, so an operator can decide
+        // it at once; if the index cannot take it now, the alarm sends it again within INDEX_RETRY_MS.
         if (state.kind === "pending" && state.created) await this.#sync();
         else this.#changed();
         return { kind: "approval", state };
@@ -153,18 +156,21 @@ export class GrantObject extends DurableObject<Env> {
     await this.#alarmWithin(unsent > 0 ? INDEX_RETRY_MS : PRUNE_INTERVAL_MS);
   }
 
-  /** Sends unconfirmed approval changes to the approval index; returns how many are still unsent. */
+  /** Sends unconfirmed approval changes to the approval index, a bounded batch at a time; returns how many are still unsent. */
   async #sendToIndex(): Promise<number> {
     const entries = this.#approvals.unindexed(Date.now());
-    if (entries.length === 0) return 0;
-    try {
-      await this.env.APPROVAL_INDEX.getByName(APPROVAL_INDEX_NAME).upsert(entries);
-      this.#approvals.markIndexed(entries);
-      return 0;
-    } catch (error) {
-      console.error("approval index unreachable; will retry", { approvals: entries.length, error: String(error) });
-      return entries.length;
+    const index = this.env.APPROVAL_INDEX.getByName(APPROVAL_INDEX_NAME);
+    for (let start = 0; start < entries.length; start += INDEX_BATCH) {
+      const batch = entries.slice(start, start + INDEX_BATCH);
+      try {
+        await index.upsert(batch);
+        this.#approvals.markIndexed(batch);
+      } catch (error) {
+        console.error("approval index unreachable; will retry", { approvals: entries.length - start, error: String(error) });
+        return entries.length - start;
+      }
     }
+    return 0;
   }
 
   async #alarmWithin(ms: number): Promise<void> {
