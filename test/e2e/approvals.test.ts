@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -7,6 +8,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { cli, freePort, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
 import { ADMIN_TOKEN_ENV } from "../../src/cli/approval-commands.ts";
 import { DEV_ADMIN_FILE } from "../../src/cli/dev-state.ts";
+
+/** Who the CLI records as deciding when --by is not given. */
+const operator = `${userInfo().username} (cli)`;
 
 type Decision = { decision: string; approval?: { id: string; status: string; expiresAt: string; url: string } };
 type Approval = { id: string; status: string; tool: string; arguments: Record<string, unknown>; grant: { label: string }; note: string | null; url: string };
@@ -120,7 +124,7 @@ describe("approvals through npm start: the agent waits, an operator decides with
 
     const approved = await approvals("approve", firstId, "--note", "ok");
     expect(approved.status, approved.stderr).toBe(0);
-    expect(approved.stdout).toContain(`approval ${firstId} approved by admin`);
+    expect(approved.stdout).toContain(`approval ${firstId} approved by ${operator}`);
     expect(approved.stdout).toContain("note: ok");
 
     const retry = await agent.call("send_campaign", { campaignId });
@@ -152,7 +156,7 @@ describe("approvals through npm start: the agent waits, an operator decides with
     expect(late.stderr).toContain("not this campaign today");
     const twice = await approvals("deny", firstId);
     expect(twice.status).toBe(1);
-    expect(twice.stderr).toContain(`cannot deny approval ${firstId}: it is already consumed: approved (by admin at `);
+    expect(twice.stderr).toContain(`cannot deny approval ${firstId}: it is already consumed: approved (by ${operator} at `);
     expect(await agent.arrived("send_campaign")).toBe(1);
   });
 
@@ -179,7 +183,7 @@ describe("approvals through npm start: the agent waits, an operator decides with
     expect((JSON.parse(listed.stdout) as Approval[]).map((a) => a.id)).toContain(id);
     const denied = await run({ [ADMIN_TOKEN_ENV]: undefined }, "approvals", "deny", id);
     expect(denied.status, denied.stderr).toBe(0);
-    expect(denied.stdout).toContain(`approval ${id} denied by admin`);
+    expect(denied.stdout).toContain(`approval ${id} denied by ${operator}`);
 
     // MCP_GATEWAY_ADMIN_TOKEN, when set, overrides npm start's token.
     const overridden = await run({ [ADMIN_TOKEN_ENV]: "not-the-token" }, "approvals", "list");
