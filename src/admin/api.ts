@@ -16,6 +16,9 @@ const requireAdminToken = createMiddleware<AdminEnv>(async function requireAdmin
   await next();
 });
 
+/** A decision body is a note and a name. */
+const MAX_DECISION_BODY = 16 * 1024;
+
 const ListQuerySchema = z.object({ status: ApprovalStatusSchema.optional() });
 
 /**
@@ -41,6 +44,7 @@ adminApi.get("/approvals/:id", async (c) => {
 for (const decision of ["approve", "deny"] as const) {
   adminApi.post(`/approvals/:id/${decision}`, async (c) => {
     const text = await c.req.text();
+    if (text.length > MAX_DECISION_BODY) return c.json({ error: "invalid_request", message: `the body is limited to ${MAX_DECISION_BODY} characters` }, 413);
     let body: unknown = {};
     try {
       body = text.trim() === "" ? {} : JSON.parse(text);

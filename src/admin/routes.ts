@@ -5,6 +5,8 @@ import { adminApi } from "./api.ts";
 import type { AdminEnv } from "./env.ts";
 import { adminPages } from "./pages/routes.tsx";
 
+const MIN_ADMIN_TOKEN_LENGTH = 24;
+
 /**
  * Without an ADMIN_TOKEN secret the admin door does not exist: every admin
  * route answers 404, exactly as an unknown path does.
@@ -12,6 +14,11 @@ import { adminPages } from "./pages/routes.tsx";
 const adminEnabled = createMiddleware<AdminEnv>(async function adminEnabled(c, next) {
   const token = c.env.ADMIN_TOKEN;
   if (!token) return c.json({ error: "Not Found: the MCP endpoint is /mcp" }, 404);
+  // A short token is guessable, and it also keys the session cookies: refuse to open the door with it.
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
+    console.error(`ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters: the admin door stays closed`);
+    return c.json({ error: "misconfigured", message: `ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (openssl rand -base64 32)` }, 503);
+  }
   c.set("adminToken", token);
   await next();
 });

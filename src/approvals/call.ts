@@ -41,7 +41,10 @@ export function approvalReason(approval: ApprovalRecord): string {
       return `approval ${approval.id} is pending for exactly this call (these arguments) until ${approval.expiresAt}; a human decides it at ${approval.url}. Call ${approval.tool} again with the same arguments once it is approved`;
     case "denied":
       return `an operator denied approval ${approval.id}${approval.note ? `: ${approval.note}` : " (no note given)"}. This call is refused until ${approval.expiresAt}; after that, calling it again asks for a new approval`;
-    default:
+    case "consumed":
+    case "approved":
+      return `approval ${approval.id} was used by an identical call already; calling ${approval.tool} again with the same arguments asks for a new approval`;
+    case "expired":
       return `approval ${approval.id} expired at ${approval.expiresAt} without being used; calling ${approval.tool} again with the same arguments asks for a new approval`;
   }
 }

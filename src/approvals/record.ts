@@ -17,7 +17,7 @@ export const ApprovalRecordSchema = z.object({
   id: z.string(),
   grant: z.object({ id: z.string(), label: z.string() }),
   tool: z.string(),
-  /** The call's arguments, exactly as they will be sent (canonical JSON, RFC 8785). */
+  /** The call's arguments: the values exactly as they will be sent (stored as canonical JSON, RFC 8785; key order aside). */
   arguments: z.record(z.string(), z.unknown()),
   /** SHA-256 (hex) of the canonical arguments. */
   argumentsHash: z.string(),

@@ -1,8 +1,11 @@
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import type { ApprovalRecord } from "../approvals/record.ts";
+import { forRequest, toJsonRpcError } from "../errors.ts";
 import { isEventStream, serializeEvent } from "../mcp/sse.ts";
 
 export type Hold = {
+  /** The held request's id: whatever happens, the stream ends with an answer for it. */
+  requestId: RequestId;
   approval: ApprovalRecord;
   /** How long to wait for the decision. */
   waitMs: number;
@@ -62,7 +65,9 @@ export function holdForApproval(hold: Hold): Response {
           const answer = await hold.answer(decided);
           await relayInto(answer, send);
         } catch (error) {
-          console.error("held call failed", { approval: hold.approval.id, error: String(error) });
+          // Still an answer for the id: the same JSON-RPC error the call would get if it had not been held.
+          const failure = forRequest(error, hold.requestId);
+          send(serializeEvent({ event: "message", data: JSON.stringify(toJsonRpcError(failure)) }));
         } finally {
           clearInterval(ticker);
           if (!gone) controller.close();

@@ -139,6 +139,7 @@ function holdCall(
   const { services, grant } = c.var;
   const { rule } = held;
   return holdForApproval({
+    requestId: request.id,
     approval: held.approval,
     waitMs: held.waitMs,
     keepAliveMs: services.config.sseKeepAliveMs,

@@ -240,6 +240,19 @@ describe("a held call waits for the decision and goes ahead in the same request"
     expect((await agent.call("send_campaign", { campaignId: 22 })).result?.isError).toBeFalsy();
   });
 
+  it("an upstream that fails after approval while held: the held call still gets a JSON-RPC error for its id", async () => {
+    const { gw, agent } = await agentOn(HELD, { UPSTREAM_URL: FAULTY_UPSTREAM, SSE_KEEPALIVE_MS: "200" });
+    const call = agent.call("send_campaign", { campaignId: 24 }, { "x-fault": "reset-before" });
+    let pending: ApprovalRecord | undefined;
+    while (!pending) {
+      pending = (await admin(gw, "/approvals?status=pending")).body.approvals.find((approval: ApprovalRecord) => approval.session === agent.sessionId);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await approve(gw, pending.id);
+    const answer = await call;
+    expect(answer).toMatchObject({ id: expect.any(Number), error: { code: -32003, message: expect.stringContaining("Upstream unreachable") } });
+  });
+
   it("denied while held: the held call gets the note", async () => {
     const { gw, agent } = await agentOn(HELD, { SSE_KEEPALIVE_MS: "200" });
     const call = agent.call("send_campaign", { campaignId: 23 });
@@ -340,6 +353,12 @@ describe("the admin API is a separate door", () => {
     const closed = gateway({ ADMIN_TOKEN: "" });
     expect((await admin(closed, "/approvals")).status).toBe(404);
     expect((await closed.fetch("https://gateway.test/admin/api/approvals/apr_0000000000000000000000")).status).toBe(404);
+  });
+
+  it("an ADMIN_TOKEN too short to be safe keeps the door closed, saying why", async () => {
+    const response = await gateway({ ADMIN_TOKEN: "short-token" }).fetch("https://gateway.test/admin/api/approvals", { headers: { authorization: "Bearer short-token" } });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ message: expect.stringContaining("at least 24 characters") });
   });
 
   it("unknown ids are 404, bad bodies 400", async () => {
