@@ -131,7 +131,7 @@ describe("approvals through npm start: the agent waits, an operator decides with
     expect(retry.isError, JSON.stringify(retry)).toBeFalsy();
     expect(await agent.arrived("send_campaign")).toBe(1);
     const used = await approvals("show", firstId, "--json");
-    expect(JSON.parse(used.stdout)).toMatchObject({ id: firstId, status: "consumed", note: "ok", decidedBy: "admin" });
+    expect(JSON.parse(used.stdout)).toMatchObject({ id: firstId, status: "consumed", note: "ok", decidedBy: operator });
 
     // Used once: the same call again asks for a new approval.
     const again = await agent.call("send_campaign", { campaignId });
