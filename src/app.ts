@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { createMiddleware } from "hono/factory";
 import { admin } from "./admin/routes.ts";
 import type { AppEnv } from "./env.ts";
@@ -32,6 +33,8 @@ app.notFound((c) => c.json({ error: "Not Found: the MCP endpoint is /mcp" }, 404
 // GatewayError is a bug or a misconfiguration: details go to the log, the
 // agent gets a generic refusal, and nothing was forwarded.
 app.onError((error, c) => {
+  // Hono's own refusals (a malformed JSON body on the admin API, say) keep their status.
+  if (error instanceof HTTPException) return c.json({ error: "invalid_request", message: error.message }, error.status);
   const gatewayError = asGatewayError(error);
   for (const [name, value] of Object.entries(gatewayError.headers)) c.header(name, value);
   return c.json(toJsonRpcError(gatewayError), httpStatusOf(gatewayError));

@@ -14,6 +14,7 @@ export const CONFIG_DEFAULTS = {
   SSE_KEEPALIVE_MS: 25_000,
   ALLOWED_ORIGINS: "",
   PUBLIC_URL: "",
+  AUDIT_RETENTION_DAYS: 7,
 } as const;
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -34,6 +35,7 @@ const ConfigSchema = z.object({
     .default(CONFIG_DEFAULTS.ALLOWED_ORIGINS)
     .transform((list) => list.split(",").map((origin) => origin.trim()).filter(Boolean)),
   PUBLIC_URL: z.union([z.literal(""), httpUrl]).default(CONFIG_DEFAULTS.PUBLIC_URL),
+  AUDIT_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(CONFIG_DEFAULTS.AUDIT_RETENTION_DAYS),
 });
 
 export type GatewayConfig = {

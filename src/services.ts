@@ -1,3 +1,4 @@
+import { AuditWriter } from "./audit/writer.ts";
 import { readConfig, type GatewayConfig } from "./config.ts";
 import type { Bindings } from "./env.ts";
 import { GrantStore } from "./grants/store.ts";
@@ -10,6 +11,8 @@ export type Services = {
   policies: PolicyStore;
   grants: GrantStore;
   tools: ToolIndex;
+  /** Batches audit records per isolate on their way to the grants' objects. */
+  audit: AuditWriter;
 };
 
 /** The upstream's tool list is refetched at most this often when no agent lists tools. */
@@ -27,6 +30,7 @@ export function servicesFor(env: Bindings): Services {
       policies: new PolicyStore(env.POLICIES, config.cacheTtlMs),
       grants: new GrantStore(env.GRANTS, config.cacheTtlMs),
       tools: new ToolIndex(TOOL_LIST_TTL_MS),
+      audit: new AuditWriter(env.GRANT_OBJECT),
     };
     perEnv.set(env, services);
   }

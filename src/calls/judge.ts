@@ -1,4 +1,5 @@
 import type { CallToolRequest, JSONRPCErrorResponse, JSONRPCResultResponse } from "@modelcontextprotocol/sdk/types.js";
+import type { CallDecision } from "../audit/record.ts";
 import type { GrantRecord } from "../grants/grant.ts";
 import { decide, type AppliedLimit, type ApprovalTerms, type Decision } from "../policy/evaluate.ts";
 import type { LoadedPolicy } from "../policy/store.ts";
@@ -11,7 +12,7 @@ import { fetchToolList } from "./tool-list.ts";
 export type ToolCallRequest = CallToolRequest & { jsonrpc: "2.0"; id: string | number };
 
 /** What was decided about a call, as the decision log line reports it. */
-export type Outcome = { decision: string; rule: string };
+export type Outcome = { decision: CallDecision; rule: string; reason?: string | undefined };
 
 /** The outcome of judging one call: answer it here, or forward it (with the limits it must pass). */
 export type Verdict =
@@ -52,14 +53,18 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
   if (!policy) {
     const reason = judgement.policyProblem ?? "no policy is configured for this grant";
     const answer = refusalResponse(request.id, { decision: "deny", tool: name, rule: "", reason, policy: grant.policy }, revision);
-    return { answer, outcome: { decision: "deny", rule: "" } };
+    return { answer, outcome: { decision: "deny", rule: "", reason } };
   }
   const tool = await knownTool(judgement);
   const decision = decide(policy.policy, { name, args, tags: tool?.tags ?? toolTags(name) });
   const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
-  const allowed = decision.decision === "approve" ? "approval_required" : "allow";
-  const outcome = { decision: unknown ? "unknown_tool" : (refusal?.decision ?? allowed), rule: decision.rule };
+  const allowed: CallDecision = decision.decision === "approve" ? "approval_required" : "allow";
+  const outcome: Outcome = {
+    decision: decision.decision === "hidden" ? "hidden" : tool === undefined ? "unknown_tool" : (refusal?.decision ?? allowed),
+    rule: decision.rule,
+    reason: decision.decision === "hidden" ? "hidden by the policy" : tool === undefined ? "the upstream has no such tool" : refusal?.reason,
+  };
   // Monitor mode decides exactly as enforce would, then forwards anyway.
   const enforced = policy.policy.mode !== "monitor";
   if (enforced && unknown) return { answer: unknownToolResponse(request.id, name, services.config.unknownToolErrorCode), outcome };

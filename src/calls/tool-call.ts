@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import { approvalMeta, approvalReason, approvalInputRequired, approvalRequestFor, ownRetry, urlElicitationError, withoutOwnRound } from "../approvals/call.ts";
 import type { ApprovalRecord } from "../approvals/record.ts";
+import { CallAudit, type CallOutcome } from "../audit/call-audit.ts";
 import type { AppEnv } from "../env.ts";
+import { GatewayError } from "../errors.ts";
 import type { ApprovalRequest } from "../grant-object/approvals.ts";
 import { authorizeCall, type CallAuthorization } from "../limits/limiter.ts";
 import { relayAnswer } from "../mcp/answers.ts";
@@ -37,25 +39,36 @@ const WAIT_AFTER_ELICITATION_MS = 45_000;
 export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext): Promise<Response> {
   const { services, grant } = c.var;
   const { revision } = context;
+  const audit = new CallAudit({
+    writer: services.audit,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    requestId: request.id,
+    grant,
+    session: c.req.header("mcp-session-id") ?? null,
+    tool: request.params.name,
+    args: request.params.arguments ?? {},
+  });
   const lookup = await services.policies.get(grant.policy);
+  if (lookup.policy) audit.policy(lookup.policy.name, lookup.policy.version, lookup.policy.policy.audit.arguments === "full");
   const verdict = await judgeToolCall({ services, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision });
-  const log = (outcome: Outcome, extra: Record<string, unknown> = {}) =>
-    logDecision(c, request, { policyVersion: lookup.policy?.version ?? null, mode: lookup.policy?.policy.mode ?? "enforce", ...outcome, ...extra });
+  const log = (outcome: CallOutcome) => audit.decided(outcome);
   if (verdict.answer) {
     log(verdict.outcome);
+    audit.settle();
     return c.json(verdict.answer);
   }
   const wouldRefuse = verdict.outcome.decision !== "allow";
   // Approvals are asked for only when enforced: monitor mode bothers no human.
   const terms = verdict.enforced ? verdict.approval : undefined;
   if (verdict.limits.length === 0 && !terms) {
-    log(verdict.outcome, wouldRefuse ? { wouldRefuse } : {});
-    return send(c, request, context);
+    log({ ...verdict.outcome, wouldRefuse });
+    return send(c, request, context, audit);
   }
 
   const base = { tool: request.params.name, policy: verdict.policy.name, policyVersion: verdict.policy.version };
   const refuse = (refusal: Omit<Refusal, keyof typeof base>) => {
-    log({ decision: refusal.decision, rule: refusal.rule });
+    log({ decision: refusal.decision, rule: refusal.rule, reason: refusal.reason, approval: refusal.approval?.id });
+    audit.settle();
     return c.json(refusalResponse(request.id, { ...base, ...refusal }, revision));
   };
 
@@ -91,15 +104,16 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
     // The client opened the approval page: its retry waits a while for the human it sent there.
     const waitMs = retry?.accepted && approval.status === "pending" ? Math.max(terms.holdMs, WAIT_AFTER_ELICITATION_MS) : terms.holdMs;
     if (approval.status === "pending" && waitMs > 0) {
-      return holdCall(c, request, context, { approval, waitMs, rule: verdict.outcome.rule, authorize, refuse, log });
+      return holdCall(c, request, context, { approval, waitMs, rule: verdict.outcome.rule, authorize, refuse, log, audit });
     }
     if (approval.status === "pending" && context.urlElicitation && !retry) {
-      log({ decision: "approval_required", rule: verdict.outcome.rule });
+      log({ decision: "approval_required", rule: verdict.outcome.rule, approval: approval.id });
+      audit.settle();
       return c.json(isStateless(revision) ? await approvalInputRequired(request.id, approval, services.config.sessionSecret) : urlElicitationError(request.id, approval));
     }
     return refuse(approvalRefusal(approval, verdict.outcome.rule));
   }
-  return proceed(c, request, context, authorized, { outcome: verdict.outcome, wouldRefuse, enforced: verdict.enforced, refuse, log });
+  return proceed(c, request, context, authorized, { outcome: verdict.outcome, wouldRefuse, enforced: verdict.enforced, refuse, log, audit });
 }
 
 type Proceeding = {
@@ -107,7 +121,8 @@ type Proceeding = {
   wouldRefuse: boolean;
   enforced: boolean;
   refuse: (refusal: Omit<Refusal, "tool" | "policy" | "policyVersion">) => Response;
-  log: (outcome: Outcome, extra?: Record<string, unknown>) => void;
+  log: (outcome: CallOutcome) => void;
+  audit: CallAudit;
 };
 
 /** A call the grant's object has ruled on (other than "waiting for approval"): refuse it, or send it. */
@@ -115,18 +130,15 @@ async function proceed(c: Context<AppEnv>, request: ToolCallRequest, context: Ca
   if (authorized.kind === "unavailable" || authorized.kind === "refused") {
     const refusal = limitRefusal(authorized);
     if (how.enforced) return how.refuse(refusal);
-    how.log(how.wouldRefuse ? how.outcome : { decision: refusal.decision, rule: refusal.rule }, { wouldRefuse: true });
-    return send(c, request, context);
+    how.log({ ...(how.wouldRefuse ? how.outcome : { decision: refusal.decision, rule: refusal.rule, reason: refusal.reason }), wouldRefuse: true });
+    return send(c, request, context, how.audit);
   }
   if (authorized.kind === "approval") return how.refuse(approvalRefusal(authorized.state.approval, how.outcome.rule));
-  const overLimit = authorized.overLimit ? { decision: "rate_limited", rule: authorized.overLimit.rule } : undefined;
-  const final = authorized.approval ? { decision: "approved", rule: how.outcome.rule } : how.wouldRefuse ? how.outcome : (overLimit ?? how.outcome);
-  how.log(final, {
-    ...(final.decision === "allow" || final.decision === "approved" ? {} : { wouldRefuse: true }),
-    ...(authorized.approval ? { approval: authorized.approval.id } : {}),
-  });
+  const overLimit: Outcome | undefined = authorized.overLimit ? { decision: "rate_limited", rule: authorized.overLimit.rule } : undefined;
+  const final: Outcome = authorized.approval ? { decision: "approved", rule: how.outcome.rule } : how.wouldRefuse ? how.outcome : (overLimit ?? how.outcome);
+  how.log({ ...final, wouldRefuse: final.decision !== "allow" && final.decision !== "approved", approval: authorized.approval?.id });
   const undo = () => c.executionCtx.waitUntil(authorized.undo().catch((error: unknown) => console.error("rollback failed", { error: String(error) })));
-  return send(c, request, context, undo);
+  return send(c, request, context, how.audit, undo);
 }
 
 /** A pending approval with a hold: the call waits, on an SSE stream, for the decision, and goes ahead if it is yes. */
@@ -134,7 +146,7 @@ function holdCall(
   c: Context<AppEnv>,
   request: ToolCallRequest,
   context: CallContext,
-  held: { approval: ApprovalRecord; waitMs: number; rule: string; authorize: () => Promise<CallAuthorization> } & Pick<Proceeding, "refuse" | "log">,
+  held: { approval: ApprovalRecord; waitMs: number; rule: string; authorize: () => Promise<CallAuthorization> } & Pick<Proceeding, "refuse" | "log" | "audit">,
 ): Response {
   const { services, grant } = c.var;
   const { rule } = held;
@@ -156,22 +168,34 @@ function holdCall(
       if (decided?.status !== "approved") return held.refuse(approvalRefusal(decided ?? held.approval, rule));
       // Approved while held: use it now, with the call's limits, and send the call.
       const authorized = await held.authorize();
-      return proceed(c, request, context, authorized, { outcome: { decision: "approved", rule }, wouldRefuse: false, enforced: true, refuse: held.refuse, log: held.log });
+      return proceed(c, request, context, authorized, { outcome: { decision: "approved", rule }, wouldRefuse: false, enforced: true, refuse: held.refuse, log: held.log, audit: held.audit });
     },
   });
 }
 
-/** Forwards the call once and guarantees the agent an answer for its id; `onNotRun` gives counts and approvals back. */
-async function send(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext, onNotRun?: () => void): Promise<Response> {
+/**
+ * Forwards the call once and guarantees the agent an answer for its id;
+ * `onNotRun` gives counts and approvals back; the audit record is completed
+ * with the upstream's status once its answer is known.
+ */
+async function send(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext, audit: CallAudit, onNotRun?: () => void): Promise<Response> {
   let response: Response;
+  audit.sending();
   try {
     response = await relay(c, { method: "POST", headers: context.headers, body: context.body });
   } catch (error) {
     if (provesNotRun(error)) onNotRun?.();
+    audit.settle({ status: null, failure: error instanceof GatewayError && error.status === 504 ? "timeout" : "error" });
     throw error;
   }
   const { config } = c.var.services;
-  return relayAnswer(response, { ids: [request.id], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, onNotRun });
+  return relayAnswer(response, {
+    ids: [request.id],
+    timeoutMs: config.upstreamTimeoutMs,
+    keepAliveMs: config.sseKeepAliveMs,
+    onNotRun,
+    onSettled: (upstream) => audit.settle(upstream),
+  });
 }
 
 /** Why an approval does not let the call through: pending or expired (approval_required), or denied. */
@@ -191,8 +215,3 @@ function limitRefusal(limited: Extract<CallAuthorization, { kind: "unavailable" 
   return { decision: "rate_limited", rule: hit.rule, reason, ...(hit.retryAfter === null ? {} : { retryAfter: hit.retryAfter }) };
 }
 
-/** One structured log line per call: what was finally decided, by which rule of which policy version. Never the token. */
-function logDecision(c: Context<AppEnv>, request: ToolCallRequest, entry: Record<string, unknown>): void {
-  const { grant } = c.var;
-  console.log(JSON.stringify({ event: "decision", grant: grant.id, policy: grant.policy, tool: request.params.name, ...entry }));
-}

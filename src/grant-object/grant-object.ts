@@ -1,8 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { APPROVAL_INDEX_NAME, APPROVAL_RETENTION_MS } from "../approval-index/approval-index.ts";
 import type { ApprovalRecord, DecisionInput } from "../approvals/record.ts";
+import { CONFIG_DEFAULTS } from "../config.ts";
 import { base64url, randomBytes } from "../crypto.ts";
+import type { AuditRecord } from "../audit/record.ts";
+import { newAuditId } from "../audit/writer.ts";
 import { Approvals, APPROVALS_SCHEMA, type ApprovalRequest, type ApprovalState, type Decided } from "./approvals.ts";
+import { AuditLog, AUDIT_SCHEMA, type AuditPage, type AuditPageQuery } from "./audit.ts";
 import { Ledger, LEDGER_SCHEMA, type LedgerItem, type LimitHit } from "./ledger.ts";
 
 /** Old rows are swept this often while any remain, so an idle grant's storage empties itself. */
@@ -49,6 +53,7 @@ export type Authorization =
 export class GrantObject extends DurableObject<Env> {
   #ledger: Ledger;
   #approvals: Approvals;
+  #audit: AuditLog;
   /** Calls held open until an approval is decided (awaitDecision), by approval id. */
   #waiting = new Map<string, Set<(approval: ApprovalRecord | undefined) => void>>();
 
@@ -56,9 +61,11 @@ export class GrantObject extends DurableObject<Env> {
     super(ctx, env);
     this.#ledger = new Ledger(ctx.storage.sql);
     this.#approvals = new Approvals(ctx.storage.sql);
+    this.#audit = new AuditLog(ctx.storage.sql);
     void ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(LEDGER_SCHEMA);
       ctx.storage.sql.exec(APPROVALS_SCHEMA);
+      ctx.storage.sql.exec(AUDIT_SCHEMA);
     });
   }
 
@@ -100,10 +107,24 @@ export class GrantObject extends DurableObject<Env> {
     if (this.#approvals.restore(reservation) !== undefined) this.#changed();
   }
 
-  /** An operator approves or denies a pending approval; calls held for it are woken. */
+  /** An operator approves or denies a pending approval, on the record; calls held for it are woken. */
   async decide(id: string, decision: "approve" | "deny", input: DecisionInput & { by: string }): Promise<Decided | undefined> {
-    const decided = this.#approvals.decide(id, decision, input, Date.now());
+    const now = Date.now();
+    const decided = this.#approvals.decide(id, decision, input, now);
     if (decided?.ok) {
+      const { approval } = decided;
+      this.#audit.append([
+        {
+          kind: "admin",
+          id: newAuditId(now),
+          time: new Date(now).toISOString(),
+          grant: approval.grant,
+          action: decision === "approve" ? "approval.approve" : "approval.deny",
+          by: input.by,
+          target: approval.id,
+          detail: { tool: approval.tool, argumentsHash: approval.argumentsHash, note: input.note ?? null },
+        },
+      ]);
       this.#changed();
       for (const wake of this.#waiting.get(id) ?? []) wake(decided.approval);
       this.#waiting.delete(id);
@@ -136,13 +157,38 @@ export class GrantObject extends DurableObject<Env> {
     });
   }
 
+  /** Appends audit records (written off the agents' path, in batches). */
+  async recordAudit(records: AuditRecord[]): Promise<void> {
+    this.#audit.append(records);
+    await this.#alarmWithin(PRUNE_INTERVAL_MS);
+  }
+
+  /** One page of the grant's audit trail, newest first. */
+  async auditPage(query: AuditPageQuery): Promise<AuditPage> {
+    return this.#audit.query(query);
+  }
+
+  /** How much of each limit is used now. */
+  async usage(items: Array<Pick<LedgerItem, "counter" | "scopeKey" | "windowMs" | "calendar">>): Promise<number[]> {
+    const now = Date.now();
+    return items.map((item) => this.#ledger.used(item, now));
+  }
+
+  /** An operator's reset of one counter (in one scope), recorded in the trail with who did it. */
+  async resetCounter(counter: string, scopeKey: string, record: AuditRecord): Promise<number> {
+    const dropped = this.#ledger.reset(counter, scopeKey);
+    this.#audit.append([record]);
+    return dropped;
+  }
+
   override async alarm(): Promise<void> {
     const now = Date.now();
     const usage = this.#ledger.pruneAll(now);
     const approvals = this.#approvals.prune(now, APPROVAL_RETENTION_MS);
+    const audit = this.#audit.prune(now, auditRetentionMs(this.env));
     const unsent = await this.#sendToIndex();
     if (unsent > 0) await this.ctx.storage.setAlarm(Date.now() + INDEX_RETRY_MS);
-    else if (usage > 0 || approvals > 0) await this.ctx.storage.setAlarm(Date.now() + PRUNE_INTERVAL_MS);
+    else if (usage > 0 || approvals > 0 || audit > 0) await this.ctx.storage.setAlarm(Date.now() + PRUNE_INTERVAL_MS);
   }
 
   /** Approvals changed: the index hears of it off the caller's path. */
@@ -178,6 +224,12 @@ export class GrantObject extends DurableObject<Env> {
     const wanted = Date.now() + ms;
     if (current === null || current > wanted) await this.ctx.storage.setAlarm(wanted);
   }
+}
+
+/** AUDIT_RETENTION_DAYS (default 7): how long the trail is kept. */
+function auditRetentionMs(env: object): number {
+  const days = Number((env as { AUDIT_RETENTION_DAYS?: string }).AUDIT_RETENTION_DAYS ?? CONFIG_DEFAULTS.AUDIT_RETENTION_DAYS);
+  return (Number.isFinite(days) && days > 0 ? days : CONFIG_DEFAULTS.AUDIT_RETENTION_DAYS) * 86_400_000;
 }
 
 /** `apr_` + 16 random bytes (base64url, 22 characters). */

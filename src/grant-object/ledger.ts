@@ -102,6 +102,23 @@ export class Ledger {
     return hit ? { ok: true, reservation, overLimit: hit } : { ok: true, reservation };
   }
 
+  /** How much of a limit is used now (what a call would be checked against). */
+  used(item: Pick<LedgerItem, "counter" | "scopeKey" | "windowMs" | "calendar">, now: number): number {
+    return this.#sql
+      .exec<{ used: number }>(
+        "SELECT COALESCE(SUM(amount), 0) AS used FROM usage WHERE counter = ? AND scope_key = ? AND at > ?",
+        item.counter,
+        item.scopeKey,
+        windowStart(item, now),
+      )
+      .one().used;
+  }
+
+  /** An operator's reset: everything counted for this counter and scope is forgotten. Returns the rows dropped. */
+  reset(counter: string, scopeKey: string): number {
+    return this.#sql.exec("DELETE FROM usage WHERE counter = ? AND scope_key = ?", counter, scopeKey).rowsWritten;
+  }
+
   /** Uncounts a reservation whose call provably never ran upstream. */
   rollback(reservation: string): number {
     return this.#sql.exec("DELETE FROM usage WHERE reservation = ?", reservation).rowsWritten;
@@ -122,15 +139,7 @@ export class Ledger {
   }
 
   #check(item: LedgerItem, now: number): LimitHit | undefined {
-    const since = windowStart(item, now);
-    const used = this.#sql
-      .exec<{ used: number }>(
-        "SELECT COALESCE(SUM(amount), 0) AS used FROM usage WHERE counter = ? AND scope_key = ? AND at > ?",
-        item.counter,
-        item.scopeKey,
-        since,
-      )
-      .one().used;
+    const used = this.used(item, now);
     if (used + item.amount <= item.max) return undefined;
     return { counter: item.counter, rule: item.rule, max: item.max, windowMs: item.windowMs, used, amount: item.amount, retryAfter: this.#retryAfter(item, now, used) };
   }
@@ -180,6 +189,6 @@ export class Ledger {
  * Calendar: since the start of the current fixed UTC window (epoch-aligned,
  * so "day" resets at midnight UTC).
  */
-function windowStart(item: LedgerItem, now: number): number {
+function windowStart(item: Pick<LedgerItem, "windowMs" | "calendar">, now: number): number {
   return item.calendar ? Math.floor(now / item.windowMs) * item.windowMs - 1 : now - item.windowMs;
 }

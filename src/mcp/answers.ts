@@ -24,6 +24,8 @@ export type AnswerOptions = {
   onNotRun?: (() => void) | undefined;
   /** Rewrites a message before the agent sees it (tool lists); undefined leaves it alone. */
   rewrite?: ((data: string) => string | undefined) | undefined;
+  /** Called once, when the upstream's answer is known: its HTTP status, and whether it failed (no usable answer). */
+  onSettled?: ((upstream: { status: number; failure: "error" | "timeout" | undefined }) => void) | undefined;
 };
 
 /**
@@ -42,6 +44,7 @@ export async function relayAnswer(response: Response, options: AnswerOptions): P
   if (options.ids.length === 0) return relayUnaddressed(response, options);
   // A 4xx is the transport refusing the request before any tool ran, 429 (too many requests) included.
   if (status >= 400 && status < 500) options.onNotRun?.();
+  if (status >= 300) options.onSettled?.({ status, failure: "error" });
   if (status >= 400 && status < 500 && status !== 429) return refusalFor(response, options.ids);
   if (status >= 300) {
     await response.body?.cancel();
@@ -50,6 +53,7 @@ export async function relayAnswer(response: Response, options: AnswerOptions): P
   }
   if (isEventStream(response.headers) && response.body) return answerStream(response, options);
   if (isJson(response.headers) && response.body) return answerJson(response, options);
+  options.onSettled?.({ status, failure: "error" });
   await response.body?.cancel();
   const type = response.headers.get("content-type") ?? "none";
   return errorsFor(options.ids, `Upstream error: the MCP server answered without a JSON-RPC answer (HTTP ${status}, content type ${type})`, status, 200);
@@ -89,7 +93,9 @@ async function answerJson(response: Response, options: AnswerOptions): Promise<R
   try {
     text = await readText(response, Number.POSITIVE_INFINITY, options.timeoutMs);
   } catch (error) {
-    const problem = error instanceof AnswerTimeout ? `did not finish its answer within ${options.timeoutMs} ms` : "broke off its answer";
+    const timedOut = error instanceof AnswerTimeout;
+    options.onSettled?.({ status: response.status, failure: timedOut ? "timeout" : "error" });
+    const problem = timedOut ? `did not finish its answer within ${options.timeoutMs} ms` : "broke off its answer";
     return errorsFor(ids, `Upstream error: the MCP server ${problem}`, response.status, 200);
   }
   text = options.rewrite?.(text) ?? text;
@@ -97,6 +103,7 @@ async function answerJson(response: Response, options: AnswerOptions): Promise<R
   scanner.feed(text);
   const { valid, messages } = scanner.finish();
   const missing = answered(ids, messages, options);
+  options.onSettled?.({ status: response.status, failure: missing.size === 0 ? undefined : "error" });
   if (missing.size === 0) return jsonResponse(text, response.status, response.headers);
   const problem = valid ? "did not answer this request in its reply" : "answered with a body that is not JSON";
   const errors = [...missing].map((id) => upstreamError(id, `${problem} (HTTP ${response.status})`, response.status));
@@ -113,8 +120,12 @@ function answerStream(response: Response, options: AnswerOptions): Response {
   const body = relayEventStream(response.body as ReadableStream<Uint8Array>, {
     keepAliveMs: options.keepAliveMs,
     rewrite: options.rewrite,
-    onMessage: (message) => noteAnswer(message, missing, options),
+    onMessage: (message) => {
+      noteAnswer(message, missing, options);
+      if (missing.size === 0) options.onSettled?.({ status: response.status, failure: undefined });
+    },
     onEnd: (broken) => {
+      if (missing.size > 0) options.onSettled?.({ status: response.status, failure: "error" });
       const problem = broken ? "stream broke off before the answer" : "stream ended without an answer";
       const events = [...missing].map((id) => serializeEvent({ event: "message", data: JSON.stringify(upstreamError(id, problem, response.status)) }));
       return events.join("");

@@ -112,6 +112,8 @@ export const PolicySchema = z.strictObject({
   all_tools: z.strictObject({ limits: z.array(LimitSchema).default([]) }).default({ limits: [] }),
   /** Approval settings for every entry that needs approval (`action: approve`, `approve_if`). */
   approval: ApprovalSettingsSchema.optional(),
+  /** What the audit trail keeps of a call's arguments: their keys and hash (default), or `full` values too. */
+  audit: z.strictObject({ arguments: z.enum(["keys", "full"]).default("keys") }).default({ arguments: "keys" }),
   tools: z.record(ToolPatternSchema, ToolRuleSchema).default({}),
   /** Extra tags for tools, beyond the catalog's and the upstream's annotations. */
   tags: z.record(z.string(), z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/))).default({}),

@@ -74,10 +74,11 @@ describe("every request must carry a valid grant", () => {
       expect(answer.status).toBe(200);
       await answer.text();
       expect(JSON.stringify(await upstreamLog(tag))).not.toContain(token);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the audit line is written once the agent has its answer
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
-    expect(logged.some((line) => line.includes('"event":"decision"'))).toBe(true);
+    expect(logged.some((line) => line.includes('"event":"audit"') && line.includes('"decision":"allow"'))).toBe(true);
     expect(logged.join("\n")).not.toContain(token);
   });
 

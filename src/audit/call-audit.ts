@@ -1,0 +1,101 @@
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { canonicalHash } from "../canonical.ts";
+import type { GrantRecord } from "../grants/grant.ts";
+import type { CallDecision, CallRecord } from "./record.ts";
+import { newAuditId, type AuditWriter } from "./writer.ts";
+
+/** What was decided about a call, once known. */
+export type CallOutcome = {
+  decision: CallDecision;
+  rule: string;
+  reason?: string | undefined;
+  wouldRefuse?: boolean | undefined;
+  approval?: string | undefined;
+};
+
+/** How the upstream answered a forwarded call. */
+export type UpstreamOutcome = { status: number | null; failure: "error" | "timeout" | undefined };
+
+export type CallAuditStart = {
+  writer: AuditWriter;
+  waitUntil: (promise: Promise<unknown>) => void;
+  requestId: RequestId;
+  grant: GrantRecord;
+  session: string | null;
+  tool: string;
+  args: Record<string, unknown>;
+};
+
+/**
+ * The audit record of one `tools/call`, filled in as the call goes: the
+ * decision when it is made, the upstream's status and latency when its answer
+ * is known; then written once. Everything costly (hashing the canonical
+ * arguments) happens after the agent has its answer.
+ */
+export class CallAudit {
+  #start: CallAuditStart;
+  #startedAt = Date.now();
+  #sentAt: number | undefined;
+  #outcome: CallOutcome = { decision: "deny", rule: "", reason: "the call ended before it was decided" };
+  #policy: { name: string; version: string | null } = { name: "", version: null };
+  #fullArguments = false;
+  #written = false;
+
+  constructor(start: CallAuditStart) {
+    this.#start = start;
+    this.#policy = { name: start.grant.policy, version: null };
+  }
+
+  /** The policy the call is judged by, and whether it keeps argument values (`"audit": {"arguments": "full"}`). */
+  policy(name: string, version: string | null, fullArguments: boolean): void {
+    this.#policy = { name, version };
+    this.#fullArguments = fullArguments;
+  }
+
+  decided(outcome: CallOutcome): void {
+    this.#outcome = outcome;
+  }
+
+  /** The call is going to the upstream now. */
+  sending(): void {
+    this.#sentAt = Date.now();
+  }
+
+  /** The call is over: answered by the gateway (no upstream), or by the upstream as described. */
+  settle(upstream?: UpstreamOutcome): void {
+    if (this.#written) return;
+    this.#written = true;
+    const now = Date.now();
+    const upstreamMs = this.#sentAt === undefined ? 0 : now - this.#sentAt;
+    const failed = upstream?.failure === "timeout" ? "upstream_timeout" : upstream?.failure === "error" ? "upstream_error" : undefined;
+    const outcome = this.#outcome;
+    const { writer, waitUntil, grant } = this.#start;
+    waitUntil(
+      this.#record(outcome, failed, upstream, upstreamMs, now).then((record) => writer.write(grant.id, record, waitUntil)),
+    );
+  }
+
+  async #record(outcome: CallOutcome, failed: CallDecision | undefined, upstream: UpstreamOutcome | undefined, upstreamMs: number, now: number): Promise<CallRecord> {
+    const { requestId, grant, session, tool, args } = this.#start;
+    return {
+      kind: "call",
+      id: newAuditId(this.#startedAt),
+      time: new Date(this.#startedAt).toISOString(),
+      requestId,
+      grant: { id: grant.id, label: grant.label },
+      session,
+      tool,
+      decision: failed ?? outcome.decision,
+      rule: outcome.rule,
+      reason: failed ? `the upstream ${failed === "upstream_timeout" ? "did not answer in time" : "failed"} (after: ${outcome.decision})` : (outcome.reason ?? null),
+      policy: this.#policy,
+      wouldRefuse: outcome.wouldRefuse ?? false,
+      argumentKeys: Object.keys(args),
+      argumentsHash: await canonicalHash(args),
+      ...(this.#fullArguments ? { arguments: args } : {}),
+      approval: outcome.approval ?? null,
+      upstream: this.#sentAt === undefined ? null : { status: upstream?.status ?? null, latencyMs: upstreamMs },
+      gatewayMs: Math.max(0, now - this.#startedAt - upstreamMs),
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { base64url, randomBytes } from "../crypto.ts";
+import type { GrantObject } from "../grant-object/grant-object.ts";
+import type { AuditRecord } from "./record.ts";
+
+/** Records wait this long in the isolate for others to share their trip to the grant's object. */
+const FLUSH_AFTER_MS = 100;
+/** More than this many waiting records are sent at once. */
+const MAX_WAITING = 200;
+
+/**
+ * Writes audit records: each as one JSON log line at once (Workers Logs), and
+ * into its grant's Durable Object off the agent's path. Records are batched
+ * per isolate: they wait up to FLUSH_AFTER_MS, then go to each grant's object
+ * in one RPC, so a busy grant costs one round trip per batch, not per call;
+ * `waitUntil` keeps each request alive until its record is stored. A failed
+ * write is logged (the log line already holds the record) and never reaches
+ * the agent.
+ */
+export class AuditWriter {
+  #namespace: DurableObjectNamespace<GrantObject>;
+  #waiting = new Map<string, AuditRecord[]>();
+  #count = 0;
+  #flush: Promise<void> | undefined;
+
+  constructor(namespace: DurableObjectNamespace<GrantObject>) {
+    this.#namespace = namespace;
+  }
+
+  write(grantId: string, record: AuditRecord, waitUntil: (promise: Promise<unknown>) => void): void {
+    console.log(JSON.stringify({ event: "audit", ...record }));
+    const records = this.#waiting.get(grantId) ?? [];
+    records.push(record);
+    this.#waiting.set(grantId, records);
+    this.#count += 1;
+    this.#flush ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() => this.#send());
+    waitUntil(this.#count >= MAX_WAITING ? this.#send() : this.#flush);
+  }
+
+  /** Stores an operator's action now (not batched: the operator waits for it to be on record). */
+  async writeNow(grantId: string, record: AuditRecord): Promise<void> {
+    console.log(JSON.stringify({ event: "audit", ...record }));
+    await this.#namespace.getByName(grantId).recordAudit([record]);
+  }
+
+  async #send(): Promise<void> {
+    const batches = [...this.#waiting];
+    this.#waiting = new Map();
+    this.#count = 0;
+    this.#flush = undefined;
+    await Promise.all(
+      batches.map(async ([grantId, records]) => {
+        try {
+          await this.#namespace.getByName(grantId).recordAudit(records);
+        } catch (error) {
+          console.error("audit records not stored", { grant: grantId, records: records.length, error: String(error) });
+        }
+      }),
+    );
+  }
+}
+
+/** Sortable by time: `aud_` + the time in base36 (fixed width) + 8 random bytes. */
+export function newAuditId(at: number): string {
+  return `aud_${at.toString(36).padStart(9, "0")}${base64url(randomBytes(8))}`;
+}

@@ -1,0 +1,93 @@
+import type { AuditPosition, AuditRecord } from "../audit/record.ts";
+
+/**
+ * The audit trail of one grant, in its Durable Object's SQLite storage:
+ * every decision about its calls and every operator action on it.
+ *
+ * Table `audit(id, at, kind, decision, tool, record)`: one row per record;
+ * `at` is its time in ms, `decision` the call's decision or "admin" for an
+ * operator's action, `record` the AuditRecord JSON. Queried newest first
+ * (at, id), filtered by decision, tool and time. Rows older than the
+ * retention period are deleted by the object's alarm, so storage is bounded
+ * by traffic over that period.
+ */
+export const AUDIT_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS audit (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    tool TEXT,
+    record TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS audit_at ON audit (at, id);
+  CREATE INDEX IF NOT EXISTS audit_decision ON audit (decision, at);
+  CREATE INDEX IF NOT EXISTS audit_tool ON audit (tool, at);
+`;
+
+/** One page of a query: filters in milliseconds, `before` the position the previous page ended at. */
+export type AuditPageQuery = {
+  decision?: string | undefined;
+  tool?: string | undefined;
+  sinceMs?: number | undefined;
+  untilMs?: number | undefined;
+  before?: AuditPosition | undefined;
+  limit: number;
+};
+
+export type AuditPage = { records: AuditRecord[]; next: AuditPosition | undefined };
+
+export class AuditLog {
+  #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  append(records: AuditRecord[]): void {
+    for (const record of records) {
+      this.#sql.exec(
+        "INSERT OR IGNORE INTO audit (id, at, kind, decision, tool, record) VALUES (?, ?, ?, ?, ?, ?)",
+        record.id,
+        Date.parse(record.time),
+        record.kind,
+        record.kind === "call" ? record.decision : "admin",
+        record.kind === "call" ? record.tool : null,
+        JSON.stringify(record),
+      );
+    }
+  }
+
+  /** Newest first; `next` is where the following page starts, when there may be one. */
+  query(query: AuditPageQuery): AuditPage {
+    const where: string[] = [];
+    const bindings: unknown[] = [];
+    const filter = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      bindings.push(...values);
+    };
+    if (query.decision !== undefined) filter("decision = ?", query.decision);
+    if (query.tool !== undefined) filter("tool = ?", query.tool);
+    if (query.sinceMs !== undefined) filter("at >= ?", query.sinceMs);
+    if (query.untilMs !== undefined) filter("at <= ?", query.untilMs);
+    if (query.before !== undefined) filter("(at < ? OR (at = ? AND id < ?))", query.before.at, query.before.at, query.before.id);
+    const rows = this.#sql
+      .exec<{ id: string; at: number; record: string }>(
+        `SELECT id, at, record FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, id DESC LIMIT ?`,
+        ...bindings,
+        query.limit,
+      )
+      .toArray();
+    const last = rows.at(-1);
+    return {
+      records: rows.map((row) => JSON.parse(row.record) as AuditRecord),
+      next: rows.length === query.limit && last ? { at: last.at, id: last.id } : undefined,
+    };
+  }
+
+  /** Deletes records older than `now - retentionMs`; returns how many remain. */
+  prune(now: number, retentionMs: number): number {
+    this.#sql.exec("DELETE FROM audit WHERE at < ?", now - retentionMs);
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM audit").one().n;
+  }
+}
