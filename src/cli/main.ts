@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { adminTarget, decideApproval, formatApproval, formatDecision, formatList, listApprovals, showApproval } from "./approval-commands.ts";
 import { createCommand, listCommand, revokeCommand } from "./grant-commands.ts";
 import { pushCommand, simulateCommand, UsageError, validateCommand } from "./policy-commands.ts";
+import { formatReplay, loadCandidate, replayCommand, replayWindow, type ReplayWindow } from "./replay-command.ts";
 import type { KvTarget } from "./wrangler-kv.ts";
 
 const HELP = `mcp-gateway: policies, grants and approvals of an mcp-policy-gateway deployment
@@ -15,6 +16,7 @@ const HELP = `mcp-gateway: policies, grants and approvals of an mcp-policy-gatew
   mcp-gateway policy validate FILE
   mcp-gateway policy push FILE --name NAME [--local|--remote]
   mcp-gateway policy simulate FILE --tool NAME [--args JSON] [--tags a,b]
+  mcp-gateway policy replay FILE --grant ID [--since 24h] [--until ISO] [--url URL] [--json]
   mcp-gateway grant create --label LABEL --policy NAME [--expires 30d] [--local|--remote] [--json]
   mcp-gateway grant list [--local|--remote] [--json]
   mcp-gateway grant revoke ID [--local|--remote]
@@ -25,10 +27,13 @@ const HELP = `mcp-gateway: policies, grants and approvals of an mcp-policy-gatew
 
 --local (the default) works on the state of \`npm start\` / \`wrangler dev\`;
 --remote on the KV namespaces of the deployed Worker. --config PATH picks another
-wrangler.toml. The approvals commands talk to the gateway's admin API: by default
-to the running \`npm start\` (its URL and admin token), or to --url URL (the
-gateway's origin) with the admin token in MCP_GATEWAY_ADMIN_TOKEN.
-Exit status: 0 ok, 1 invalid input or refused, 2 usage error.`;
+wrangler.toml. The approvals commands and policy replay talk to the gateway's
+admin API: by default to the running \`npm start\` (its URL and admin token), or
+to --url URL (the gateway's origin) with the admin token in MCP_GATEWAY_ADMIN_TOKEN.
+policy replay decides the grant's recorded calls (--since 30m|24h|7d|ISO, default
+24h) again under FILE and lists what would change.
+Exit status: 0 ok, 1 invalid input or refused (policy replay: something would
+change), 2 usage error.`;
 
 const OPTIONS = {
   name: { type: "string" },
@@ -46,6 +51,9 @@ const OPTIONS = {
   status: { type: "string" },
   note: { type: "string" },
   by: { type: "string" },
+  grant: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -60,8 +68,8 @@ async function run(argv: string[]): Promise<string> {
     return value;
   };
 
-  if (group === "approvals" && (values.local || values.remote)) {
-    throw new UsageError("approvals talk to the gateway's admin API, not to KV: --url URL for a deployed gateway, nothing for npm start's");
+  if ((group === "approvals" || `${group} ${command}` === "policy replay") && (values.local || values.remote)) {
+    throw new UsageError(`${group === "approvals" ? "approvals talk" : "policy replay talks"} to the gateway's admin API, not to KV: --url URL for a deployed gateway, nothing for npm start's`);
   }
   const admin = () => adminTarget(values.url);
 
@@ -74,6 +82,21 @@ async function run(argv: string[]): Promise<string> {
       const tags = values.tags.split(",").map((tag: string) => tag.trim().replace(/^@/, "")).filter(Boolean);
       const result = simulateCommand(need(subject, "FILE"), need(values.tool, "--tool"), values.args, tags);
       return values.json ? JSON.stringify(result.decision, null, 2) : result.text;
+    }
+    case "policy replay": {
+      const file = need(subject, "FILE");
+      const grant = need(values.grant, "--grant");
+      let window: ReplayWindow;
+      try {
+        window = replayWindow(grant, values.since, values.until);
+      } catch (error) {
+        throw error instanceof UsageError ? new UsageError(`${error.message}\n\n${HELP}`) : error;
+      }
+      const candidate = loadCandidate(file);
+      const result = await replayCommand(admin(), file, candidate, grant, window);
+      // Anything that would change (or cannot be told) fails the command: a CI gate for pushing FILE.
+      if (result.changed) process.exitCode = 1;
+      return values.json ? JSON.stringify(result, null, 2) : formatReplay(result);
     }
     case "grant create": {
       const { token, record } = await createCommand(
