@@ -4,6 +4,7 @@ import { ApprovalRecordSchema, ApprovalStatusSchema, DecisionInputSchema } from 
 import { ApprovalService } from "../approvals/service.ts";
 import { AuditQuerySchema, AuditRecordSchema } from "../audit/record.ts";
 import { AuditService } from "../audit/service.ts";
+import { grantKey } from "../grants/grant.ts";
 import type { AdminEnv } from "./env.ts";
 import { isAdminToken } from "./token.ts";
 
@@ -127,11 +128,13 @@ adminApi.openapi(
     summary: "One grant's audit trail",
     security: SECURITY,
     request: { params: GrantIdParamsSchema, query: AuditQuerySchema },
-    responses: auditResponses,
+    responses: { ...auditResponses, 404: failure("No such grant") },
   }),
   async (c) => {
     const service = new AuditService(c.env);
     const { id } = c.req.valid("param");
+    // A mistyped id must not look like a grant with an empty trail (replay in CI would pass on it).
+    if ((await c.env.GRANTS.get(grantKey(id))) === null) return c.json({ error: "not_found", message: `no grant ${id}` }, 404);
     const query = c.req.valid("query");
     // The typed answers cover JSON; the stream of lines is the same records in the other declared media type.
     if (wantsNdjson(c.req.header("accept"))) return ndjson(service.all(id, query)) as never;

@@ -39,6 +39,8 @@ export const CallRecordSchema = z.object({
   session: z.string().nullable(),
   tool: z.string(),
   decision: CallDecisionSchema,
+  /** What the policy decided; differs from `decision` only when the upstream then failed (upstream_error, upstream_timeout). */
+  policyDecision: CallDecisionSchema,
   /** JSON pointer into the policy ("" when there was no usable policy). */
   rule: z.string(),
   reason: z.string().nullable(),

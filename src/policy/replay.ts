@@ -1,4 +1,4 @@
-import { CallDecisionSchema, type AuditRecord, type CallDecision, type CallRecord } from "../audit/record.ts";
+import type { AuditRecord, CallDecision, CallRecord } from "../audit/record.ts";
 import { toolTags } from "../tools/catalog.ts";
 import { conditionHolds } from "./args.ts";
 import { decide, type AppliedLimit, type Decision } from "./evaluate.ts";
@@ -119,15 +119,9 @@ function onRecord(record: CallRecord): Recorded {
   return { decision, verdict: VERDICTS[decision], approvedByHuman: decision === "approved", schema };
 }
 
-/**
- * An upstream failure replaces the policy's decision in the record; the
- * decision survives only in its reason, "the upstream failed (after: deny)"
- * (audit/call-audit.ts). In monitor mode that is a refusal that went ahead.
- */
+/** What the policy decided, whatever the upstream did next (in monitor mode, a refusal that went ahead). */
 function policyDecision(record: CallRecord): CallDecision {
-  if (record.decision !== "upstream_error" && record.decision !== "upstream_timeout") return record.decision;
-  const after = CallDecisionSchema.safeParse(/\(after: ([a-z_]+)\)$/.exec(record.reason ?? "")?.[1]);
-  return after.success ? after.data : "allow";
+  return record.policyDecision;
 }
 
 // ─── The candidate's side ─────────────────────────────────────────────────────

@@ -34,6 +34,8 @@ function call(tool: string, at: number, overrides: Partial<CallRecord> & { args?
     upstream: { status: 200, latencyMs: 5 },
     gatewayMs: 1,
     ...rest,
+    // What the policy decided: the record's decision, unless the upstream then failed.
+    policyDecision: rest.policyDecision ?? (rest.decision === "upstream_error" || rest.decision === "upstream_timeout" ? "allow" : (rest.decision ?? "allow")),
   };
 }
 
@@ -187,7 +189,7 @@ describe("policy replay: recorded calls decided again under a candidate", () => 
       call("get_lists", T0),
       call("send_campaign", T0 + 1, { args: { campaignId: 1 }, decision: "deny", rule: "/default", reason: "tool send_campaign is not allowed by this policy (default: deny)", wouldRefuse: true }),
       // An upstream failure keeps the decision it followed only in its reason.
-      call("send_campaign", T0 + 2, { args: { campaignId: 2 }, decision: "upstream_error", rule: "/default", reason: "the upstream failed (after: deny)", wouldRefuse: true, upstream: { status: 502, latencyMs: 3 } }),
+      call("send_campaign", T0 + 2, { args: { campaignId: 2 }, decision: "upstream_error", policyDecision: "deny", rule: "/default", reason: "the upstream failed (the policy's decision: deny)", wouldRefuse: true, upstream: { status: 502, latencyMs: 3 } }),
     ];
     expect(replay(records, monitor).counts).toEqual({ unchanged: 3 });
     expect(replay(records, { ...monitor, mode: "enforce" }).counts).toEqual({ unchanged: 3 });

@@ -240,3 +240,10 @@ describe("the admin API describes itself", () => {
     expect((await gateway({ ADMIN_TOKEN: "" }).fetch("https://gateway.test/admin/api/openapi.json")).status).toBe(404);
   });
 });
+
+describe("a grant that does not exist", () => {
+  it("has no trail: 404, not an empty page", async () => {
+    const response = await api(gateway(), "/grants/g_doesnotexist/audit");
+    expect(response.status).toBe(404);
+  });
+});
