@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../config.ts";
 import { adminApi } from "./api.ts";
+import { manageApi } from "./api-manage.ts";
 import type { AdminEnv } from "./env.ts";
 import { adminPages } from "./pages/routes.tsx";
 
@@ -37,5 +38,6 @@ const hostGuard = createMiddleware<AdminEnv>(async function hostGuard(c, next) {
 /** Everything under /admin: the API (Bearer admin token) and the operator's pages (signed-in cookie). */
 export const admin = new Hono<AdminEnv>();
 admin.use("*", adminEnabled, hostGuard);
-admin.route("/api", adminApi);
+// The grants, policies and counters routes join the admin API (its Bearer check, its OpenAPI document).
+admin.route("/api", adminApi.route("/", manageApi));
 admin.route("/", adminPages);

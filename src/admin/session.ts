@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { base64url, fromBase64url, hmacSign, hmacVerify, randomBytes } from "../crypto.ts";
 import type { AdminEnv } from "./env.ts";
+import { ACCESS_JWT_HEADER, accessSettings, verifyAccessJwt, type AccessIdentity } from "./manage/access.ts";
 
 /**
  * The operator's session on the admin pages: a cookie that proves its holder
@@ -15,19 +16,34 @@ import type { AdminEnv } from "./env.ts";
  *
  * Every state-changing form carries a CSRF token bound to the session (an
  * HMAC of its nonce under the same key, with another label), checked on POST.
+ *
+ * With Cloudflare Access configured (ACCESS_TEAM_DOMAIN, ACCESS_AUD), a
+ * request carrying a valid Access token (manage/access.ts) is signed in as its
+ * email without any cookie of ours: Access sends the token with every request.
+ * Its CSRF token is bound to the email and the time Access issued that login
+ * (`iat`), under the same key, so it changes when the operator signs in to
+ * Access again. The session's `identity` (an email, or "admin" for the admin
+ * token) is the `by` of what the operator does on the pages.
  */
 export const SESSION_COOKIE = "mcp_gateway_admin";
 export const SESSION_LIFETIME_MS = 12 * 60 * 60_000;
 /** The name of the hidden form field that carries the CSRF token. */
 export const CSRF_FIELD = "csrf";
 
+/** Who a session signed in with the admin token is, in the audit trail. */
+export const TOKEN_IDENTITY = "admin";
+
 export type AdminSession = {
   /** When the session ends (ms since the epoch). */
   expiresAt: number;
-  /** The session's random nonce (base64url). */
+  /** The session's random nonce (base64url); for Access, derived from the email and the login's `iat`. */
   nonce: string;
   /** The token every form of this session must carry. */
   csrfToken: string;
+  /** Who is signed in: "admin" (the admin token) or the Access email. */
+  identity: string;
+  /** How: the admin token (our cookie) or Cloudflare Access (its token, on every request). */
+  via: "token" | "access";
 };
 
 /** The admin pages' Hono environment: the admin door's, plus the signed-in session. */
@@ -53,7 +69,10 @@ export async function issueSession(adminToken: string, now = Date.now()): Promis
   const expiresAt = now + SESSION_LIFETIME_MS;
   const nonce = base64url(randomBytes(16));
   const mac = base64url(await hmacSign(key, sessionMessage(expiresAt, nonce)));
-  return { value: `${expiresAt}.${nonce}.${mac}`, session: { expiresAt, nonce, csrfToken: base64url(await hmacSign(key, csrfMessage(nonce))) } };
+  return {
+    value: `${expiresAt}.${nonce}.${mac}`,
+    session: { expiresAt, nonce, csrfToken: base64url(await hmacSign(key, csrfMessage(nonce))), identity: TOKEN_IDENTITY, via: "token" },
+  };
 }
 
 /** The session a cookie value proves, or undefined: malformed, forged, signed under another admin token, or expired. */
@@ -67,7 +86,14 @@ export async function verifySession(adminToken: string, value: string | undefine
   const signature = fromBase64url(mac);
   const key = await sessionKey(adminToken);
   if (!signature || !(await hmacVerify(key, sessionMessage(expiresAt, nonce), signature))) return undefined;
-  return { expiresAt, nonce, csrfToken: base64url(await hmacSign(key, csrfMessage(nonce))) };
+  return { expiresAt, nonce, csrfToken: base64url(await hmacSign(key, csrfMessage(nonce))), identity: TOKEN_IDENTITY, via: "token" };
+}
+
+/** The session of a request Cloudflare Access let through, as its email. */
+export async function accessSession(adminToken: string, identity: AccessIdentity): Promise<AdminSession> {
+  const key = await sessionKey(adminToken);
+  const nonce = `access.${base64url(await hmacSign(key, `access\n${identity.email}\n${identity.issuedAt}`))}`;
+  return { expiresAt: identity.expiresAt, nonce, csrfToken: base64url(await hmacSign(key, csrfMessage(nonce))), identity: identity.email, via: "access" };
 }
 
 /** Whether a form's CSRF token is the one bound to this session (constant time). */
@@ -96,8 +122,20 @@ export function clearSessionCookie(c: Context): void {
   deleteCookie(c, SESSION_COOKIE, { httpOnly: true, sameSite: "Strict", path: "/admin", secure: cookieIsSecure(c) });
 }
 
-/** The session of this request, if its cookie proves one. */
+/**
+ * The session of this request: its Cloudflare Access identity when Access is
+ * configured and the request carries a valid Access token, else what its
+ * cookie proves, if anything. A token that does not verify is logged (why,
+ * never the token) and counts for nothing.
+ */
 export async function currentSession(c: Context, adminToken: string): Promise<AdminSession | undefined> {
+  const settings = accessSettings(c.env as object);
+  const assertion = c.req.header(ACCESS_JWT_HEADER);
+  if (settings && assertion) {
+    const verified = await verifyAccessJwt(assertion.trim(), settings);
+    if (verified.ok) return accessSession(adminToken, verified.identity);
+    console.log(JSON.stringify({ event: "admin_page", action: "access_sign_in", ok: false, reason: verified.reason }));
+  }
   return verifySession(adminToken, getCookie(c, SESSION_COOKIE));
 }
 

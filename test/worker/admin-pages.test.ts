@@ -379,7 +379,7 @@ describe("what the page shows of an approval", () => {
     note: null,
     url: "https://gateway.test/admin/approvals/apr_AAAAAAAAAAAAAAAAAAAAAA",
   };
-  const session = { expiresAt: 0, nonce: "n", csrfToken: "t" };
+  const session = { expiresAt: 0, nonce: "n", csrfToken: "t", identity: "admin", via: "token" as const };
   // A page component's output, rendered to a string (the test file is not JSX).
   const rendered = async (element: unknown) => String(await (element as { toString(): string | Promise<string> }).toString());
 

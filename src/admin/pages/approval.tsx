@@ -1,10 +1,16 @@
 import type { ApprovalRecord } from "../../approvals/record.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
-import { prettyArguments, relative, utc, visible } from "./display.ts";
+import { prettyArguments, visible } from "./display.ts";
 import { Layout } from "./layout.tsx";
+import { TableScroll, When } from "./parts.tsx";
 
-/** Who decides on the approval page, as the approval records it. */
+/** Who decides on the approval page with the admin token, as the approval records it. */
 export const PAGE_DECIDER = "admin (approval page)";
+
+/** Who a decision made on the page is recorded as: the Access email, or PAGE_DECIDER for the admin token. */
+export function deciderOf(session: AdminSession): string {
+  return session.via === "access" ? session.identity : PAGE_DECIDER;
+}
 
 const STATUS_TEXT: Record<ApprovalRecord["status"], string> = {
   pending: "Waiting for a decision. Nothing has been sent.",
@@ -26,14 +32,6 @@ function Status({ status }: { status: ApprovalRecord["status"] }) {
   return <span class={`status status-${status}`}>{status}</span>;
 }
 
-function When({ iso, now }: { iso: string; now: number }) {
-  return (
-    <>
-      <time datetime={iso}>{utc(iso)}</time> <span class="hint">({relative(iso, now)})</span>
-    </>
-  );
-}
-
 type ApprovalPageProps = {
   approval: ApprovalRecord;
   session: AdminSession;
@@ -50,7 +48,7 @@ type ApprovalPageProps = {
 export function ApprovalPage({ approval, session, notice, now = Date.now() }: ApprovalPageProps) {
   const tool = visible(approval.tool);
   return (
-    <Layout title={`${approval.status === "pending" ? "Approve" : "Approval of"} ${tool}`} session={session}>
+    <Layout title={`${approval.status === "pending" ? "Approve" : "Approval of"} ${tool}`} session={session} section="approvals">
       <h1>
         {approval.status === "pending" ? "Approve " : "Approval of "}
         <code>{tool}</code>
@@ -133,43 +131,78 @@ function DecisionForm({ approval, session }: { approval: ApprovalRecord; session
   );
 }
 
-/** The pending approvals, newest first, each linking to its page. */
-export function ApprovalListPage({ approvals, session, now = Date.now() }: { approvals: ApprovalRecord[]; session: AdminSession; now?: number }) {
+/** How often the list of approvals reloads itself (a meta refresh: the pages run no script). */
+export const APPROVALS_REFRESH_SECONDS = 10;
+
+type ApprovalListProps = {
+  /** The pending approvals, newest first. */
+  approvals: ApprovalRecord[];
+  /** Recently decided, used or expired approvals, newest first. */
+  recent?: ApprovalRecord[];
+  session: AdminSession;
+  now?: number;
+};
+
+/** The pending approvals, newest first, then the recent ones; each links to its page. The list reloads itself. */
+export function ApprovalListPage({ approvals, recent = [], session, now = Date.now() }: ApprovalListProps) {
   return (
-    <Layout title="Pending approvals" session={session}>
+    <Layout title="Pending approvals" session={session} section="approvals" autoRefreshSeconds={APPROVALS_REFRESH_SECONDS}>
       <h1>Pending approvals</h1>
-      {approvals.length === 0 ? (
-        <p>Nothing is waiting for a decision.</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>Tool</th>
-              <th>Grant</th>
-              <th>Requested</th>
-              <th>Expires</th>
-            </tr>
-          </thead>
-          <tbody>
-            {approvals.map((approval) => (
-              <tr>
-                <td>
-                  <a href={`/admin/approvals/${approval.id}`}>
-                    <code>{visible(approval.tool)}</code>
-                  </a>
-                </td>
-                <td>{visible(approval.grant.label)}</td>
-                <td>
-                  <When iso={approval.requestedAt} now={now} />
-                </td>
-                <td>
-                  <When iso={approval.expiresAt} now={now} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <p class="hint">This list reloads itself every {APPROVALS_REFRESH_SECONDS} seconds.</p>
+      {approvals.length === 0 ? <p>Nothing is waiting for a decision.</p> : <ApprovalTable label="Pending approvals" approvals={approvals} now={now} />}
+      <h2>Recent</h2>
+      {recent.length === 0 ? <p class="hint">No approval has been decided, used or expired lately.</p> : <ApprovalTable label="Recent approvals" approvals={recent} now={now} status />}
     </Layout>
+  );
+}
+
+function ApprovalTable({ label, approvals, now, status = false }: { label: string; approvals: ApprovalRecord[]; now: number; status?: boolean }) {
+  return (
+    <TableScroll label={label}>
+      <table class="cards">
+        <thead>
+          <tr>
+            <th scope="col">Tool</th>
+            <th scope="col">Grant</th>
+            {status ? <th scope="col">Status</th> : null}
+            <th scope="col">Requested</th>
+            <th scope="col">{status ? "Decided" : "Expires"}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {approvals.map((approval) => (
+            <tr>
+              <td data-label="Tool">
+                <a href={`/admin/approvals/${approval.id}`}>
+                  <code>{visible(approval.tool)}</code>
+                </a>
+              </td>
+              <td data-label="Grant">{visible(approval.grant.label)}</td>
+              {status ? (
+                <td data-label="Status">
+                  <Status status={approval.status} />
+                </td>
+              ) : null}
+              <td data-label="Requested">
+                <When iso={approval.requestedAt} now={now} />
+              </td>
+              <td data-label={status ? "Decided" : "Expires"}>
+                {status ? (
+                  approval.decidedAt ? (
+                    <>
+                      <When iso={approval.decidedAt} now={now} /> <span class="hint">by {visible(approval.decidedBy ?? "unknown")}</span>
+                    </>
+                  ) : (
+                    <span class="hint">not decided</span>
+                  )
+                ) : (
+                  <When iso={approval.expiresAt} now={now} />
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableScroll>
   );
 }

@@ -11,6 +11,8 @@ export const STYLESHEET = `
   --ok: #17703a;
   --bad: #b3261e;
   --warn: #8a5a00;
+  --on-accent: #ffffff;
+  --current: #e8eefb;
 }
 @media (prefers-color-scheme: dark) {
   :root {
@@ -23,6 +25,8 @@ export const STYLESHEET = `
     --ok: #6fcf8f;
     --bad: #ff8a80;
     --warn: #f0c060;
+    --on-accent: #0d1420;
+    --current: #26324a;
   }
 }
 * { box-sizing: border-box; }
@@ -32,10 +36,21 @@ body {
   color: var(--fg);
   background: var(--bg);
 }
-header, main, footer { max-width: 56rem; margin: 0 auto; padding: 0 1.25rem; }
-header { display: flex; align-items: center; justify-content: space-between; gap: 1rem; padding-top: 1rem; padding-bottom: 1rem; border-bottom: 1px solid var(--line); }
+header, main, footer { max-width: 64rem; margin: 0 auto; padding: 0 1.25rem; }
+header { padding-top: 1rem; padding-bottom: 0.75rem; border-bottom: 1px solid var(--line); }
+header .bar { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 0.5rem 1rem; }
 header .brand { font-weight: 600; color: var(--fg); text-decoration: none; }
+header .who { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.25rem 1rem; }
+header .who strong { overflow-wrap: anywhere; }
 header form { margin: 0; }
+nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: 0.25rem; margin: 0.75rem 0 0; padding: 0; }
+nav a { display: inline-block; padding: 0.35rem 0.75rem; border-radius: 6px; color: var(--fg); text-decoration: none; font-weight: 600; }
+nav a:hover { text-decoration: underline; }
+nav a[aria-current="page"] { background: var(--current); color: var(--accent); text-decoration: underline; text-underline-offset: 0.3em; }
+.skip { position: absolute; left: -999px; top: 0.5rem; padding: 0.5rem 1rem; background: var(--panel); border: 2px solid var(--accent); border-radius: 6px; z-index: 1; }
+.skip:focus { left: 0.5rem; }
+:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 main { padding-top: 1.5rem; padding-bottom: 3rem; }
 footer { color: var(--muted); font-size: 0.875rem; padding-bottom: 2rem; }
 h1 { font-size: 1.5rem; margin: 0 0 1rem; }
@@ -62,11 +77,23 @@ dl.facts dd.note { white-space: pre-wrap; }
 .status-approved, .status-consumed { color: var(--ok); }
 .status-denied { color: var(--bad); }
 .status-expired { color: var(--muted); }
+.tone-ok, .grant-active { color: var(--ok); }
+.tone-bad, .grant-revoked { color: var(--bad); }
+.tone-warn { color: var(--warn); }
+.tone-muted, .grant-expired { color: var(--muted); }
 .notice { padding: 0.75rem 1rem; border-radius: 6px; border: 1px solid var(--line); background: var(--panel); margin: 0 0 1.25rem; }
 .notice.error { border-color: var(--bad); color: var(--bad); }
-form.decide, form.sign-in { margin-top: 1.5rem; display: grid; gap: 0.75rem; max-width: 40rem; }
+.notice.ok { border-color: var(--ok); }
+form.decide, form.sign-in, form.stack { margin-top: 1.5rem; display: grid; gap: 0.75rem; max-width: 40rem; }
+form.editor { max-width: none; }
+.filters { display: flex; flex-wrap: wrap; align-items: flex-end; gap: 0.75rem 1rem; margin: 0 0 1.25rem; }
+.filters .field { flex: 1 1 12rem; min-width: 0; }
+.field { display: grid; gap: 0.3rem; }
+.field .hint { margin: 0; }
+fieldset { border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem 1rem; display: grid; gap: 0.75rem; }
+legend { font-weight: 600; padding: 0 0.25rem; }
 label { font-weight: 600; }
-input[type="password"], textarea {
+input[type="password"], input[type="text"], select, textarea {
   width: 100%;
   padding: 0.55rem 0.7rem;
   font: inherit;
@@ -76,7 +103,8 @@ input[type="password"], textarea {
   border-radius: 6px;
 }
 textarea { min-height: 5rem; resize: vertical; }
-.buttons { display: flex; gap: 0.75rem; }
+textarea.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.9rem; line-height: 1.4; }
+.buttons { display: flex; flex-wrap: wrap; align-items: center; gap: 0.75rem; }
 button {
   font: inherit;
   font-weight: 600;
@@ -89,8 +117,38 @@ button {
 }
 button.approve { background: #17703a; border-color: #17703a; color: #fff; }
 button.deny { background: #b3261e; border-color: #b3261e; color: #fff; }
+button.primary { background: var(--accent); border-color: var(--accent); color: var(--on-accent); }
+button.danger { background: #b3261e; border-color: #b3261e; color: #fff; }
+a.button-link { display: inline-block; padding: 0.5rem 1.1rem; border: 1px solid var(--line); border-radius: 6px; font-weight: 600; text-decoration: none; }
+a.danger-link { color: var(--bad); font-weight: 600; }
 button.link { border: none; background: none; padding: 0; color: var(--accent); font-weight: normal; text-decoration: underline; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.45rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { color: var(--muted); font-weight: 600; font-size: 0.875rem; }
+th { color: var(--muted); font-weight: 600; font-size: 0.875rem; white-space: nowrap; }
+.table-scroll { position: relative; overflow-x: auto; margin: 0 0 1rem; }
+td.reason { min-width: 12rem; overflow-wrap: anywhere; }
+.pager { display: flex; gap: 1.5rem; }
+ul.actions { list-style: none; display: flex; flex-wrap: wrap; gap: 0.5rem 1.5rem; padding: 0; margin: 1.5rem 0; }
+ul.plain { margin: 0; padding-left: 1.1rem; }
+ul.problems { margin: 0 0 1.25rem; padding-left: 1.25rem; }
+ul.problems li { margin: 0.25rem 0; overflow-wrap: anywhere; }
+ul.problems code.path { font-weight: 600; color: var(--bad); }
+.usage.full { color: var(--bad); font-weight: 600; }
+#new-token { white-space: pre-wrap; word-break: break-all; font-size: 1rem; }
+section.result { margin: 1.5rem 0; }
+section.replay { margin: 2.5rem 0 1.5rem; padding-top: 1rem; border-top: 2px solid var(--line); }
+pre.wrap { white-space: pre-wrap; overflow-wrap: anywhere; }
+@media (max-width: 40rem) {
+  header, main { padding-left: 0.75rem; padding-right: 0.75rem; }
+  /* Tables become one card per row: each cell under its column's name. */
+  table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; width: 100%; }
+  table.cards tr { border-bottom: 1px solid var(--line); padding: 0.5rem 0; }
+  table.cards td { position: relative; border: none; padding: 0.15rem 0 0.15rem 7.25rem; min-height: 1.9rem; min-width: 0; overflow-wrap: anywhere; }
+  table.cards td::before { content: attr(data-label); position: absolute; left: 0; top: 0.2rem; width: 6.75rem; color: var(--muted); font: 600 0.875rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+  dl.facts { grid-template-columns: 1fr; gap: 0.1rem; }
+  dl.facts dd { margin-bottom: 0.5rem; }
+  th, td { padding: 0.4rem 0.45rem; }
+  pre { padding: 0.75rem; }
+}
 `.trimStart();

@@ -1,0 +1,134 @@
+import { z } from "zod";
+import type { Bindings } from "../../env.ts";
+import { grantKey, GrantRecordSchema, tokenKey, type GrantRecord } from "../../grants/grant.ts";
+import { issueGrant, revocationEntries, type GrantListing, type KvEntry } from "../../grants/records.ts";
+import { adminRecord, writeAdminRecord } from "./admin-record.ts";
+
+export const GRANT_STATUSES = ["active", "revoked", "expired"] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+/** A grant as operators see it: its record (never its token) and how it stands now. */
+export const GrantSummarySchema = GrantRecordSchema.extend({ status: z.enum(GRANT_STATUSES) });
+export type GrantSummary = z.infer<typeof GrantSummarySchema>;
+
+/** `90m`, `12h`, `30d`: as `mcp-gateway grant create --expires` takes it. */
+const EXPIRY_PATTERN = /^([1-9]\d{0,5})([mhd])$/;
+
+/** What creating a grant takes (the console's form and `POST /admin/api/grants` alike). */
+export const GrantCreateInputSchema = z.strictObject({
+  label: z.string().trim().min(1, "a label is required").max(200, "at most 200 characters"),
+  policy: z.string().min(1, "choose a policy").max(512),
+  /** `90m`, `12h`, `30d`; absent: the grant does not expire. */
+  expires: z.string().regex(EXPIRY_PATTERN, 'a duration like "90m", "12h" or "30d"').optional(),
+});
+export type GrantCreateInput = z.infer<typeof GrantCreateInputSchema>;
+
+const EXPIRY_UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Ten years: anything longer is a typo. */
+const MAX_EXPIRY_MS = 3650 * 86_400_000;
+
+/** `30d` → the time 30 days from now, as `mcp-gateway grant create --expires` reads it. */
+export function expiryFrom(text: string, now = Date.now()): Date | undefined {
+  const match = EXPIRY_PATTERN.exec(text);
+  if (!match) return undefined;
+  const ms = Number(match[1]) * (EXPIRY_UNIT_MS[match[2] ?? "d"] ?? 0);
+  return ms > 0 && ms <= MAX_EXPIRY_MS ? new Date(now + ms) : undefined;
+}
+
+export function grantStatus(grant: Pick<GrantRecord, "revoked" | "expiresAt">, now = Date.now()): GrantStatus {
+  if (grant.revoked) return "revoked";
+  return grant.expiresAt !== null && Date.parse(grant.expiresAt) <= now ? "expired" : "active";
+}
+
+export type CreateOutcome =
+  | { ok: true; grant: GrantSummary; token: string }
+  | { ok: false; problem: string };
+
+export type RevokeOutcome =
+  | { ok: true; grant: GrantSummary }
+  | { ok: false; reason: "not_found"; grant?: undefined }
+  | { ok: false; reason: "already_revoked"; grant: GrantSummary };
+
+/**
+ * Grants, for the console and the admin API: what `mcp-gateway grant …` does
+ * with wrangler's KV commands, done through the Worker's GRANTS binding, with
+ * the same KV layout (src/grants/grant.ts). Creating and revoking are audited
+ * in the grant's own object ("grant.create", "grant.revoke"), with who did it.
+ * The token of a new grant is returned once and never stored or logged.
+ */
+export class GrantService {
+  #env: Bindings;
+
+  constructor(env: Bindings) {
+    this.#env = env;
+  }
+
+  /** Every grant, newest first (one KV list call per 1000 grants: the metadata holds all that is shown). */
+  async list(now = Date.now()): Promise<GrantSummary[]> {
+    const grants: GrantSummary[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#env.GRANTS.list<GrantListing>({ prefix: grantKey(""), ...(cursor ? { cursor } : {}) });
+      for (const key of page.keys) {
+        if (key.metadata) grants.push(summary(key.name.slice(grantKey("").length), key.metadata, now));
+      }
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return grants.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async get(id: string, now = Date.now()): Promise<GrantSummary | undefined> {
+    const { value, metadata } = await this.#env.GRANTS.getWithMetadata<GrantListing>(grantKey(id));
+    return value !== null && metadata ? summary(id, metadata, now) : undefined;
+  }
+
+  /** Issues a grant bound to a stored policy; the answer carries its token, the only time it is ever shown. */
+  async create(input: GrantCreateInput, by: string, now = Date.now()): Promise<CreateOutcome> {
+    if ((await this.#env.POLICIES.get(input.policy)) === null) return { ok: false, problem: `there is no policy named "${input.policy}"` };
+    let expiresAt: Date | undefined;
+    if (input.expires !== undefined) {
+      expiresAt = expiryFrom(input.expires, now);
+      if (!expiresAt) return { ok: false, problem: "the expiry must be a duration like 90m, 12h or 30d, at most 3650d" };
+    }
+    const issued = await issueGrant({ label: input.label, policy: input.policy, now: new Date(now), ...(expiresAt ? { expiresAt } : {}) });
+    await this.#put(issued.entries);
+    const { record } = issued;
+    await writeAdminRecord(
+      this.#env,
+      record.id,
+      adminRecord({ action: "grant.create", by, target: record.id, grant: { id: record.id, label: record.label }, detail: { label: record.label, policy: record.policy } }, now),
+    );
+    return { ok: true, grant: { ...record, status: grantStatus(record, now) }, token: issued.token };
+  }
+
+  /**
+   * Marks a grant revoked: its token record, which authentication reads,
+   * and its listing. Agents holding the token get 401 once the gateway's
+   * caches let go of it (CACHE_TTL_MS, plus KV's edge cache when deployed).
+   */
+  async revoke(id: string, by: string, now = Date.now()): Promise<RevokeOutcome> {
+    const index = await this.#env.GRANTS.get<{ tokenHash?: unknown }>(grantKey(id), { type: "json" });
+    const tokenHash = typeof index?.tokenHash === "string" ? index.tokenHash : undefined;
+    if (tokenHash === undefined) return { ok: false, reason: "not_found" };
+    const parsed = GrantRecordSchema.safeParse(await this.#env.GRANTS.get(tokenKey(tokenHash), { type: "json" }));
+    if (!parsed.success) return { ok: false, reason: "not_found" };
+    const record = parsed.data;
+    if (record.revoked) return { ok: false, reason: "already_revoked", grant: { ...record, status: "revoked" } };
+    await this.#put(revocationEntries(record, tokenHash));
+    await writeAdminRecord(
+      this.#env,
+      record.id,
+      adminRecord({ action: "grant.revoke", by, target: record.id, grant: { id: record.id, label: record.label }, detail: { label: record.label, policy: record.policy } }, now),
+    );
+    return { ok: true, grant: { ...record, revoked: true, status: "revoked" } };
+  }
+
+  async #put(entries: KvEntry[]): Promise<void> {
+    for (const entry of entries) await this.#env.GRANTS.put(entry.key, entry.value, entry.metadata ? { metadata: entry.metadata } : {});
+  }
+}
+
+function summary(id: string, listing: GrantListing, now: number): GrantSummary {
+  const grant = { id, label: listing.label, policy: listing.policy, createdAt: listing.createdAt, expiresAt: listing.expiresAt, revoked: listing.revoked };
+  return { ...grant, status: grantStatus(grant, now) };
+}

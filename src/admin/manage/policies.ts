@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { GATEWAY_AUDIT_OBJECT } from "../../audit/service.ts";
+import type { Bindings } from "../../env.ts";
+import { isObject } from "../../json.ts";
+import { decide, type Decision } from "../../policy/evaluate.ts";
+import type { Policy } from "../../policy/schema.ts";
+import { validatePolicy, validatePolicyText } from "../../policy/validate.ts";
+import { policyVersion } from "../../policy/version.ts";
+import { toolTags } from "../../tools/catalog.ts";
+import { adminRecord, writeAdminRecord } from "./admin-record.ts";
+
+/** Names a policy can be pushed under from the console and the API (the KV key). */
+export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const PolicyNameSchema = z.string().regex(POLICY_NAME_PATTERN, "letters, digits, '.', '_' and '-', at most 128, starting with a letter or digit");
+
+/** A stored policy as listed: its name, its version (null when the document is not valid) and whether it is valid. */
+export const PolicySummarySchema = z.object({ name: z.string(), version: z.string().nullable(), valid: z.boolean() });
+export type PolicySummary = z.infer<typeof PolicySummarySchema>;
+
+export type StoredPolicy = PolicySummary & { text: string; problems: string[] };
+
+/** A validation's answer: the version the document would have, or every problem at its JSON path. */
+export const ValidationSchema = z.object({ ok: z.boolean(), version: z.string().nullable(), problems: z.array(z.string()) });
+export type Validation = z.infer<typeof ValidationSchema>;
+
+/** What `mcp-gateway policy simulate` prints, as data and as its one line of text. */
+export const SimulationSchema = z.object({
+  tool: z.string(),
+  decision: z.enum(["allow", "deny", "invalid_arguments", "approve", "hidden"]),
+  /** JSON pointer of the rule that decided. */
+  rule: z.string(),
+  reason: z.string().nullable(),
+  limits: z.array(z.object({ counter: z.string(), window: z.string(), max: z.number(), scope: z.string(), amount: z.number(), rule: z.string() })),
+  /** The tool's tags (catalog, plus any given), without "@". */
+  tags: z.array(z.string()),
+  /** How an approval would be handled, when the call needs one. */
+  approval: z.object({ ttlMs: z.number(), holdMs: z.number() }).nullable(),
+  text: z.string(),
+});
+export type Simulation = z.infer<typeof SimulationSchema>;
+
+/**
+ * Policies, for the console and the admin API: list and read what the
+ * POLICIES namespace holds, validate a document (problems at their exact
+ * JSON path, as `mcp-gateway policy validate` reports them), simulate a call
+ * (as `mcp-gateway policy simulate`), and push a new version under a name,
+ * validated first and audited as "policy.push" in the gateway-wide object.
+ */
+export class PolicyService {
+  #env: Bindings;
+
+  constructor(env: Bindings) {
+    this.#env = env;
+  }
+
+  async list(): Promise<PolicySummary[]> {
+    const names: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#env.POLICIES.list(cursor ? { cursor } : {});
+      names.push(...page.keys.map((key) => key.name));
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    const stored = await Promise.all(names.map((name) => this.get(name)));
+    return stored.filter((policy) => policy !== undefined).map(({ name, version, valid }) => ({ name, version, valid }));
+  }
+
+  async get(name: string): Promise<StoredPolicy | undefined> {
+    const text = await this.#env.POLICIES.get(name, { type: "text" });
+    if (text === null) return undefined;
+    const validation = await validateDocument(text);
+    return { name, text, version: validation.version, valid: validation.ok, problems: validation.problems };
+  }
+
+  /** Stores a new version under `name` if the document is valid; returns its version or the problems. */
+  async push(name: string, document: unknown, by: string, now = Date.now()): Promise<Validation> {
+    const validation = await validateDocument(document);
+    if (!validation.ok) return validation;
+    const text = documentText(document);
+    await this.#env.POLICIES.put(name, text);
+    await writeAdminRecord(
+      this.#env,
+      GATEWAY_AUDIT_OBJECT,
+      adminRecord({ action: "policy.push", by, target: name, grant: null, detail: { name, version: validation.version } }, now),
+    );
+    return validation;
+  }
+}
+
+/**
+ * Validates a policy given as its JSON text (a string, as pasted) or as the
+ * parsed document. Problems name the exact JSON path, as validatePolicyText
+ * gives them; a valid document also gets its version.
+ */
+export async function validateDocument(document: unknown): Promise<Validation> {
+  const result = typeof document === "string" ? validatePolicyText(document) : validatePolicy(document);
+  if (!result.ok) return { ok: false, version: null, problems: result.problems };
+  return { ok: true, version: await policyVersion(typeof document === "string" ? JSON.parse(document) : document), problems: [] };
+}
+
+/** The parsed policy of a valid document (text or parsed). */
+export function parsedPolicy(document: unknown): Policy | undefined {
+  const result = typeof document === "string" ? validatePolicyText(document) : validatePolicy(document);
+  return result.ok ? result.policy : undefined;
+}
+
+/** What is stored: pasted text as given (line breaks normalised), a parsed document as pretty JSON. */
+function documentText(document: unknown): string {
+  return typeof document === "string" ? document.replace(/\r\n?/g, "\n") : `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** A call's arguments from their JSON text: a JSON object, or why not. */
+export function parseArguments(text: string): { args: Record<string, unknown> } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.trim() === "" ? "{}" : text);
+  } catch (error) {
+    return { problem: `the arguments are not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  return isObject(value) ? { args: value } : { problem: "the arguments must be a JSON object, like {\"campaignId\": 42}" };
+}
+
+/**
+ * Decides a call against a policy without making it, exactly as the gateway
+ * would (the catalog's tags, plus `extraTags` standing in for the upstream's
+ * annotations), and describes the decision as `mcp-gateway policy simulate`
+ * prints it.
+ */
+export function simulate(policy: Policy, tool: string, args: Record<string, unknown>, extraTags: string[] = []): Simulation {
+  const tags = new Set([...toolTags(tool), ...extraTags]);
+  const decision: Decision = decide(policy, { name: tool, args, tags });
+  const limits = "limits" in decision ? decision.limits.map(({ counter, window, max, scope, amount, rule }) => ({ counter, window, max, scope, amount, rule })) : [];
+  const reason = "reason" in decision ? decision.reason : null;
+  return {
+    tool,
+    decision: decision.decision,
+    rule: decision.rule,
+    reason,
+    limits,
+    tags: [...tags],
+    approval: decision.decision === "approve" ? decision.approval : null,
+    text: simulationText(tool, decision.decision, decision.rule, reason, limits, [...tags]),
+  };
+}
+
+function simulationText(tool: string, decision: Simulation["decision"], rule: string, reason: string | null, limits: Simulation["limits"], tags: string[]): string {
+  const detail = reason !== null ? `: ${reason}` : decision === "hidden" ? ": the tool is hidden (absent from tools/list, answered as unknown)" : "";
+  const limitLine = limits.length > 0 ? `\nlimits: ${limits.map((l) => `${l.counter} ${l.max}/${l.window} per ${l.scope} (+${l.amount}, ${l.rule})`).join("; ")}` : "";
+  const tagLine = tags.length > 0 ? `\ntags: ${tags.map((t) => `@${t}`).join(" ")}` : "";
+  return `${decision.toUpperCase()} ${tool} by ${rule || "(no policy)"}${detail}${limitLine}${tagLine}`;
+}

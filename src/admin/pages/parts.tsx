@@ -1,0 +1,46 @@
+import type { Child } from "hono/jsx";
+import { relative, utc } from "./display.ts";
+
+/** Small pieces the console's pages share. */
+
+/** A time in UTC, and how long ago or ahead it is. */
+export function When({ iso, now = Date.now() }: { iso: string; now?: number }) {
+  return (
+    <>
+      <time datetime={iso}>{utc(iso)}</time> <span class="hint">({relative(iso, now)})</span>
+    </>
+  );
+}
+
+/** A wide table that scrolls sideways on a narrow screen, reachable by keyboard. */
+export function TableScroll({ label, children }: { label: string; children?: Child }) {
+  return (
+    <div class="table-scroll" role="region" aria-label={label} tabindex={0}>
+      {children}
+    </div>
+  );
+}
+
+/** A notice above a page's content: an error (announced at once) or plain information. */
+export function Notice({ kind = "info", children }: { kind?: "info" | "error" | "ok"; children?: Child }) {
+  return (
+    <p class={kind === "info" ? "notice" : `notice ${kind}`} role={kind === "error" ? "alert" : "status"}>
+      {children}
+    </p>
+  );
+}
+
+/** A label over its field, with an optional hint tied to the field (aria-describedby). */
+export function Field({ id, label, hint, children }: { id: string; label: string; hint?: Child; children?: Child }) {
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      {children}
+      {hint ? (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+    </div>
+  );
+}
