@@ -4,7 +4,8 @@ import type { AdminEnv } from "./env.ts";
 import { API_ACTOR } from "./manage/admin-record.ts";
 import { CounterRowSchema, CounterService } from "./manage/counters.ts";
 import { GrantCreateInputSchema, GrantService, GrantSummarySchema } from "./manage/grants.ts";
-import { parsedPolicy, PolicyNameSchema, PolicyService, PolicySummarySchema, simulate, SimulationSchema, validateDocument, ValidationSchema } from "./manage/policies.ts";
+import { simulate, SimulationSchema } from "../policy/simulate.ts";
+import { parsedPolicy, PolicyNameSchema, PolicyService, PolicySummarySchema, validateDocument, ValidationSchema } from "./manage/policies.ts";
 
 /**
  * The admin API's grants, policies and counters (under /admin/api, merged

@@ -1,14 +1,13 @@
 import { GrantRecordSchema, grantKey, tokenKey } from "../grants/grant.ts";
 import { issueGrant, revocationEntries, type GrantListing } from "../grants/records.ts";
+import { expiryFrom } from "../grants/expiry.ts";
 import { kvGet, kvList, kvPutEntries, type KvTarget } from "./wrangler-kv.ts";
 import { UsageError } from "./policy-commands.ts";
 
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 export function parseExpiry(text: string, now = Date.now()): Date {
-  const match = /^(\d+)([mhd])$/.exec(text);
-  if (!match) throw new UsageError(`--expires takes a duration like 90m, 12h or 30d, not "${text}"`);
-  return new Date(now + Number(match[1]) * (UNITS[match[2] ?? "d"] ?? 0));
+  const expiresAt = expiryFrom(text, now);
+  if (!expiresAt) throw new UsageError(`--expires takes a duration like 90m, 12h or 30d (at most 3650d), not "${text}"`);
+  return expiresAt;
 }
 
 export async function createCommand(options: { label: string; policy: string; expires?: string }, target: KvTarget) {

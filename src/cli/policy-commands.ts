@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { decide } from "../policy/evaluate.ts";
+import { simulate } from "../policy/simulate.ts";
 import { validatePolicyText } from "../policy/validate.ts";
 import { policyVersion } from "../policy/version.ts";
-import { toolTags } from "../tools/catalog.ts";
 import { kvPutFile, type KvTarget } from "./wrangler-kv.ts";
 
 export class UsageError extends Error {}
@@ -37,18 +36,6 @@ export function simulateCommand(file: string, tool: string, argsJson: string, ex
     throw new UsageError(`--args is not valid JSON: ${argsJson}`);
   }
   if (args === null || typeof args !== "object" || Array.isArray(args)) throw new UsageError("--args must be a JSON object");
-  const tags = new Set([...toolTags(tool), ...extraTags]);
-  const decision = decide(policy, { name: tool, args: args as Record<string, unknown>, tags });
-  const rule = decision.rule || "(no policy)";
-  const detail =
-    "reason" in decision
-      ? `: ${decision.reason}`
-      : decision.decision === "hidden"
-        ? ": the tool is hidden (absent from tools/list, answered as unknown)"
-        : "";
-  const limits = "limits" in decision && decision.limits.length > 0
-    ? `\nlimits: ${decision.limits.map((l) => `${l.counter} ${l.max}/${l.window} per ${l.scope} (+${l.amount}, ${l.rule})`).join("; ")}`
-    : "";
-  const tagLine = tags.size > 0 ? `\ntags: ${[...tags].map((t) => `@${t}`).join(" ")}` : "";
-  return { decision, text: `${decision.decision.toUpperCase()} ${tool} by ${rule}${detail}${limits}${tagLine}` };
+  const { text, ...decision } = simulate(policy, tool, args as Record<string, unknown>, extraTags);
+  return { decision, text };
 }

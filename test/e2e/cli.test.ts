@@ -49,7 +49,7 @@ describe("mcp-gateway policy validate / simulate (no wrangler needed)", () => {
     expect(denied.stdout).toContain("DENY send_campaign by /tools/send_campaign/require/0: this agent may only send campaigns 101 and 102");
 
     const hidden = await cli("policy", "simulate", "policies/iterable/recommended.json", "--tool", "delete_user_by_email", "--json");
-    expect(JSON.parse(hidden.stdout)).toEqual({ decision: "hidden", rule: "/hide/0" });
+    expect(JSON.parse(hidden.stdout)).toMatchObject({ tool: "delete_user_by_email", decision: "hidden", rule: "/hide/0", limits: [] });
   });
 
   it("explains usage mistakes with exit status 2", async () => {

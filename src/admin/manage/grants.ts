@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Bindings } from "../../env.ts";
 import { grantKey, GrantRecordSchema, tokenKey, type GrantRecord } from "../../grants/grant.ts";
 import { issueGrant, revocationEntries, type GrantListing, type KvEntry } from "../../grants/records.ts";
+import { EXPIRY_PATTERN, expiryFrom } from "../../grants/expiry.ts";
 import { adminRecord, writeAdminRecord } from "./admin-record.ts";
 
 export const GRANT_STATUSES = ["active", "revoked", "expired"] as const;
@@ -11,9 +12,6 @@ export type GrantStatus = (typeof GRANT_STATUSES)[number];
 export const GrantSummarySchema = GrantRecordSchema.extend({ status: z.enum(GRANT_STATUSES) });
 export type GrantSummary = z.infer<typeof GrantSummarySchema>;
 
-/** `90m`, `12h`, `30d`: as `mcp-gateway grant create --expires` takes it. */
-const EXPIRY_PATTERN = /^([1-9]\d{0,5})([mhd])$/;
-
 /** What creating a grant takes (the console's form and `POST /admin/api/grants` alike). */
 export const GrantCreateInputSchema = z.strictObject({
   label: z.string().trim().min(1, "a label is required").max(200, "at most 200 characters"),
@@ -22,18 +20,6 @@ export const GrantCreateInputSchema = z.strictObject({
   expires: z.string().regex(EXPIRY_PATTERN, 'a duration like "90m", "12h" or "30d"').optional(),
 });
 export type GrantCreateInput = z.infer<typeof GrantCreateInputSchema>;
-
-const EXPIRY_UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** Ten years: anything longer is a typo. */
-const MAX_EXPIRY_MS = 3650 * 86_400_000;
-
-/** `30d` → the time 30 days from now, as `mcp-gateway grant create --expires` reads it. */
-export function expiryFrom(text: string, now = Date.now()): Date | undefined {
-  const match = EXPIRY_PATTERN.exec(text);
-  if (!match) return undefined;
-  const ms = Number(match[1]) * (EXPIRY_UNIT_MS[match[2] ?? "d"] ?? 0);
-  return ms > 0 && ms <= MAX_EXPIRY_MS ? new Date(now + ms) : undefined;
-}
 
 export function grantStatus(grant: Pick<GrantRecord, "revoked" | "expiresAt">, now = Date.now()): GrantStatus {
   if (grant.revoked) return "revoked";

@@ -23,21 +23,7 @@ export type StoredPolicy = PolicySummary & { text: string; problems: string[] };
 export const ValidationSchema = z.object({ ok: z.boolean(), version: z.string().nullable(), problems: z.array(z.string()) });
 export type Validation = z.infer<typeof ValidationSchema>;
 
-/** What `mcp-gateway policy simulate` prints, as data and as its one line of text. */
-export const SimulationSchema = z.object({
-  tool: z.string(),
-  decision: z.enum(["allow", "deny", "invalid_arguments", "approve", "hidden"]),
-  /** JSON pointer of the rule that decided. */
-  rule: z.string(),
-  reason: z.string().nullable(),
-  limits: z.array(z.object({ counter: z.string(), window: z.string(), max: z.number(), scope: z.string(), amount: z.number(), rule: z.string() })),
-  /** The tool's tags (catalog, plus any given), without "@". */
-  tags: z.array(z.string()),
-  /** How an approval would be handled, when the call needs one. */
-  approval: z.object({ ttlMs: z.number(), holdMs: z.number() }).nullable(),
-  text: z.string(),
-});
-export type Simulation = z.infer<typeof SimulationSchema>;
+
 
 /**
  * Policies, for the console and the admin API: list and read what the
@@ -120,32 +106,3 @@ export function parseArguments(text: string): { args: Record<string, unknown> } 
   return isObject(value) ? { args: value } : { problem: "the arguments must be a JSON object, like {\"campaignId\": 42}" };
 }
 
-/**
- * Decides a call against a policy without making it, exactly as the gateway
- * would (the catalog's tags, plus `extraTags` standing in for the upstream's
- * annotations), and describes the decision as `mcp-gateway policy simulate`
- * prints it.
- */
-export function simulate(policy: Policy, tool: string, args: Record<string, unknown>, extraTags: string[] = []): Simulation {
-  const tags = new Set([...toolTags(tool), ...extraTags]);
-  const decision: Decision = decide(policy, { name: tool, args, tags });
-  const limits = "limits" in decision ? decision.limits.map(({ counter, window, max, scope, amount, rule }) => ({ counter, window, max, scope, amount, rule })) : [];
-  const reason = "reason" in decision ? decision.reason : null;
-  return {
-    tool,
-    decision: decision.decision,
-    rule: decision.rule,
-    reason,
-    limits,
-    tags: [...tags],
-    approval: decision.decision === "approve" ? decision.approval : null,
-    text: simulationText(tool, decision.decision, decision.rule, reason, limits, [...tags]),
-  };
-}
-
-function simulationText(tool: string, decision: Simulation["decision"], rule: string, reason: string | null, limits: Simulation["limits"], tags: string[]): string {
-  const detail = reason !== null ? `: ${reason}` : decision === "hidden" ? ": the tool is hidden (absent from tools/list, answered as unknown)" : "";
-  const limitLine = limits.length > 0 ? `\nlimits: ${limits.map((l) => `${l.counter} ${l.max}/${l.window} per ${l.scope} (+${l.amount}, ${l.rule})`).join("; ")}` : "";
-  const tagLine = tags.length > 0 ? `\ntags: ${tags.map((t) => `@${t}`).join(" ")}` : "";
-  return `${decision.toUpperCase()} ${tool} by ${rule || "(no policy)"}${detail}${limitLine}${tagLine}`;
-}

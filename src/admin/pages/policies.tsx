@@ -1,5 +1,6 @@
 import type { GrantSummary } from "../manage/grants.ts";
-import type { PolicySummary, Simulation, StoredPolicy, Validation } from "../manage/policies.ts";
+import type { Simulation } from "../../policy/simulate.ts";
+import type { PolicySummary, StoredPolicy, Validation } from "../manage/policies.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
 import { visible } from "./display.ts";
 import { Layout } from "./layout.tsx";
