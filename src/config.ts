@@ -15,6 +15,9 @@ export const CONFIG_DEFAULTS = {
   ALLOWED_ORIGINS: "",
   PUBLIC_URL: "",
   AUDIT_RETENTION_DAYS: 7,
+  ACCESS_TEAM_DOMAIN: "",
+  ACCESS_AUD: "",
+  APPROVAL_WEBHOOK_URL: "",
 } as const;
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);

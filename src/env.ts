@@ -11,6 +11,11 @@ export type Bindings = Env & {
   ADMIN_TOKEN?: string;
   /** Signs approval webhooks (`wrangler secret put APPROVAL_WEBHOOK_SECRET`). */
   APPROVAL_WEBHOOK_SECRET?: string;
+  /** Optional vars (README "Configuration"): where approval webhooks go, and Cloudflare Access in front of /admin. */
+  APPROVAL_WEBHOOK_URL?: string;
+  ACCESS_TEAM_DOMAIN?: string;
+  ACCESS_AUD?: string;
+  AUDIT_RETENTION_DAYS?: string;
 };
 
 export type AppEnv = {

@@ -1,3 +1,4 @@
+import type { Bindings } from "../../env.ts";
 import { fromBase64url } from "../../crypto.ts";
 import { isObject } from "../../json.ts";
 
@@ -55,7 +56,7 @@ const encoder = new TextEncoder();
 const settingsCache = new WeakMap<object, AccessSettings | null>();
 
 /** Access settings from the Worker's vars, or undefined when Access is not configured (both vars are needed). */
-export function accessSettings(env: object): AccessSettings | undefined {
+export function accessSettings(env: Pick<Bindings, "ACCESS_TEAM_DOMAIN" | "ACCESS_AUD">): AccessSettings | undefined {
   let settings = settingsCache.get(env);
   if (settings === undefined) {
     settings = readSettings(env) ?? null;
@@ -64,8 +65,8 @@ export function accessSettings(env: object): AccessSettings | undefined {
   return settings ?? undefined;
 }
 
-function readSettings(env: object): AccessSettings | undefined {
-  const { ACCESS_TEAM_DOMAIN: domain, ACCESS_AUD: audience } = env as { ACCESS_TEAM_DOMAIN?: unknown; ACCESS_AUD?: unknown };
+function readSettings(env: Pick<Bindings, "ACCESS_TEAM_DOMAIN" | "ACCESS_AUD">): AccessSettings | undefined {
+  const { ACCESS_TEAM_DOMAIN: domain, ACCESS_AUD: audience } = env;
   if (typeof domain !== "string" || domain.trim() === "" || typeof audience !== "string" || audience.trim() === "") return undefined;
   let url: URL;
   try {
