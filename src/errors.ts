@@ -1,4 +1,5 @@
-import { ErrorCode, type JSONRPCErrorResponse, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCErrorResponse, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode } from "./mcp/jsonrpc.ts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /**
@@ -17,7 +18,7 @@ export const GatewayErrorCode = {
   UpstreamError: -32003,
 } as const;
 
-export type RpcCode = ErrorCode | (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
+export type RpcCode = (typeof ErrorCode)[keyof typeof ErrorCode] | (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
 /**
  * The one error type of the gateway. Everything that refuses a request throws

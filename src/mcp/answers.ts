@@ -1,4 +1,5 @@
-import { ErrorCode, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode } from "./jsonrpc.ts";
 import { GatewayErrorCode, jsonRpcError } from "../errors.ts";
 import { isObject, parseJson } from "../json.ts";
 import { relayEventStream } from "./event-stream.ts";

@@ -1,4 +1,5 @@
-import { ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, JSONRPCMessageSchema } from "./jsonrpc.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 
 /** A POST body after it was read once, parsed and validated. */

@@ -19,11 +19,16 @@ async function api(gw: Gateway, path: string, init: RequestInit = {}) {
   return response;
 }
 
-async function trail(gw: Gateway, grantId: string, query = ""): Promise<AuditRecord[]> {
-  await settle();
-  const response = await api(gw, `/grants/${grantId}/audit${query}`);
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { records: AuditRecord[] }).records;
+/** The grant's trail once it holds at least `atLeast` records (they are written off the agents' path, batched). */
+async function trail(gw: Gateway, grantId: string, query = "", atLeast = 1): Promise<AuditRecord[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const response = await api(gw, `/grants/${grantId}/audit${query}`);
+    expect(response.status).toBe(200);
+    const { records } = (await response.json()) as { records: AuditRecord[] };
+    if (records.length >= atLeast || Date.now() > deadline) return records;
+    await settle();
+  }
 }
 
 const calls = (records: AuditRecord[]) => records.filter((record): record is CallRecord => record.kind === "call");
@@ -56,7 +61,7 @@ describe("one record per decision", () => {
     await agent.call("send_campaign", { campaignId: 42 }); // approval_required
     await agent.call("get_user_by_email", { email: "secret@example.com" }); // deny (default)
 
-    const records = calls(await trail(gw, grant.id));
+    const records = calls(await trail(gw, grant.id, "", 9));
     expect(records.map((record) => [record.tool, record.decision])).toEqual([
       ["get_user_by_email", "deny"],
       ["send_campaign", "approval_required"],
@@ -99,7 +104,7 @@ describe("one record per decision", () => {
     const id = (pending.result?._meta?.["mcp-policy-gateway/decision"] as { approval: { id: string } }).approval.id;
     await api(gw, `/approvals/${id}/approve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ by: "alice", note: "fine" }) });
     await agent.call("send_campaign", { campaignId: 7 });
-    const records = await trail(gw, grant.id);
+    const records = await trail(gw, grant.id, "", 3);
     expect(records[0]).toMatchObject({ kind: "call", decision: "approved", approval: id, upstream: { status: 200 } });
     expect(records[1]).toMatchObject({ kind: "admin", action: "approval.approve", by: "alice", target: id, grant: { id: grant.id }, detail: { tool: "send_campaign", note: "fine" } });
     expect(records[2]).toMatchObject({ kind: "call", decision: "approval_required", approval: id });
@@ -112,7 +117,7 @@ describe("one record per decision", () => {
     await agent.rpc("tools/list", {});
     await agent.call("get_campaigns", {}, { "x-fault": "status:502" });
     await agent.call("get_campaigns", {}, { "x-fault": "hang" });
-    expect(calls(await trail(gw, grant.id)).map((record) => [record.decision, record.upstream?.status ?? null])).toEqual([
+    expect(calls(await trail(gw, grant.id, "", 2)).map((record) => [record.decision, record.upstream?.status ?? null])).toEqual([
       ["upstream_timeout", null],
       ["upstream_error", 502],
     ]);
@@ -147,7 +152,7 @@ describe("querying the trail", () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     for (let i = 0; i < 2; i++) await agent.call("get_lists", {});
     await agent.call("get_user_by_email", { email: "a@example.com" });
-    await settle();
+    await trail(gw, grant.id, "", 6);
 
     const json = async (query: string) => (await (await api(gw, `/grants/${grant.id}/audit${query}`)).json()) as { records: CallRecord[]; cursor: string | null };
     expect((await json("?decision=deny")).records.map((record) => record.tool)).toEqual(["get_user_by_email"]);
@@ -183,7 +188,8 @@ describe("querying the trail", () => {
     await agentA.call("get_campaigns", {});
     await agentB.call("get_campaigns", {});
     await agentA.call("get_lists", {});
-    await settle();
+    await trail(gw, a.record.id, "", 2);
+    await trail(gw, b.record.id, "", 1);
     const response = await api(gw, "/audit?limit=1000&tool=get_campaigns");
     const records = ((await response.json()) as { records: CallRecord[] }).records.filter((record) => record.grant.label.startsWith("merge-"));
     expect(records.map((record) => record.grant.label)).toEqual(["merge-b", "merge-a"]);
