@@ -6,9 +6,9 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, httpStatusOf, toJsonRpcError } from "./errors.ts";
 import { authenticate } from "./grants/authenticate.ts";
 import { corsForAllowedOrigins } from "./http/cors.ts";
-import { oauthNotice } from "./http/oauth-notice.ts";
 import { originGuard } from "./http/origin.ts";
 import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.ts";
+import { oauth } from "./oauth/routes.ts";
 import { servicesFor } from "./services.ts";
 
 const loadServices = createMiddleware<AppEnv>(async function loadServices(c, next) {
@@ -23,7 +23,8 @@ app.post("/mcp", handlePost);
 app.get("/mcp", handleGet);
 app.delete("/mcp", handleDelete);
 app.all("/mcp", methodNotAllowed);
-app.route("/", oauthNotice);
+// OAuth sign-in: metadata, registration, token, and the authorize pages (src/oauth/).
+app.route("/", oauth);
 // The operators' door: its own authentication (the admin token), never a grant's.
 app.route("/admin", admin);
 

@@ -18,9 +18,13 @@ export const CONFIG_DEFAULTS = {
   ACCESS_TEAM_DOMAIN: "",
   ACCESS_AUD: "",
   APPROVAL_WEBHOOK_URL: "",
+  OAUTH_ACCESS_TOKEN_TTL: 3600,
+  OAUTH_REFRESH_TOKEN_TTL: 2_592_000,
 } as const;
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** KV cannot expire anything sooner than 60 s, so no OAuth lifetime is shorter; ten years is a typo. */
+const oauthSeconds = (fallback: number) => z.coerce.number().int().min(60).max(3650 * 86_400).default(fallback);
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 const ConfigSchema = z.object({
@@ -39,6 +43,8 @@ const ConfigSchema = z.object({
     .transform((list) => list.split(",").map((origin) => origin.trim()).filter(Boolean)),
   PUBLIC_URL: z.union([z.literal(""), httpUrl]).default(CONFIG_DEFAULTS.PUBLIC_URL),
   AUDIT_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(CONFIG_DEFAULTS.AUDIT_RETENTION_DAYS),
+  OAUTH_ACCESS_TOKEN_TTL: oauthSeconds(CONFIG_DEFAULTS.OAUTH_ACCESS_TOKEN_TTL),
+  OAUTH_REFRESH_TOKEN_TTL: oauthSeconds(CONFIG_DEFAULTS.OAUTH_REFRESH_TOKEN_TTL),
 });
 
 export type GatewayConfig = {
@@ -57,8 +63,14 @@ export type GatewayConfig = {
   allowedOrigins: string[];
   /** Host header values accepted, or undefined when any host is (see allowedHostsFor). */
   allowedHosts: string[] | undefined;
-  /** The deployment's own origin (PUBLIC_URL), for links it hands out (approval pages). */
+  /** The deployment's own origin (PUBLIC_URL), for links it hands out (approval pages); also the OAuth issuer. */
   publicUrl: string | undefined;
+  /** PUBLIC_URL is a loopback URL (`npm start`): each loopback name of its port is the same server. */
+  publicUrlIsLoopback: boolean;
+  /** How long an OAuth access token lives (seconds). */
+  oauthAccessTokenTtlSeconds: number;
+  /** How long an OAuth sign-in lasts, refreshes included (seconds): then the client signs in again. */
+  oauthRefreshTokenTtlSeconds: number;
 };
 
 // Env objects are stable per isolate, so the parsed config is computed once per env.
@@ -92,6 +104,9 @@ export function readConfig(env: object): GatewayConfig {
     allowedOrigins: [...vars.ALLOWED_ORIGINS, ...publicOrigins(publicUrl)],
     allowedHosts: allowedHostsFor(publicUrl),
     publicUrl: publicUrl?.origin,
+    publicUrlIsLoopback: publicUrl !== undefined && isLoopback(publicUrl),
+    oauthAccessTokenTtlSeconds: vars.OAUTH_ACCESS_TOKEN_TTL,
+    oauthRefreshTokenTtlSeconds: vars.OAUTH_REFRESH_TOKEN_TTL,
   };
   cache.set(env, config);
   return config;

@@ -1,3 +1,4 @@
+import type { AgentAuth } from "./grants/authenticate.ts";
 import type { GrantRecord } from "./grants/grant.ts";
 import type { Services } from "./services.ts";
 
@@ -16,6 +17,9 @@ export type Bindings = Env & {
   ACCESS_TEAM_DOMAIN?: string;
   ACCESS_AUD?: string;
   AUDIT_RETENTION_DAYS?: string;
+  /** OAuth token lifetimes in seconds (README "Configuration"; defaults in src/config.ts). */
+  OAUTH_ACCESS_TOKEN_TTL?: string;
+  OAUTH_REFRESH_TOKEN_TTL?: string;
 };
 
 export type AppEnv = {
@@ -24,5 +28,7 @@ export type AppEnv = {
     services: Services;
     /** The authenticated agent's grant. */
     grant: GrantRecord;
+    /** How the agent proved it holds that grant: its grant token, or an OAuth access token bound to it. */
+    auth: AgentAuth;
   };
 };

@@ -6,7 +6,8 @@ import { manageApi } from "./api-manage.ts";
 import type { AdminEnv } from "./env.ts";
 import { adminPages } from "./pages/routes.tsx";
 
-const MIN_ADMIN_TOKEN_LENGTH = 24;
+/** A shorter ADMIN_TOKEN opens nothing (the admin door, the operator sign-in on /authorize). */
+export const MIN_ADMIN_TOKEN_LENGTH = 24;
 
 /**
  * Without an ADMIN_TOKEN secret the admin door does not exist: every admin

@@ -1,5 +1,6 @@
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { canonicalHash } from "../canonical.ts";
+import type { AgentAuth } from "../grants/authenticate.ts";
 import type { GrantRecord } from "../grants/grant.ts";
 import type { CallDecision, CallRecord } from "./record.ts";
 import { newAuditId, type AuditWriter } from "./writer.ts";
@@ -21,6 +22,8 @@ export type CallAuditStart = {
   waitUntil: (promise: Promise<unknown>) => void;
   requestId: RequestId;
   grant: GrantRecord;
+  /** How the agent authenticated: recorded with the call, the OAuth client's id included. */
+  auth: AgentAuth;
   session: string | null;
   tool: string;
   args: Record<string, unknown>;
@@ -76,13 +79,15 @@ export class CallAudit {
   }
 
   async #record(outcome: CallOutcome, failed: CallDecision | undefined, upstream: UpstreamOutcome | undefined, upstreamMs: number, now: number): Promise<CallRecord> {
-    const { requestId, grant, session, tool, args } = this.#start;
+    const { requestId, grant, auth, session, tool, args } = this.#start;
     return {
       kind: "call",
       id: newAuditId(this.#startedAt),
       time: new Date(this.#startedAt).toISOString(),
       requestId,
       grant: { id: grant.id, label: grant.label },
+      auth: auth.method,
+      ...(auth.method === "oauth" ? { oauthClientId: auth.clientId } : {}),
       session,
       tool,
       decision: failed ?? outcome.decision,

@@ -18,11 +18,15 @@ export const CallDecisionSchema = z.enum(CALL_DECISIONS);
 export type CallDecision = z.infer<typeof CallDecisionSchema>;
 
 /** Operators' actions, each audited with who did it. */
-export const ADMIN_ACTIONS = ["approval.approve", "approval.deny", "grant.create", "grant.revoke", "policy.push", "counter.reset"] as const;
+export const ADMIN_ACTIONS = ["approval.approve", "approval.deny", "grant.create", "grant.revoke", "oauth.revoke", "policy.push", "counter.reset"] as const;
 export const AdminActionSchema = z.enum(ADMIN_ACTIONS);
 export type AdminAction = z.infer<typeof AdminActionSchema>;
 
 const GrantRefSchema = z.object({ id: z.string(), label: z.string() });
+
+/** How the agent authenticated a call: its grant token (`mcpgw_…`), or an OAuth access token bound to the grant. */
+export const CALL_AUTH_METHODS = ["grant_token", "oauth"] as const;
+export const CallAuthSchema = z.enum(CALL_AUTH_METHODS);
 const PolicyRefSchema = z.object({ name: z.string(), version: z.string().nullable() });
 
 /**
@@ -36,6 +40,10 @@ export const CallRecordSchema = z.object({
   time: z.iso.datetime(),
   requestId: z.union([z.string(), z.number()]).nullable(),
   grant: GrantRefSchema,
+  /** How the call authenticated (absent on records written before OAuth sign-in existed). */
+  auth: CallAuthSchema.optional(),
+  /** The OAuth client the access token was issued to, when `auth` is "oauth". */
+  oauthClientId: z.string().optional(),
   session: z.string().nullable(),
   tool: z.string(),
   decision: CallDecisionSchema,

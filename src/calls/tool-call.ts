@@ -37,13 +37,14 @@ const WAIT_AFTER_ELICITATION_MS = 45_000;
  * logged per call, with its final outcome.
  */
 export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallRequest, context: CallContext): Promise<Response> {
-  const { services, grant } = c.var;
+  const { services, grant, auth } = c.var;
   const { revision } = context;
   const audit = new CallAudit({
     writer: services.audit,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     requestId: request.id,
     grant,
+    auth,
     session: c.req.header("mcp-session-id") ?? null,
     tool: request.params.name,
     args: request.params.arguments ?? {},

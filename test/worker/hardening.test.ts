@@ -218,23 +218,49 @@ describe("defect 10: session-scoped limits on 2026-07-28 count per grant", () =>
   });
 });
 
-describe("first run: an OAuth-speaking client is told how to pass a grant token", () => {
-  it("metadata lookups find none, and dynamic client registration answers with the way to connect", async () => {
-    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
-      const response = await gateway().fetch(`https://gateway.test${path}`);
-      expect(response.status, path).toBe(404);
-      expect(await response.json()).toMatchObject({ error_description: expect.stringContaining("Authorization: Bearer mcpgw_") });
+describe("first run: an OAuth-speaking client signs in with OAuth (issue 12)", () => {
+  it("the 401 leads to the metadata, mcp-remote's registration succeeds, and its authorize URL opens the sign-in page", async () => {
+    const gw = gateway();
+    const unauthorized = await gw.fetch(GATEWAY_URL, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.headers.get("www-authenticate")).toContain('resource_metadata="https://gateway.test/.well-known/oauth-protected-resource/mcp"');
+    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]) {
+      const response = await gw.fetch(`https://gateway.test${path}`);
+      expect(response.status, path).toBe(200);
+      expect(await response.json()).toMatchObject({ resource: "https://gateway.test/mcp", authorization_servers: ["https://gateway.test"] });
     }
-    const registration = await gateway().fetch("https://gateway.test/register", {
+    const metadata = (await (await gw.fetch("https://gateway.test/.well-known/oauth-authorization-server")).json()) as { registration_endpoint: string; authorization_endpoint: string };
+    expect(metadata.registration_endpoint).toBe("https://gateway.test/register");
+    // What mcp-remote registers.
+    const registration = await gw.fetch(metadata.registration_endpoint, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ client_name: "MCP CLI Proxy", redirect_uris: ["http://localhost:3334/oauth/callback"] }),
+      body: JSON.stringify({
+        client_name: "MCP CLI Proxy",
+        redirect_uris: ["http://localhost:3334/oauth/callback"],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      }),
     });
-    expect(registration.status).toBe(400);
-    const body = (await registration.json()) as { error: string; error_description: string };
-    expect(body.error).toBe("invalid_client_metadata");
-    expect(body.error_description).toContain("--header 'Authorization: Bearer mcpgw_...'");
-    // mcp-remote retries over SSE when an error names these; the hint must not.
-    expect(body.error_description).not.toMatch(/404|405|Not Found|Method Not Allowed/);
+    expect(registration.status).toBe(201);
+    const { client_id } = (await registration.json()) as { client_id: string };
+    const authorize = new URL(metadata.authorization_endpoint);
+    authorize.search = new URLSearchParams({
+      response_type: "code",
+      client_id,
+      redirect_uri: "http://localhost:3334/oauth/callback",
+      code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+      code_challenge_method: "S256",
+      state: "s",
+      resource: "https://gateway.test/mcp",
+    }).toString();
+    const page = await gw.fetch(authorize);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("MCP CLI Proxy");
+    expect(html).toContain("Grant token");
+    expect(html).toContain("This sends access to an app on your own computer");
   });
 });
+

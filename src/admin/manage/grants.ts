@@ -4,6 +4,7 @@ import { grantKey, GrantRecordSchema, tokenKey, type GrantRecord } from "../../g
 import { issueGrant, revocationEntries, type GrantListing, type KvEntry } from "../../grants/records.ts";
 import { EXPIRY_PATTERN, expiryFrom } from "../../grants/expiry.ts";
 import { adminRecord, writeAdminRecord } from "./admin-record.ts";
+import { OAuthClientService } from "./oauth-clients.ts";
 
 export const GRANT_STATUSES = ["active", "revoked", "expired"] as const;
 export type GrantStatus = (typeof GRANT_STATUSES)[number];
@@ -68,8 +69,12 @@ export class GrantService {
     return value !== null && metadata ? summary(id, metadata, now) : undefined;
   }
 
-  /** Issues a grant bound to a stored policy; the answer carries its token, the only time it is ever shown. */
-  async create(input: GrantCreateInput, by: string, now = Date.now()): Promise<CreateOutcome> {
+  /**
+   * Issues a grant bound to a stored policy; the answer carries its token, the
+   * only time it is ever shown. `detail` adds to the audit record's detail
+   * (the OAuth sign-in that asked for the grant, say).
+   */
+  async create(input: GrantCreateInput, by: string, now = Date.now(), detail: Record<string, unknown> = {}): Promise<CreateOutcome> {
     if ((await this.#env.POLICIES.get(input.policy)) === null) return { ok: false, problem: `there is no policy named "${input.policy}"` };
     let expiresAt: Date | undefined;
     if (input.expires !== undefined) {
@@ -82,15 +87,18 @@ export class GrantService {
     await writeAdminRecord(
       this.#env,
       record.id,
-      adminRecord({ action: "grant.create", by, target: record.id, grant: { id: record.id, label: record.label }, detail: { label: record.label, policy: record.policy } }, now),
+      adminRecord({ action: "grant.create", by, target: record.id, grant: { id: record.id, label: record.label }, detail: { ...detail, label: record.label, policy: record.policy } }, now),
     );
     return { ok: true, grant: { ...record, status: grantStatus(record, now) }, token: issued.token };
   }
 
   /**
    * Marks a grant revoked: its token record, which authentication reads,
-   * and its listing. Agents holding the token get 401 once the gateway's
-   * caches let go of it (CACHE_TTL_MS, plus KV's edge cache when deployed).
+   * and its listing. Agents holding the token, or an OAuth access token bound
+   * to the grant, get 401 once the gateway's caches let go of it
+   * (CACHE_TTL_MS, plus KV's edge cache when deployed). Its OAuth sign-ins
+   * are then revoked too (their tokens and refresh tokens deleted), so no
+   * refresh can outlive it.
    */
   async revoke(id: string, by: string, now = Date.now()): Promise<RevokeOutcome> {
     const index = await this.#env.GRANTS.get<{ tokenHash?: unknown }>(grantKey(id), { type: "json" });
@@ -101,6 +109,7 @@ export class GrantService {
     const record = parsed.data;
     if (record.revoked) return { ok: false, reason: "already_revoked", grant: { ...record, status: "revoked" } };
     await this.#put(revocationEntries(record, tokenHash));
+    await new OAuthClientService(this.#env).revokeAll(record.id);
     await writeAdminRecord(
       this.#env,
       record.id,

@@ -187,6 +187,18 @@ export function DecisionRecordPage({ record, session, now = Date.now() }: { reco
             </dd>
             <dt>Upstream</dt>
             <dd>{record.upstream ? `HTTP ${record.upstream.status ?? "none"} in ${record.upstream.latencyMs} ms` : "not sent"}</dd>
+            <dt>Signed in with</dt>
+            <dd>
+              {record.auth === "oauth" ? (
+                <>
+                  an OAuth access token <span class="mono hint">client {visible(record.oauthClientId ?? "unknown")}</span>
+                </>
+              ) : record.auth === "grant_token" ? (
+                "the grant token"
+              ) : (
+                <span class="hint">not recorded</span>
+              )}
+            </dd>
           </>
         ) : (
           <>

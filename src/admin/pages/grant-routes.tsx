@@ -1,9 +1,10 @@
 import { Hono } from "hono";
 import { readConfig } from "../../config.ts";
 import { GrantCreateInputSchema, GrantService } from "../manage/grants.ts";
+import { OAuthClientService } from "../manage/oauth-clients.ts";
 import { PolicyService } from "../manage/policies.ts";
 import type { AdminPagesEnv } from "../session.ts";
-import { GrantCreatedPage, GrantPage, grantPath, GrantsPage, RevokeGrantPage, type GrantFormValues } from "./grants.tsx";
+import { GrantCreatedPage, GrantPage, grantPath, GrantsPage, RevokeGrantPage, RevokeOAuthClientPage, type GrantFormValues } from "./grants.tsx";
 import { pageHeaders } from "./headers.ts";
 import { badRequest, checkedForm, logAction, pageNotFound, render, signedIn, type PageContext } from "./respond.tsx";
 
@@ -38,10 +39,42 @@ grantPages.post("/", async (c) => {
   return render(c, <GrantCreatedPage grant={created.grant} token={created.token} mcpUrl={mcpUrl} session={session} />);
 });
 
+function noticeFor(c: PageContext, revoked: boolean): string | undefined {
+  if (c.req.query("revoked") !== undefined && revoked) return "The grant is revoked.";
+  if (c.req.query("oauth-revoked") !== undefined) return "The OAuth client's sign-in is revoked: its tokens stop working within the gateway's cache time.";
+  return undefined;
+}
+
 grantPages.get("/:id", async (c) => {
-  const grant = await new GrantService(c.env).get(c.req.param("id"));
+  const id = c.req.param("id");
+  const [grant, clients] = await Promise.all([new GrantService(c.env).get(id), new OAuthClientService(c.env).list(id)]);
   if (!grant) return noSuchGrant(c);
-  return render(c, <GrantPage grant={grant} session={c.var.session} notice={c.req.query("revoked") !== undefined && grant.revoked ? "The grant is revoked." : undefined} />);
+  return render(c, <GrantPage grant={grant} clients={clients} session={c.var.session} notice={noticeFor(c, grant.revoked)} />);
+});
+
+/** One OAuth client's sign-in to the grant: a confirmation page, then its revocation. */
+async function oauthSignIn(c: PageContext) {
+  const grant = await new GrantService(c.env).get(c.req.param("id") ?? "");
+  const signIn = grant ? await new OAuthClientService(c.env).get(grant.id, c.req.param("signIn") ?? "") : undefined;
+  return grant && signIn ? { grant, signIn } : undefined;
+}
+
+grantPages.get("/:id/oauth/:signIn/revoke", async (c) => {
+  const found = await oauthSignIn(c);
+  if (!found) return pageNotFound(c, "No such sign-in", "This grant has no OAuth client signed in under this id: it may have been revoked already.");
+  return render(c, <RevokeOAuthClientPage grant={found.grant} signIn={found.signIn} session={c.var.session} />);
+});
+
+grantPages.post("/:id/oauth/:signIn/revoke", async (c) => {
+  const checked = await checkedForm(c);
+  if ("refused" in checked) return checked.refused;
+  if (checked.form.get("confirm") !== "revoke") return badRequest(c, "Revoking a sign-in takes the confirmation form: open the grant's page and choose Revoke.");
+  const found = await oauthSignIn(c);
+  if (!found) return pageNotFound(c, "No such sign-in", "This grant has no OAuth client signed in under this id: it may have been revoked already.");
+  const { session } = c.var;
+  await new OAuthClientService(c.env).revoke(found.grant, found.signIn, session.identity);
+  logAction({ action: "oauth.revoke", grant: found.grant.id, client: found.signIn.clientId, by: session.identity });
+  return c.redirect(`${grantPath(found.grant.id)}?oauth-revoked`, 303);
 });
 
 grantPages.get("/:id/revoke", async (c) => {

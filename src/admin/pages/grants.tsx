@@ -1,4 +1,5 @@
 import type { GrantStatus, GrantSummary } from "../manage/grants.ts";
+import type { OAuthSignIn } from "../manage/oauth-clients.ts";
 import type { PolicySummary } from "../manage/policies.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
 import { visible } from "./display.ts";
@@ -160,8 +161,12 @@ function GrantFacts({ grant, now }: { grant: GrantSummary; now: number }) {
   );
 }
 
-/** One grant: how it stands, its counters and decisions, and (unless revoked) the way to revoke it. */
-export function GrantPage({ grant, session, notice, now = Date.now() }: { grant: GrantSummary; session: AdminSession; notice?: string | undefined; now?: number }) {
+const signInPath = (grant: GrantSummary, signIn: OAuthSignIn) => `${grantPath(grant.id)}/oauth/${encodeURIComponent(signIn.id)}/revoke`;
+
+type GrantPageProps = { grant: GrantSummary; clients: OAuthSignIn[]; session: AdminSession; notice?: string | undefined; now?: number };
+
+/** One grant: how it stands, its counters and decisions, its OAuth clients, and (unless revoked) the way to revoke it. */
+export function GrantPage({ grant, clients, session, notice, now = Date.now() }: GrantPageProps) {
   return (
     <Layout title={`Grant ${grant.label}`} session={session} section="grants">
       <h1>
@@ -184,6 +189,96 @@ export function GrantPage({ grant, session, notice, now = Date.now() }: { grant:
           </li>
         )}
       </ul>
+      <h2 id="oauth-clients">OAuth clients</h2>
+      {clients.length === 0 ? (
+        <p>No app has signed in to this grant with OAuth.</p>
+      ) : (
+        <TableScroll label="OAuth clients">
+          <table class="cards" aria-labelledby="oauth-clients">
+            <thead>
+              <tr>
+                <th scope="col">App</th>
+                <th scope="col">Signed in</th>
+                <th scope="col">How</th>
+                <th scope="col">Ends</th>
+                <th scope="col">Revoke</th>
+              </tr>
+            </thead>
+            <tbody>
+              {clients.map((signIn) => (
+                <tr>
+                  <td data-label="App">
+                    {signIn.clientName === null ? <span class="hint">unknown (registration gone)</span> : visible(signIn.clientName)}{" "}
+                    <span class="mono hint">{visible(signIn.clientId)}</span>
+                    {signIn.redirectUri ? (
+                      <>
+                        <br />
+                        <span class="mono hint">{visible(signIn.redirectUri)}</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td data-label="Signed in">
+                    <When iso={signIn.createdAt} now={now} />
+                  </td>
+                  <td data-label="How">{signIn.via === "operator" ? `grant created by ${signIn.by ?? "an operator"}` : signIn.via === "grant_token" ? "grant token" : "unknown"}</td>
+                  <td data-label="Ends">{signIn.expiresAt ? <When iso={signIn.expiresAt} now={now} /> : <span class="hint">never</span>}</td>
+                  <td data-label="Revoke">
+                    <a class="danger-link" href={signInPath(grant, signIn)} aria-label={`Revoke the sign-in of ${signIn.clientName ?? signIn.clientId}`}>
+                      Revoke…
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      )}
+      <p class="hint">
+        An app signs in at this gateway's <code>/authorize</code> page with the grant's token, or when an operator creates a grant for it there. Its
+        tokens act as this grant; revoking the grant revokes them too.
+      </p>
+    </Layout>
+  );
+}
+
+/** The confirmation step before revoking one OAuth client's sign-in to a grant. */
+export function RevokeOAuthClientPage({ grant, signIn, session, now = Date.now() }: { grant: GrantSummary; signIn: OAuthSignIn; session: AdminSession; now?: number }) {
+  const name = signIn.clientName ?? signIn.clientId;
+  return (
+    <Layout title={`Revoke ${name}?`} session={session} section="grants">
+      <h1>
+        Revoke <span>{visible(name)}</span>'s sign-in to <span>{visible(grant.label)}</span>?
+      </h1>
+      <p>
+        The app's access and refresh tokens are deleted: its calls are refused (HTTP 401) as soon as the gateway's caches let go of them, within a
+        minute, and it cannot refresh. The grant itself stays as it is; the app can sign in again only through the authorize page.
+      </p>
+      <dl class="facts">
+        <dt>App</dt>
+        <dd>
+          {visible(name)} <span class="mono hint">{visible(signIn.clientId)}</span>
+        </dd>
+        <dt>Signed in</dt>
+        <dd>
+          <When iso={signIn.createdAt} now={now} />
+        </dd>
+        <dt>Grant</dt>
+        <dd>
+          {visible(grant.label)} <span class="mono hint">{grant.id}</span>
+        </dd>
+      </dl>
+      <form class="stack" method="post" action={signInPath(grant, signIn)}>
+        <input type="hidden" name={CSRF_FIELD} value={session.csrfToken} />
+        <input type="hidden" name="confirm" value="revoke" />
+        <div class="buttons">
+          <button type="submit" class="danger">
+            Revoke sign-in
+          </button>
+          <a class="button-link" href={grantPath(grant.id)}>
+            Cancel
+          </a>
+        </div>
+      </form>
     </Layout>
   );
 }
@@ -196,8 +291,8 @@ export function RevokeGrantPage({ grant, session, now = Date.now() }: { grant: G
         Revoke grant <span>{visible(grant.label)}</span>?
       </h1>
       <p>
-        Every agent using this grant's token is refused (HTTP 401) as soon as the gateway's caches let go of it, within a minute. A revoked grant cannot be
-        restored: create a new one instead.
+        Every agent using this grant's token, or an OAuth client signed in to it, is refused (HTTP 401) as soon as the gateway's caches let go of it,
+        within a minute. A revoked grant cannot be restored: create a new one instead.
       </p>
       <GrantFacts grant={grant} now={now} />
       <form class="stack" method="post" action={`${grantPath(grant.id)}/revoke`}>

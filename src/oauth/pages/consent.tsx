@@ -1,0 +1,143 @@
+import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
+import { visible } from "../../admin/pages/display.ts";
+import { When } from "../../admin/pages/parts.tsx";
+import type { Claims } from "../flow.ts";
+import type { PolicyOverview } from "../policy-overview.ts";
+import { ClientFacts, SignInLayout } from "./layout.tsx";
+import { Hidden, type FormBase } from "./sign-in.tsx";
+
+/** The grant the app is about to act as: an existing one (a grant token proved it) or one the operator is about to create. */
+export type ConsentGrant = {
+  kind: "existing" | "new";
+  label: string;
+  /** Known for an existing grant. */
+  id?: string | undefined;
+  policy: string;
+  /** An existing grant's expiry (ISO), or the duration the operator chose for a new one; null: never. */
+  expires: { at: string } | { after: string } | null;
+  /** Who creates a new grant. */
+  by?: string | undefined;
+};
+
+type ConsentProps = {
+  client: ConsentDescription;
+  base: FormBase;
+  claims: Claims;
+  grant: ConsentGrant;
+  /** What the policy allows and hides, or why it cannot be read (then every call is refused). */
+  policy: PolicyOverview | { problem: string };
+  now?: number;
+};
+
+/**
+ * The last step: who is asking, where its tokens go, which grant it will act
+ * as, and what that grant's policy allows and hides; Allow or Deny.
+ */
+export function ConsentPage({ client, base, claims, grant, policy, now = Date.now() }: ConsentProps) {
+  return (
+    <SignInLayout title={`Allow ${client.clientName}?`}>
+      <h1>
+        Allow <span>{visible(client.clientName)}</span> to use this gateway as <span>{visible(grant.label)}</span>?
+      </h1>
+      <ClientFacts client={client} />
+      <h2>The grant</h2>
+      <dl class="facts">
+        <dt>Grant</dt>
+        <dd>
+          {grant.kind === "new" ? (
+            <>
+              A new grant labelled <strong>{visible(grant.label)}</strong>, created by <strong>{grant.by ?? ""}</strong> when you allow
+            </>
+          ) : (
+            <>
+              <strong>{visible(grant.label)}</strong> <span class="mono hint">{grant.id ?? ""}</span>
+            </>
+          )}
+        </dd>
+        <dt>Policy</dt>
+        <dd>
+          <strong>{visible(grant.policy)}</strong>
+          {"version" in policy && policy.version ? <span class="hint"> (version {policy.version})</span> : null}
+        </dd>
+        <dt>Expires</dt>
+        <dd>{grant.expires === null ? <span class="hint">never</span> : "at" in grant.expires ? <When iso={grant.expires.at} now={now} /> : `${grant.expires.after} after it is created`}</dd>
+      </dl>
+      <h2>What the policy allows and hides</h2>
+      <PolicyFacts policy={policy} />
+      <p class="hint">
+        The app gets its own token, which acts as this grant until it expires or is revoked: every call it makes is judged by this policy and counted with
+        the grant's other calls. An operator can revoke it in the gateway's console.
+      </p>
+      <form class="decide" method="post" action={base.action}>
+        <Hidden base={base} step="consent" claims={claims} />
+        <div class="buttons">
+          <button type="submit" name="decision" value="approve" class="approve">
+            Allow
+          </button>
+          <button type="submit" name="decision" value="deny" class="deny">
+            Deny
+          </button>
+        </div>
+      </form>
+    </SignInLayout>
+  );
+}
+
+function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } }) {
+  if ("problem" in policy) {
+    return (
+      <p class="notice error" role="alert">
+        This policy cannot be used ({policy.problem}): every call the app makes will be refused until it is fixed.
+      </p>
+    );
+  }
+  const { tools } = policy;
+  return (
+    <>
+      <ul class="plain">
+        <li>
+          A tool no rule names is <strong>{policy.default === "allow" ? "allowed" : "refused"}</strong>.
+        </li>
+        {policy.mode === "monitor" ? (
+          <li>
+            <strong>Monitor mode:</strong> calls the rules would refuse are logged but still go through.
+          </li>
+        ) : null}
+        {policy.hidden.length > 0 ? (
+          <li>
+            Hidden from the app: <code>{policy.hidden.map((pattern) => visible(pattern)).join(", ")}</code>
+          </li>
+        ) : null}
+        {policy.rules.map((rule) => (
+          <li>
+            <code>{visible(rule.pattern)}</code>: {rule.text}
+          </li>
+        ))}
+        {policy.allTools.map((limit) => (
+          <li>Every call: {limit}</li>
+        ))}
+      </ul>
+      <p>
+        Of the {tools.allowed.length + tools.approval.length + tools.conditional.length + tools.hidden.length} tools of the Iterable MCP server, the app is
+        offered {tools.allowed.length + tools.approval.length + tools.conditional.length}: {tools.allowed.length} allowed, {tools.approval.length} only with a
+        human's approval, {tools.conditional.length} only with arguments the rules accept; {tools.hidden.length} are hidden or refused.
+      </p>
+      <ToolList title="Allowed" names={tools.allowed} />
+      <ToolList title="Need a human's approval" names={tools.approval} />
+      <ToolList title="Allowed only with some arguments" names={tools.conditional} />
+      <ToolList title="Hidden or refused" names={tools.hidden} />
+    </>
+  );
+}
+
+function ToolList({ title, names }: { title: string; names: string[] }) {
+  if (names.length === 0) return null;
+  return (
+    <details>
+      <summary>
+        {title} ({names.length})
+      </summary>
+      <p class="mono">{names.join(", ")}</p>
+    </details>
+  );
+}

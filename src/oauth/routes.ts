@@ -1,0 +1,61 @@
+import { Hono, type Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { PAGE_HEADERS } from "../admin/pages/headers.ts";
+import { STYLESHEET } from "../admin/pages/style.ts";
+import { readConfig } from "../config.ts";
+import type { AppEnv } from "../env.ts";
+import { authorizePages } from "./authorize.tsx";
+import { OAUTH_STYLESHEET_PATH } from "./pages/layout.tsx";
+import { oauthSiteFor, REGISTER_PATH, RESOURCE_METADATA_PATH, RESOURCE_PATH, SERVER_METADATA_PATH, TOKEN_PATH } from "./server.ts";
+
+/**
+ * The OAuth endpoints, on the gateway's own origin:
+ *
+ *   GET  /.well-known/oauth-protected-resource/mcp   RFC 9728: the resource `<origin>/mcp` and its issuer
+ *   GET  /.well-known/oauth-protected-resource       the same document, for clients that look at the root
+ *   GET  /.well-known/oauth-authorization-server     RFC 8414: endpoints, PKCE S256, grant types
+ *   POST /register                                   RFC 7591 dynamic client registration
+ *   POST /token                                      code (with PKCE) and refresh exchange; RFC 7009 revocation
+ *   GET|POST /authorize                              the gateway's sign-in and consent pages (authorize.tsx)
+ *
+ * Everything but /authorize is the library's (src/oauth/server.ts). As on
+ * /mcp and /admin, a loopback PUBLIC_URL admits only loopback Host names
+ * (DNS-rebinding protection). The metadata, registration and token answers
+ * carry the library's CORS headers (any origin: they hold no ambient
+ * credential), so browser-based clients such as the MCP Inspector can sign in.
+ */
+export const oauth = new Hono<AppEnv>();
+
+const hostGuard = createMiddleware<AppEnv>(async function hostGuard(c, next) {
+  const { allowedHosts } = readConfig(c.env);
+  const host = (c.req.header("host") ?? new URL(c.req.url).host).toLowerCase();
+  if (allowedHosts !== undefined && !allowedHosts.includes(host)) return c.json({ error: "forbidden", message: `host ${host} is not allowed` }, 403);
+  await next();
+});
+
+const notOffered = (c: Context<AppEnv>) => c.json({ error: "not_found", error_description: "OAuth sign-in is served at this gateway's public URL" }, 404);
+
+/** The library's answer for its own endpoints on this origin. */
+async function library(c: Context<AppEnv>, target: "server" | "metadata", request: Request = c.req.raw): Promise<Response> {
+  const site = oauthSiteFor(c.env, c.req.url);
+  if (!site) return notOffered(c);
+  // Hono types the runtime's context loosely; it is the Worker's own ExecutionContext.
+  return site[target].fetch(request, c.env, c.executionCtx as ExecutionContext);
+}
+
+for (const path of [RESOURCE_METADATA_PATH, SERVER_METADATA_PATH, `${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, TOKEN_PATH, REGISTER_PATH, "/authorize", OAUTH_STYLESHEET_PATH]) {
+  oauth.use(path, hostGuard);
+}
+
+oauth.on(["GET", "HEAD", "OPTIONS"], `${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, (c) => library(c, "metadata"));
+// The root document describes the same resource: older clients look only there.
+oauth.on(["GET", "HEAD", "OPTIONS"], RESOURCE_METADATA_PATH, (c) => {
+  const url = new URL(c.req.url);
+  url.pathname = `${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`;
+  return library(c, "metadata", new Request(url, c.req.raw));
+});
+oauth.all(SERVER_METADATA_PATH, (c) => library(c, "server"));
+oauth.all(TOKEN_PATH, (c) => library(c, "server"));
+oauth.all(REGISTER_PATH, (c) => library(c, "server"));
+oauth.route("/", authorizePages);
+oauth.get(OAUTH_STYLESHEET_PATH, (c) => c.body(STYLESHEET, 200, { ...PAGE_HEADERS, "Content-Type": "text/css; charset=utf-8" }));

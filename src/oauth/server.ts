@@ -1,0 +1,173 @@
+import {
+  GrantType,
+  OAuthAuthorizationServer,
+  OAuthError,
+  OAuthResourceServer,
+  type TokenExchangeCallbackOptions,
+  type TokenExchangeCallbackResult,
+} from "@cloudflare/workers-oauth-provider";
+import { readConfig, type GatewayConfig } from "../config.ts";
+import type { Bindings } from "../env.ts";
+import { grantProblem } from "../grants/grant.ts";
+import { readGrant } from "./grant-lookup.ts";
+
+/**
+ * The gateway as its own OAuth 2.1 authorization server, on the same origin
+ * as the resource it protects (`/mcp`), with Cloudflare's
+ * `@cloudflare/workers-oauth-provider` doing the protocol: RFC 8414 and
+ * RFC 9728 metadata, dynamic client registration (RFC 7591), the token
+ * endpoint (authorization code with PKCE S256, refresh with rotation,
+ * RFC 7009 revocation), resource indicators (RFC 8707), and token validation.
+ * The gateway owns the authorize page (src/oauth/authorize.tsx): what a
+ * sign-in yields is a gateway grant.
+ *
+ * A sign-in is an OAuth grant whose `userId` is the gateway grant's id and
+ * whose props are `{grantId}`: every access token it issues acts as that
+ * grant, judged by its policy and counted in its Durable Object like its
+ * `mcpgw_` token's calls. `/mcp` checks both kinds of token itself
+ * (src/grants/authenticate.ts): a grant token by its hash in GRANTS, an
+ * access token with `validateToken` (the library's split-role resource
+ * server check, the counterpart of the combined provider's
+ * `resolveExternalToken`), so the origin guard, CORS and the gateway's 401
+ * stay in front of both.
+ *
+ * OAUTH_KV layout (written by the library; tokens, codes and secrets only as
+ * SHA-256 hashes, props encrypted with a key wrapped by the token itself):
+ * - `client:<client id>`: a registered client (name, redirect URIs, auth
+ *   method), expiring 90 days after its last use.
+ * - `grant:<gateway grant id>:<oauth grant id>`: one sign-in of one client:
+ *   scopes, metadata (how it was made, by whom), encrypted props, the current
+ *   and previous refresh token hashes, the resource it is bound to, its expiry
+ *   (OAUTH_REFRESH_TOKEN_TTL after the code exchange). An unexchanged
+ *   authorization code lives here for 10 minutes.
+ * - `token:<gateway grant id>:<oauth grant id>:<access token hash>`: one
+ *   access token, bound to the resource `<issuer>/mcp`, expiring after
+ *   OAUTH_ACCESS_TOKEN_TTL.
+ * - `transaction:<handle hash>`: an authorize page in progress (10 minutes,
+ *   bound to the browser that opened it by a `__Host-` cookie).
+ *
+ * The issuer is PUBLIC_URL's origin when that is set (and OAuth is then served
+ * on that origin only); for a loopback PUBLIC_URL (`npm start`) and without
+ * one, it is the origin the request came to, so `localhost` and `127.0.0.1`
+ * are each their own issuer and resource. Plain http is accepted on loopback
+ * names only (the library refuses anything else).
+ */
+
+export const AUTHORIZE_PATH = "/authorize";
+export const TOKEN_PATH = "/token";
+export const REGISTER_PATH = "/register";
+export const RESOURCE_PATH = "/mcp";
+export const RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
+export const SERVER_METADATA_PATH = "/.well-known/oauth-authorization-server";
+
+/** What every OAuth grant (and so every access token) carries: the gateway grant it acts as. */
+export type OAuthProps = { grantId: string };
+
+/** The authorization server and the resource of one origin. */
+export type OAuthSite = {
+  issuer: string;
+  /** `<issuer>/mcp`: the audience every access token is bound to. */
+  resource: string;
+  /** `<issuer>/.well-known/oauth-protected-resource/mcp`, as the 401 names it. */
+  resourceMetadataUrl: string;
+  server: OAuthAuthorizationServer<Bindings>;
+  /** Publishes the RFC 9728 document only; /mcp authenticates in src/grants/authenticate.ts. */
+  metadata: OAuthResourceServer<Bindings, OAuthProps>;
+};
+
+/** The issuer that serves a request to `url`: PUBLIC_URL's origin, or (loopback or unset) the request's own. */
+export function issuerFor(config: GatewayConfig, url: string | URL): string {
+  const origin = new URL(url).origin;
+  return config.publicUrl !== undefined && !config.publicUrlIsLoopback ? config.publicUrl : origin;
+}
+
+/** The metadata URL a 401 at `url` points to, or undefined when OAuth cannot be offered there. */
+export function resourceMetadataUrlFor(env: Bindings, url: string | URL): string | undefined {
+  return siteFor(env, issuerFor(readConfig(env), url))?.resourceMetadataUrl;
+}
+
+/** The OAuth site serving a request to `url`, or undefined when this origin serves none. */
+export function oauthSiteFor(env: Bindings, url: string | URL): OAuthSite | undefined {
+  const issuer = issuerFor(readConfig(env), url);
+  return issuer === new URL(url).origin ? siteFor(env, issuer) : undefined;
+}
+
+// Per env (one per isolate, or per test), per issuer; null: the library refuses this origin (http off loopback).
+const sites = new WeakMap<object, Map<string, OAuthSite | null>>();
+
+function siteFor(env: Bindings, issuer: string): OAuthSite | undefined {
+  let byIssuer = sites.get(env);
+  if (!byIssuer) sites.set(env, (byIssuer = new Map()));
+  let site = byIssuer.get(issuer);
+  if (site === undefined) {
+    site = buildSite(readConfig(env), issuer);
+    byIssuer.set(issuer, site);
+  }
+  return site ?? undefined;
+}
+
+function buildSite(config: GatewayConfig, issuer: string): OAuthSite | null {
+  const resource = `${issuer}${RESOURCE_PATH}`;
+  try {
+    const server = new OAuthAuthorizationServer<Bindings>({
+      issuer,
+      resources: [resource],
+      authorizeEndpoint: AUTHORIZE_PATH,
+      tokenEndpoint: TOKEN_PATH,
+      clientRegistrationEndpoint: REGISTER_PATH,
+      accessTokenTTL: config.oauthAccessTokenTtlSeconds,
+      refreshTokenTTL: config.oauthRefreshTokenTtlSeconds,
+      tokenExchangeCallback: grantStillActive,
+      onError: logOAuthError,
+    });
+    const metadata = new OAuthResourceServer<Bindings, OAuthProps>({
+      resourceMetadata: { resource, authorization_servers: [issuer], resource_name: "mcp-policy-gateway" },
+      validateToken: () => async () => null,
+      handler: { fetch: () => new Response(null, { status: 404 }) },
+    });
+    return { issuer, resource, resourceMetadataUrl: `${issuer}${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, server, metadata };
+  } catch (error) {
+    console.error("OAuth sign-in is not offered on this origin", { issuer, error: String(error) });
+    return null;
+  }
+}
+
+/**
+ * Storage helpers (listing and revoking a grant's sign-ins, looking clients
+ * up) for the console: those read and write OAUTH_KV only and never use the
+ * issuer, so one fixed placeholder instance serves every origin.
+ */
+let storage: OAuthAuthorizationServer<Bindings> | undefined;
+
+export function oauthStorage(env: Bindings) {
+  storage ??= new OAuthAuthorizationServer<Bindings>({ issuer: "https://oauth-storage.invalid", resources: ["https://oauth-storage.invalid/mcp"] });
+  return storage.getOAuthApi(env);
+}
+
+/**
+ * A code exchange or a refresh works only while the gateway grant does: a
+ * revoked, expired or deleted grant answers `invalid_grant`, which also makes
+ * the library revoke the OAuth grant and its tokens. Read fresh from KV (no
+ * isolate cache): this runs once an access token's lifetime per client, not
+ * per call. Tokens of a grant that expires never outlive it: their lifetimes
+ * are cut to the grant's (KV keeps nothing shorter than 60 s).
+ */
+async function grantStillActive(options: TokenExchangeCallbackOptions<Bindings>): Promise<TokenExchangeCallbackResult | undefined> {
+  if (options.grantType !== GrantType.AUTHORIZATION_CODE && options.grantType !== GrantType.REFRESH_TOKEN) {
+    throw new OAuthError("unsupported_grant_type", { description: "this gateway issues tokens only by authorization code and refresh" });
+  }
+  const props = options.props as Partial<OAuthProps> | undefined;
+  const grantId = props?.grantId;
+  const grant = typeof grantId === "string" && grantId === options.userId ? await readGrant(options.env.GRANTS, grantId) : undefined;
+  const problem = grant ? grantProblem(grant, Date.now()) : "the grant no longer exists";
+  if (!grant || problem) throw new OAuthError("invalid_grant", { description: `The sign-in no longer works: ${problem}. Sign in again.` });
+  if (grant.expiresAt === null) return undefined;
+  const config = readConfig(options.env);
+  const left = Math.max(60, Math.floor((Date.parse(grant.expiresAt) - Date.now()) / 1000));
+  return { accessTokenTTL: Math.min(config.oauthAccessTokenTtlSeconds, left), refreshTokenTTL: Math.min(config.oauthRefreshTokenTtlSeconds, left) };
+}
+
+/** Token-endpoint and registration refusals, as one JSON log line each: the check that failed, never a token. */
+function logOAuthError(error: { code: string; status: number; internal: { category: string; reason: string } }): void {
+  console.warn(JSON.stringify({ event: "oauth_error", code: error.code, status: error.status, category: error.internal.category, reason: error.internal.reason }));
+}
