@@ -7,6 +7,7 @@
 //   npm start                                              gateway :8787 → sandbox :8788
 //   npm start -- --var UPSTREAM_URL:https://mcp.example.com/mcp   front another MCP server
 //   npm start -- --port 9000 --upstream-port 9001
+//   npm start -- --inspector-port 9229                     attach DevTools to the gateway
 //
 // Other arguments go to the gateway's `wrangler dev`.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -30,7 +31,7 @@ const DEV_GRANT_FILE = join(root, ".wrangler", "dev-grant.json");
 const DEFAULT_PORT = 8787;
 const DEFAULT_UPSTREAM_PORT = 8788;
 
-const { port, upstreamPort, passThrough } = parseArgs(process.argv.slice(2));
+const { port, upstreamPort, inspectorPort, passThrough } = parseArgs(process.argv.slice(2));
 const externalUpstream = passThrough.some((arg) => arg.startsWith("UPSTREAM_URL:"));
 const children: ChildProcess[] = [];
 // A fresh admin token each start, like the session key; the CLI reads it from DEV_ADMIN_FILE.
@@ -58,7 +59,7 @@ if (!externalUpstream) {
 await checkPortsFree([gatewayPort]);
 const gateway = start("gateway", [
   "dev", "-c", join(root, "wrangler.toml"),
-  "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", "0",
+  "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort),
   // Sessions from an earlier run are void: a fresh HMAC key each start.
   "--var", `SESSION_SECRET:${randomBytes(32).toString("hex")}`,
   // Policy uploads show up within 2 s while developing.
@@ -105,13 +106,16 @@ async function seedLocalState(): Promise<string> {
 function parseArgs(args: string[]) {
   let port = DEFAULT_PORT;
   let upstreamPort = DEFAULT_UPSTREAM_PORT;
+  // 0: any free port, so two starts never clash over wrangler's default 9229.
+  let inspectorPort = 0;
   const passThrough: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--port") port = portArg("--port", args[++i]);
     else if (args[i] === "--upstream-port") upstreamPort = portArg("--upstream-port", args[++i]);
+    else if (args[i] === "--inspector-port") inspectorPort = portArg("--inspector-port", args[++i]);
     else passThrough.push(args[i] ?? "");
   }
-  return { port, upstreamPort, passThrough };
+  return { port, upstreamPort, inspectorPort, passThrough };
 }
 
 function portArg(flag: string, value: string | undefined): number {

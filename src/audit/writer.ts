@@ -11,16 +11,19 @@ const MAX_WAITING = 200;
  * Writes audit records: each as one JSON log line at once (Workers Logs), and
  * into its grant's Durable Object off the agent's path. Records are batched
  * per isolate: they wait up to FLUSH_AFTER_MS, then go to each grant's object
- * in one RPC, so a busy grant costs one round trip per batch, not per call;
- * `waitUntil` keeps each request alive until its record is stored. A failed
- * write is logged (the log line already holds the record) and never reaches
- * the agent.
+ * in one RPC, so a busy grant costs one round trip per batch, not per call.
+ *
+ * Only the waiting records are shared between requests, never a promise or a
+ * timer: workerd binds those to the request that made them, and a request
+ * awaiting another's is cancelled ("Promise will never complete"). So every
+ * request keeps itself alive (`waitUntil`) on its own timer, and the first
+ * timer to fire sends everything waiting, in its own request. A failed write
+ * is logged (the log line already holds the record) and never reaches the agent.
  */
 export class AuditWriter {
   #namespace: DurableObjectNamespace<GrantObject>;
   #waiting = new Map<string, AuditRecord[]>();
   #count = 0;
-  #flush: Promise<void> | undefined;
 
   constructor(namespace: DurableObjectNamespace<GrantObject>) {
     this.#namespace = namespace;
@@ -32,8 +35,7 @@ export class AuditWriter {
     records.push(record);
     this.#waiting.set(grantId, records);
     this.#count += 1;
-    this.#flush ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() => this.#send());
-    waitUntil(this.#count >= MAX_WAITING ? this.#send() : this.#flush);
+    waitUntil(this.#count >= MAX_WAITING ? this.#send() : this.#sendAfter(FLUSH_AFTER_MS));
   }
 
   /** Stores an operator's action now (not batched: the operator waits for it to be on record). */
@@ -42,11 +44,16 @@ export class AuditWriter {
     await this.#namespace.getByName(grantId).recordAudit([record]);
   }
 
+  async #sendAfter(ms: number): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await this.#send();
+  }
+
+  /** Sends whatever is waiting (nothing, when an earlier timer took this request's record along). */
   async #send(): Promise<void> {
     const batches = [...this.#waiting];
     this.#waiting = new Map();
     this.#count = 0;
-    this.#flush = undefined;
     await Promise.all(
       batches.map(async ([grantId, records]) => {
         try {

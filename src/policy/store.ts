@@ -29,7 +29,6 @@ export class PolicyStore {
   #kv: KVNamespace;
   #ttlMs: number;
   #entries = new Map<string, CacheEntry>();
-  #inFlight = new Map<string, Promise<PolicyLookup>>();
 
   constructor(kv: KVNamespace, ttlMs: number) {
     this.#kv = kv;
@@ -39,12 +38,10 @@ export class PolicyStore {
   async get(name: string, now = Date.now()): Promise<PolicyLookup> {
     const entry = this.#entries.get(name);
     if (entry && now - entry.fetchedAt < this.#ttlMs) return entry.lookup;
-    let pending = this.#inFlight.get(name);
-    if (!pending) {
-      pending = this.#refresh(name, entry?.lastGood, now).finally(() => this.#inFlight.delete(name));
-      this.#inFlight.set(name, pending);
-    }
-    return pending;
+    // Requests that miss together each read KV (cheap: KV caches at the edge)
+    // rather than await one shared read: workerd cancels a request that awaits
+    // a promise another request's I/O settles.
+    return this.#refresh(name, entry?.lastGood, now);
   }
 
   async #refresh(name: string, lastGood: LoadedPolicy | undefined, now: number): Promise<PolicyLookup> {

@@ -54,7 +54,6 @@ export class ToolIndex {
   /** When the complete list (all pages) was last recorded. */
   #listedAt = Number.NEGATIVE_INFINITY;
   #ttlMs: number;
-  #loading: Promise<void> | undefined;
 
   constructor(ttlMs: number) {
     this.#ttlMs = ttlMs;
@@ -72,12 +71,13 @@ export class ToolIndex {
     this.#listedAt = now;
   }
 
-  /** Loads the complete list once, however many calls are waiting for it. */
+  /**
+   * Loads the complete list. Calls that find the index stale together each
+   * fetch it: workerd cancels a request that awaits a promise settled by
+   * another request's I/O, so a shared fetch would hang the others.
+   */
   async load(fetchAll: () => Promise<ListedTool[]>): Promise<void> {
-    this.#loading ??= fetchAll()
-      .then((tools) => this.replace(tools))
-      .finally(() => (this.#loading = undefined));
-    return this.#loading;
+    this.replace(await fetchAll());
   }
 
   /**

@@ -8,13 +8,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { isListed } from "../../src/policy/evaluate.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
 import { toolTags } from "../../src/tools/catalog.ts";
-import { cli, ROOT, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
+import { cli, freePort, ROOT, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
+import { watchRuntime } from "./inspector.ts";
 
 let gateway: RunningGateway;
+let inspectorPort: number;
 
 beforeAll(async () => {
+  inspectorPort = await freePort();
   // Revocation is checked below, so grants are cached for 500 ms only.
-  gateway = await startGateway(["--var", "CACHE_TTL_MS:500"]);
+  gateway = await startGateway(["--var", "CACHE_TTL_MS:500", "--inspector-port", String(inspectorPort)]);
 });
 afterAll(async () => gateway?.stop());
 // Each client holds a standalone GET stream open; close them so no test inherits another's sockets.
@@ -140,5 +143,62 @@ describe("npm start: the gateway in front of the sandbox, with the recommended p
       expect((await second!.callTool({ name: "send_campaign", arguments: { campaignId: i } })).isError).toBeFalsy();
     }
     expect((await second!.callTool({ name: "send_campaign", arguments: { campaignId: 11 } })).isError).toBe(true);
+  });
+});
+
+describe("requests in the real runtime share no promise", () => {
+  it("600 calls, 16 at a time over 3 grants: every audit record is stored, and workerd cancels nothing", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "policy-")), "allow-all.json");
+    writeFileSync(file, JSON.stringify({ version: "1", default: "allow" }));
+    expect((await cli("policy", "push", file, "--name", "concurrent-e2e", "--local")).status).toBe(0);
+    const grants: Array<{ token: string; grant: { id: string } }> = [];
+    for (const n of [1, 2, 3]) {
+      const created = await cli("grant", "create", "--label", `concurrent-${n}`, "--policy", "concurrent-e2e", "--local", "--json");
+      expect(created.status, created.stderr).toBe(0);
+      grants.push(JSON.parse(created.stdout) as { token: string; grant: { id: string } });
+    }
+    // Raw JSON-RPC, one session per grant: each call is one HTTP request, so its
+    // own request context in workerd. A steady stream of them makes requests
+    // start and end while other requests' audit records wait to be sent.
+    const headers = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" });
+    const sessions = await Promise.all(
+      grants.map(async ({ token }) => {
+        const response = await fetch(gateway.url, {
+          method: "POST",
+          headers: headers(token),
+          body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "e2e", version: "1" } } }),
+        });
+        await response.text();
+        return { ...headers(token), "mcp-session-id": response.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-11-25" };
+      }),
+    );
+    const call = async (session: Record<string, string>, page: number) => {
+      const response = await fetch(gateway.url, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: page, method: "tools/call", params: { name: "get_campaigns", arguments: { page } } }) });
+      return { status: response.status, body: await response.text() };
+    };
+    const runtime = await watchRuntime(inspectorPort);
+    const perGrant = 200;
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, async (_, lane) => {
+        const mine = [];
+        for (let n = lane; n < perGrant * grants.length; n += 16) mine.push(await call(sessions[n % grants.length]!, Math.floor(n / grants.length) + 1));
+        return mine;
+      }),
+    );
+    expect(answers.flat().filter((answer) => answer.status !== 200 || answer.body.includes('"isError":true'))).toEqual([]);
+
+    for (const { grant } of grants) {
+      const deadline = Date.now() + 15_000;
+      let stored = 0;
+      while (Date.now() < deadline) {
+        const response = await fetch(`${gateway.origin}/admin/api/grants/${grant.id}/audit?decision=allow&limit=1000`, { headers: { authorization: `Bearer ${gateway.adminToken}` } });
+        stored = ((await response.json()) as { records: unknown[] }).records.length;
+        if (stored >= perGrant) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(stored).toBe(perGrant);
+    }
+    runtime.close();
+    expect(runtime.seen().filter((report) => !report.includes("CIMD"))).toEqual([]);
   });
 });

@@ -123,7 +123,7 @@ type KeySet = { keys: Map<string, CryptoKey>; fetchedAt: number };
 
 /** Per isolate, per certs URL: the team's keys by id. */
 const keySets = new Map<string, KeySet>();
-const inFlight = new Map<string, Promise<KeySet | undefined>>();
+// No shared in-flight fetch: workerd cancels a request that awaits a promise another request's fetch settles.
 /** When fetching a JWKS last failed: not tried again sooner than REFETCH_AFTER_MS. */
 const failedAt = new Map<string, number>();
 
@@ -132,17 +132,8 @@ async function publicKey(certsUrl: string, kid: string, now: number): Promise<Cr
   const stale = !set || now - set.fetchedAt >= KEYS_TTL_MS;
   const unknownKid = set !== undefined && !set.keys.has(kid) && now - set.fetchedAt >= REFETCH_AFTER_MS;
   const backingOff = now - (failedAt.get(certsUrl) ?? -Infinity) < REFETCH_AFTER_MS;
-  if ((stale || unknownKid) && !backingOff) set = (await refresh(certsUrl, now)) ?? set;
+  if ((stale || unknownKid) && !backingOff) set = (await fetchKeys(certsUrl, now)) ?? set;
   return set?.keys.get(kid);
-}
-
-function refresh(certsUrl: string, now: number): Promise<KeySet | undefined> {
-  let pending = inFlight.get(certsUrl);
-  if (!pending) {
-    pending = fetchKeys(certsUrl, now).finally(() => inFlight.delete(certsUrl));
-    inFlight.set(certsUrl, pending);
-  }
-  return pending;
 }
 
 async function fetchKeys(certsUrl: string, now: number): Promise<KeySet | undefined> {
