@@ -45,6 +45,8 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
       const match = /is ready: .*\n(?:.*\n)*?.*dev token.*\n\s+(mcpgw_\S+)\n(?:.*\n)*?admin token: (\S+)/.exec(output);
       if (match?.[1] && match[2]) {
         clearTimeout(timer);
+        // Scanning the whole output again on every later chunk (each logged call) grows quadratically.
+        child.stdout?.off("data", check);
         resolve({ token: match[1], adminToken: match[2] });
       }
     };
