@@ -6,6 +6,8 @@ import type { AuditRecord } from "./record.ts";
 const FLUSH_AFTER_MS = 100;
 /** More than this many waiting records are sent at once. */
 const MAX_WAITING = 200;
+/** A carrier whose timer has not fired by then is taken to be gone (its request cancelled): another takes over. */
+const CARRIER_LOST_AFTER_MS = 5_000;
 
 /**
  * Writes audit records: each as one JSON log line at once (Workers Logs), and
@@ -15,15 +17,19 @@ const MAX_WAITING = 200;
  *
  * Only the waiting records are shared between requests, never a promise or a
  * timer: workerd binds those to the request that made them, and a request
- * awaiting another's is cancelled ("Promise will never complete"). So every
- * request keeps itself alive (`waitUntil`) on its own timer, and the first
- * timer to fire sends everything waiting, in its own request. A failed write
- * is logged (the log line already holds the record) and never reaches the agent.
+ * awaiting another's is cancelled ("Promise will never complete"). So the
+ * request whose record finds nothing waiting becomes the batch's carrier: it
+ * keeps itself alive (`waitUntil`) on its own timer and sends everything
+ * waiting by then, in its own request; the others only add their records. A
+ * failed write is logged (the log line already holds the record) and never
+ * reaches the agent.
  */
 export class AuditWriter {
   #namespace: DurableObjectNamespace<GrantObject>;
   #waiting = new Map<string, AuditRecord[]>();
   #count = 0;
+  /** When the current batch's carrier set its timer; undefined when no batch is open. */
+  #carrierSince: number | undefined;
 
   constructor(namespace: DurableObjectNamespace<GrantObject>) {
     this.#namespace = namespace;
@@ -35,7 +41,12 @@ export class AuditWriter {
     records.push(record);
     this.#waiting.set(grantId, records);
     this.#count += 1;
-    waitUntil(this.#count >= MAX_WAITING ? this.#send() : this.#sendAfter(FLUSH_AFTER_MS));
+    const now = Date.now();
+    if (this.#count >= MAX_WAITING) waitUntil(this.#send());
+    else if (this.#carrierSince === undefined || now - this.#carrierSince > CARRIER_LOST_AFTER_MS) {
+      this.#carrierSince = now;
+      waitUntil(this.#sendAfter(FLUSH_AFTER_MS));
+    }
   }
 
   /** Stores an operator's action now (not batched: the operator waits for it to be on record). */
@@ -49,11 +60,12 @@ export class AuditWriter {
     await this.#send();
   }
 
-  /** Sends whatever is waiting (nothing, when an earlier timer took this request's record along). */
+  /** Sends whatever is waiting (nothing, when a full batch was sent since the timer was set). */
   async #send(): Promise<void> {
     const batches = [...this.#waiting];
     this.#waiting = new Map();
     this.#count = 0;
+    this.#carrierSince = undefined;
     await Promise.all(
       batches.map(async ([grantId, records]) => {
         try {
