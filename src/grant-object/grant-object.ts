@@ -56,6 +56,8 @@ export class GrantObject extends DurableObject<Env> {
   #audit: AuditLog;
   /** Calls held open until an approval is decided (awaitDecision), by approval id. */
   #waiting = new Map<string, Set<(approval: ApprovalRecord | undefined) => void>>();
+  /** When the alarm is set for, as this instance last set or read it (undefined: not read yet; null: none). */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -90,8 +92,10 @@ export class GrantObject extends DurableObject<Env> {
     }
     const result = this.#ledger.reserve(request.items, now, crypto.randomUUID(), request.force);
     if (!result.ok) return { kind: "limited", hit: result.hit };
-    if (approved) this.#approvals.consume(approved.id, result.reservation);
-    this.#changed();
+    if (approved) {
+      this.#approvals.consume(approved.id, result.reservation);
+      this.#changed();
+    }
     await this.#alarmWithin(PRUNE_INTERVAL_MS);
     return {
       kind: "counted",
@@ -182,13 +186,14 @@ export class GrantObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.#alarmAt = null;
     const now = Date.now();
     const usage = this.#ledger.pruneAll(now);
     const approvals = this.#approvals.prune(now, APPROVAL_RETENTION_MS);
     const audit = this.#audit.prune(now, auditRetentionMs(this.env));
     const unsent = await this.#sendToIndex();
-    if (unsent > 0) await this.ctx.storage.setAlarm(Date.now() + INDEX_RETRY_MS);
-    else if (usage > 0 || approvals > 0 || audit > 0) await this.ctx.storage.setAlarm(Date.now() + PRUNE_INTERVAL_MS);
+    if (unsent > 0) await this.#setAlarm(Date.now() + INDEX_RETRY_MS);
+    else if (usage > 0 || approvals > 0 || audit > 0) await this.#setAlarm(Date.now() + PRUNE_INTERVAL_MS);
   }
 
   /** Approvals changed: the index hears of it off the caller's path. */
@@ -219,10 +224,16 @@ export class GrantObject extends DurableObject<Env> {
     return 0;
   }
 
+  /** Every counted call asks for the alarm: the storage is read once per instance, not per call. */
   async #alarmWithin(ms: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
+    this.#alarmAt ??= await this.ctx.storage.getAlarm();
     const wanted = Date.now() + ms;
-    if (current === null || current > wanted) await this.ctx.storage.setAlarm(wanted);
+    if (this.#alarmAt === null || this.#alarmAt > wanted) await this.#setAlarm(wanted);
+  }
+
+  async #setAlarm(at: number): Promise<void> {
+    await this.ctx.storage.setAlarm(at);
+    this.#alarmAt = at;
   }
 }
 
