@@ -38,6 +38,8 @@ export type CallAuditStart = {
 export class CallAudit {
   #start: CallAuditStart;
   #startedAt = Date.now();
+  /** Taken when the call arrives, so calls in one millisecond keep their order. */
+  #id = newAuditId(this.#startedAt);
   #sentAt: number | undefined;
   #outcome: CallOutcome = { decision: "deny", rule: "", reason: "the call ended before it was decided" };
   #policy: { name: string; version: string | null } = { name: "", version: null };
@@ -82,7 +84,7 @@ export class CallAudit {
     const { requestId, grant, auth, session, tool, args } = this.#start;
     return {
       kind: "call",
-      id: newAuditId(this.#startedAt),
+      id: this.#id,
       time: new Date(this.#startedAt).toISOString(),
       requestId,
       grant: { id: grant.id, label: grant.label },

@@ -78,7 +78,18 @@ export class AuditWriter {
   }
 }
 
-/** Sortable by time: `aud_` + the time in base36 (fixed width) + 8 random bytes. */
+let lastAt = 0;
+let sequence = 0;
+
+/**
+ * Sortable by time: `aud_` + the time in base36 (fixed width) + a sequence
+ * within that millisecond in this isolate + 8 random bytes. In workerd the
+ * clock stands still between I/O, so one agent's quick calls (say two refused
+ * without reaching the upstream) often share a millisecond: the sequence keeps
+ * them in the order they came.
+ */
 export function newAuditId(at: number): string {
-  return `aud_${at.toString(36).padStart(9, "0")}${base64url(randomBytes(8))}`;
+  if (at === lastAt) sequence += 1;
+  else [lastAt, sequence] = [at, 0];
+  return `aud_${at.toString(36).padStart(9, "0")}${sequence.toString(36).padStart(4, "0")}${base64url(randomBytes(8))}`;
 }

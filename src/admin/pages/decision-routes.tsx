@@ -11,8 +11,11 @@ import { pageNotFound, render, signedIn } from "./respond.tsx";
 const PAGE_SIZE = 50;
 /** A grant id or "global": the names of the objects that keep audit records. */
 const OBJECT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-/** `aud_` + the record's time in ms, base36, 9 digits (src/audit/writer.ts newAuditId) + random. */
-const AUDIT_ID = /^aud_([0-9a-z]{9})[A-Za-z0-9_-]{11}$/;
+/**
+ * `aud_` + the record's time in ms, base36, 9 digits (src/audit/writer.ts newAuditId), then the
+ * sequence within that millisecond (4 digits; ids written before it had none), then random.
+ */
+const AUDIT_ID = /^aud_([0-9a-z]{9})(?:[0-9a-z]{4})?[A-Za-z0-9_-]{11}$/;
 
 /** /admin/decisions: the audit trail, and one record. */
 export const decisionPages = new Hono<AdminPagesEnv>();
