@@ -71,15 +71,21 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   let timer: number | null = null;
   let finished = false;
   let output: ReadableStreamDefaultController<Uint8Array>;
-  const arm = () => {
-    clearTimeout(timer);
+  // One timer for the quiet stretches, not one per chunk: a chunk only notes
+  // the time, and the timer, when it fires, waits out what is left.
+  let lastActivity = Date.now();
+  const waitQuiet = (ms: number) => {
     timer = setTimeout(() => {
       if (finished) return;
+      const quietFor = Date.now() - lastActivity;
+      if (quietFor < options.keepAliveMs) return waitQuiet(options.keepAliveMs - quietFor);
       // Only between events, and never while an event is held back for rewriting.
       if (parser.atBoundary && heldRaw.length === 0) output.enqueue(encoder.encode(KEEP_ALIVE));
-      arm();
-    }, options.keepAliveMs);
+      lastActivity = Date.now();
+      waitQuiet(options.keepAliveMs);
+    }, ms);
   };
+
   const finish = (broken: boolean) => {
     finished = true;
     clearTimeout(timer);
@@ -96,7 +102,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
     {
       start(controller) {
         output = controller;
-        arm();
+        waitQuiet(options.keepAliveMs);
       },
       async pull(controller) {
         // Until something can be handed on: a held event may need several chunks.
@@ -114,7 +120,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
             finish(false);
             return;
           }
-          arm();
+          lastActivity = Date.now();
           const text = decoder.decode(chunk.value, { stream: true });
           if (!rewrite) {
             controller.enqueue(chunk.value);
