@@ -2,6 +2,7 @@ import { readConfig } from "../config.ts";
 import { sha256Hex } from "../crypto.ts";
 import type { Bindings } from "../env.ts";
 import type { GrantRecord } from "../grants/grant.ts";
+import { IsolateCache } from "../isolate-cache.ts";
 import { GrantsById } from "./grant-lookup.ts";
 import type { OAuthProps, OAuthSite } from "./server.ts";
 
@@ -15,10 +16,7 @@ export const ACCESS_TOKEN_PATTERN = /^g_[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]{16}:[A
 /** An access token this gateway issued, still valid: the gateway grant it acts as and the client it was issued to. */
 export type VerifiedAccessToken = { grant: GrantRecord | undefined; grantId: string; clientId: string };
 
-type Validated = { grantId: string; clientId: string; expiresAtMs: number; fetchedAt: number };
-
-/** Bounds memory when many distinct tokens are presented. */
-const MAX_CACHED = 10_000;
+type Validated = { grantId: string; clientId: string };
 
 /**
  * Checks OAuth access tokens at `/mcp`: the library's `validateToken` (the
@@ -31,32 +29,27 @@ const MAX_CACHED = 10_000;
  * the cache lets go of it: within CACHE_TTL_MS plus KV's propagation.
  */
 export class AccessTokenVerifier {
-  #ttlMs: number;
   #grants: GrantsById;
-  #validated = new Map<string, Validated>();
+  #validated: IsolateCache<Validated>;
 
   constructor(env: Bindings) {
-    this.#ttlMs = readConfig(env).cacheTtlMs;
-    this.#grants = new GrantsById(env.GRANTS, this.#ttlMs);
+    const ttlMs = readConfig(env).cacheTtlMs;
+    this.#grants = new GrantsById(env.GRANTS, ttlMs);
+    this.#validated = new IsolateCache(ttlMs);
   }
 
   /** The grant behind a valid access token for `site`, or undefined (unknown, expired, revoked, another resource's). */
   async verify(env: Bindings, site: OAuthSite, token: string, now = Date.now()): Promise<VerifiedAccessToken | undefined> {
     if (!ACCESS_TOKEN_PATTERN.test(token)) return undefined;
     const key = await sha256Hex(`${site.resource}\n${token}`);
-    let validated = this.#validated.get(key);
-    if (!validated || now - validated.fetchedAt >= this.#ttlMs || now >= validated.expiresAtMs) {
-      this.#validated.delete(key);
+    let validated = this.#validated.get(key, now)?.value;
+    if (!validated) {
       const result = await site.server.validateToken<Partial<OAuthProps>>(site.resource, token, env);
       const grantId = result?.props?.grantId;
       // The props and the token's user id both name the gateway grant; anything else was not written by this gateway.
       if (!result || typeof grantId !== "string" || grantId !== result.userId) return undefined;
-      validated = { grantId, clientId: result.clientId, expiresAtMs: result.expiresAt * 1000, fetchedAt: now };
-      if (this.#validated.size >= MAX_CACHED) {
-        const oldest = this.#validated.keys().next().value;
-        if (oldest !== undefined) this.#validated.delete(oldest);
-      }
-      this.#validated.set(key, validated);
+      validated = { grantId, clientId: result.clientId };
+      this.#validated.set(key, validated, now, result.expiresAt * 1000);
     }
     return { grant: await this.#grants.find(validated.grantId, now), grantId: validated.grantId, clientId: validated.clientId };
   }

@@ -1,5 +1,6 @@
 import { grantKey, GrantRecordSchema, type GrantRecord } from "../grants/grant.ts";
 import type { GrantListing } from "../grants/records.ts";
+import { IsolateCache } from "../isolate-cache.ts";
 import { KV_CACHE_TTL_SECONDS } from "../policy/store.ts";
 
 /**
@@ -16,11 +17,6 @@ export async function readGrant(kv: KVNamespace, grantId: string, options: { cac
   return parsed.success ? parsed.data : undefined;
 }
 
-type CacheEntry = { grant: GrantRecord | undefined; fetchedAt: number };
-
-/** Bounds memory when many grants sign in through one isolate. */
-const MAX_CACHED = 10_000;
-
 /**
  * Grants by id, cached in the isolate for `ttlMs` as GrantStore caches them by
  * token: an OAuth call costs no KV read while cached, and a revocation reaches
@@ -29,24 +25,18 @@ const MAX_CACHED = 10_000;
  */
 export class GrantsById {
   #kv: KVNamespace;
-  #ttlMs: number;
-  #entries = new Map<string, CacheEntry>();
+  #byId: IsolateCache<GrantRecord | undefined>;
 
   constructor(kv: KVNamespace, ttlMs: number) {
     this.#kv = kv;
-    this.#ttlMs = ttlMs;
+    this.#byId = new IsolateCache(ttlMs);
   }
 
   async find(grantId: string, now = Date.now()): Promise<GrantRecord | undefined> {
-    const cached = this.#entries.get(grantId);
-    if (cached && now - cached.fetchedAt < this.#ttlMs) return cached.grant;
+    const cached = this.#byId.get(grantId, now);
+    if (cached) return cached.value;
     const grant = await readGrant(this.#kv, grantId, { cacheTtl: KV_CACHE_TTL_SECONDS });
-    this.#entries.delete(grantId);
-    if (this.#entries.size >= MAX_CACHED) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    this.#entries.set(grantId, { grant, fetchedAt: now });
+    this.#byId.set(grantId, grant, now);
     return grant;
   }
 }
