@@ -1,6 +1,7 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { ErrorCode, JSONRPCMessageSchema } from "./jsonrpc.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
+import { readBodyWithin } from "../http/body.ts";
 
 /** A POST body after it was read once, parsed and validated. */
 export type ParsedBody = {
@@ -77,30 +78,8 @@ export function serializeBody(body: ParsedBody): string {
 }
 
 async function readTextWithin(request: Request, maxBytes: number): Promise<string> {
-  const tooLarge = () =>
-    new GatewayError(413, GatewayErrorCode.TransportError, `Payload Too Large: body exceeds ${maxBytes} bytes`);
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) throw tooLarge();
-  if (!request.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readBodyWithin(request, maxBytes);
+  if (!bytes) throw new GatewayError(413, GatewayErrorCode.TransportError, `Payload Too Large: body exceeds ${maxBytes} bytes`);
   try {
     return decoder.decode(bytes);
   } catch {

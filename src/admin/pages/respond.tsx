@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { readBodyWithin } from "../../http/body.ts";
 import { CSRF_FIELD, isCsrfToken, requireSession, type AdminPagesEnv, type AdminSession } from "../session.ts";
 import { MessagePage, ReloadPage } from "./layout.tsx";
 
@@ -25,22 +26,8 @@ export const signedIn = requireSession({ reloadFromThisSite: (c, path) => render
 
 /** A form body (application/x-www-form-urlencoded, as the pages post), read up to `limit` bytes; undefined when larger. */
 export async function readForm(c: Context, limit = MAX_FORM_BYTES): Promise<URLSearchParams | undefined> {
-  const body = c.req.raw.body;
-  if (!body) return new URLSearchParams();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new URLSearchParams(new TextDecoder().decode(bytes));
+  const bytes = await readBodyWithin(c.req.raw, limit);
+  return bytes && new URLSearchParams(new TextDecoder().decode(bytes));
 }
 
 /**

@@ -1,0 +1,29 @@
+/**
+ * A request body's bytes, read up to `maxBytes`: undefined (and the rest of
+ * the body cancelled) as soon as it is larger, so an oversized body is never
+ * held whole. A declared Content-Length over the limit is refused unread.
+ */
+export async function readBodyWithin(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (Number(request.headers.get("content-length") ?? Number.NaN) > maxBytes) return undefined;
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
