@@ -4,7 +4,7 @@ import type { PolicySummary } from "../manage/policies.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
 import { visible } from "./display.ts";
 import { Layout } from "./layout.tsx";
-import { Field, Notice, TableScroll, When } from "./parts.tsx";
+import { Field, GrantTermsFields, Notice, TableScroll, When } from "./parts.tsx";
 
 export const grantPath = (id: string) => `/admin/grants/${encodeURIComponent(id)}`;
 
@@ -88,18 +88,7 @@ export function GrantsPage({ grants, policies, session, values = { label: "", po
           <Field id="label" label="Label" hint="Who or what the grant is for, as lists and the audit trail show it.">
             <input id="label" name="label" type="text" required maxlength={200} value={values.label} autocomplete="off" aria-describedby="label-hint" />
           </Field>
-          <Field id="policy" label="Policy">
-            <select id="policy" name="policy" required>
-              {policies.map((policy) => (
-                <option value={policy.name} selected={policy.name === values.policy}>
-                  {policy.valid ? `${policy.name} (version ${policy.version})` : `${policy.name} (invalid: every call is refused)`}
-                </option>
-              ))}
-            </select>
-          </Field>
-          <Field id="expires" label="Expires after" hint="A duration like 90m, 12h or 30d; leave it empty for a grant that does not expire.">
-            <input id="expires" name="expires" type="text" value={values.expires} placeholder="30d" pattern="[1-9][0-9]{0,5}[mhd]" autocomplete="off" aria-describedby="expires-hint" />
-          </Field>
+          <GrantTermsFields policies={policies} values={values} expiresLabel="Expires after" />
           <div class="buttons">
             <button type="submit" class="primary">
               Create grant

@@ -1,4 +1,5 @@
 import type { Child } from "hono/jsx";
+import type { PolicySummary } from "../manage/policies.ts";
 import { relative, utc } from "./display.ts";
 
 /** Small pieces the console's pages share. */
@@ -42,5 +43,25 @@ export function Field({ id, label, hint, children }: { id: string; label: string
         </p>
       ) : null}
     </div>
+  );
+}
+
+/** The policy a new grant is bound to, and when it expires: the console's grant form and an operator's OAuth sign-in. */
+export function GrantTermsFields({ policies, values, expiresLabel }: { policies: PolicySummary[]; values: { policy: string; expires: string }; expiresLabel: string }) {
+  return (
+    <>
+      <Field id="policy" label="Policy">
+        <select id="policy" name="policy" required>
+          {policies.map((policy) => (
+            <option value={policy.name} selected={policy.name === values.policy}>
+              {policy.valid ? `${policy.name} (version ${policy.version})` : `${policy.name} (invalid: every call is refused)`}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field id="expires" label={expiresLabel} hint="A duration like 90m, 12h or 30d; leave it empty for a grant that does not expire.">
+        <input id="expires" name="expires" type="text" value={values.expires} placeholder="30d" pattern="[1-9][0-9]{0,5}[mhd]" autocomplete="off" aria-describedby="expires-hint" />
+      </Field>
+    </>
   );
 }

@@ -1,5 +1,5 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
-import { Field, Notice } from "../../admin/pages/parts.tsx";
+import { Field, GrantTermsFields, Notice } from "../../admin/pages/parts.tsx";
 import { visible } from "../../admin/pages/display.ts";
 import type { PolicySummary as StoredPolicy } from "../../admin/manage/policies.ts";
 import { CSRF_FIELD, type Claims } from "../flow.ts";
@@ -128,18 +128,7 @@ export function PolicyChoicePage({ client, base, claims, by, label, policies, va
       ) : (
         <form class="stack" method="post" action={base.action}>
           <Hidden base={base} step="policy" claims={claims} />
-          <Field id="policy" label="Policy">
-            <select id="policy" name="policy" required>
-              {policies.map((policy) => (
-                <option value={policy.name} selected={policy.name === values.policy}>
-                  {policy.valid ? `${policy.name} (version ${policy.version})` : `${policy.name} (invalid: every call is refused)`}
-                </option>
-              ))}
-            </select>
-          </Field>
-          <Field id="expires" label="Grant expires after" hint="A duration like 90m, 12h or 30d; leave it empty for a grant that does not expire.">
-            <input id="expires" name="expires" type="text" value={values.expires} placeholder="30d" pattern="[1-9][0-9]{0,5}[mhd]" autocomplete="off" aria-describedby="expires-hint" />
-          </Field>
+          <GrantTermsFields policies={policies} values={values} expiresLabel="Grant expires after" />
           <div class="buttons">
             <button type="submit" class="primary">
               Continue
