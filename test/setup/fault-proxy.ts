@@ -11,7 +11,8 @@
  * call first forward it to the sandbox (which logs it), then break the answer;
  * the others never forward it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { startLoopbackServer } from "./loopback-server.ts";
 
 export const FAULT_HEADER = "x-fault";
 export const FAULT_METHOD_HEADER = "x-fault-method";
@@ -19,23 +20,7 @@ export const FAULT_METHOD_HEADER = "x-fault-method";
 type Message = { jsonrpc?: string; id?: unknown; method?: string; result?: unknown; error?: unknown };
 
 export async function startFaultProxy(sandboxOrigin: string): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer((request, response) => {
-    handle(sandboxOrigin, request, response).catch((error) => {
-      console.error("fault proxy failed", error);
-      response.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return startLoopbackServer("fault proxy", (request, response) => handle(sandboxOrigin, request, response));
 }
 
 async function handle(origin: string, request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -14,7 +14,8 @@
  *   Other labels (other test files' approvals) get 200 and are filed under `/by-label`.
  * - `GET /__received/<path>`: JSON list of what `/<path>` received, in order.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { startLoopbackServer } from "./loopback-server.ts";
 
 export type Received = {
   headers: Record<string, string>;
@@ -29,23 +30,7 @@ export const BY_LABEL_PATH = "/by-label";
 
 export async function startWebhookSink(): Promise<{ url: string; close: () => Promise<void> }> {
   const received = new Map<string, Received[]>();
-  const server: Server = createServer((request, response) => {
-    handle(received, request, response).catch((error) => {
-      console.error("webhook sink failed", error);
-      response.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return startLoopbackServer("webhook sink", (request, response) => handle(received, request, response));
 }
 
 async function handle(received: Map<string, Received[]>, request: IncomingMessage, response: ServerResponse): Promise<void> {
