@@ -16,147 +16,16 @@ import { GrantService } from "../../src/admin/manage/grants.ts";
 import { OAuthClientService } from "../../src/admin/manage/oauth-clients.ts";
 import type { AuditRecord, CallRecord } from "../../src/audit/record.ts";
 import { AuditService } from "../../src/audit/service.ts";
-import { base64url } from "../../src/crypto.ts";
 import { hashToken } from "../../src/grants/grant.ts";
 import { revocationEntries } from "../../src/grants/records.ts";
-import { ALLOW_ALL, createGrant, decisionOf, gateway, GATEWAY_URL, newTag, putPolicy, rawAgent, upstreamLog, type Gateway } from "./gateway.ts";
+import { ALLOW_ALL, createGrant, decisionOf, gateway, newTag, putPolicy, rawAgent, upstreamLog, type Gateway } from "./gateway.ts";
+import { authorizeUrl, Browser, decode, INITIALIZE, mcpPost, ORIGIN, pkce, REDIRECT, register, RESOURCE, signIn, token, type Tokens } from "./oauth-flow.ts";
 
-const ORIGIN = "https://gateway.test";
-const RESOURCE = `${ORIGIN}/mcp`;
-const REDIRECT = "https://app.example/oauth/callback";
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300)); // call records are batched for 100 ms
 
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** A browser: keeps the cookies the gateway sets, follows nothing by itself. */
-class Browser {
-  cookies = new Map<string, string>();
-  readonly gw: Gateway;
-
-  constructor(gw: Gateway) {
-    this.gw = gw;
-  }
-
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.cookies.size > 0) headers.set("cookie", [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; "));
-    const response = await this.gw.fetch(new URL(path, ORIGIN).href, { ...init, headers, redirect: "manual" });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair = "", ...attributes] = cookie.split(";");
-      const name = pair.slice(0, pair.indexOf("="));
-      const value = pair.slice(pair.indexOf("=") + 1);
-      const gone = attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute) || /^\s*expires=Thu, 01 Jan 1970/i.test(attribute));
-      if (gone || value === "") this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return response;
-  }
-
-  /** Submits a form of `page` (the one whose hidden `step` is `step`) with `fields` added. */
-  async submit(page: string, step: string, fields: Record<string, string> = {}): Promise<Response> {
-    const form = formsOf(page).find((candidate) => candidate.fields.step === step);
-    expect(form, `a form with step=${step}`).toBeDefined();
-    return this.fetch(form!.action, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ ...form!.fields, ...fields }).toString(),
-    });
-  }
-}
-
-const decode = (text: string) => text.replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
-const attribute = (tag: string, name: string) => {
-  const value = new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
-  return value === undefined ? undefined : decode(value);
-};
-
-/** Every form of a page: where it posts and its hidden fields. */
-function formsOf(page: string): Array<{ action: string; fields: Record<string, string> }> {
-  return [...page.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].map(([, open = "", body = ""]) => ({
-    action: attribute(open, "action") ?? "",
-    fields: Object.fromEntries(
-      [...body.matchAll(/<input\b[^>]*>/g)]
-        .map(([tag]) => tag)
-        .filter((tag) => attribute(tag, "type") === "hidden")
-        .map((tag) => [attribute(tag, "name") ?? "", attribute(tag, "value") ?? ""]),
-    ),
-  }));
-}
-
-async function register(gw: Gateway, metadata: Record<string, unknown> = {}) {
-  const response = await gw.fetch(`${ORIGIN}/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ client_name: "Test Connector", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], ...metadata }),
-  });
-  expect(response.status).toBe(201);
-  return (await response.json()) as { client_id: string; client_name: string; redirect_uris: string[] };
-}
-
-async function pkce() {
-  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const challenge = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
-  return { verifier, challenge };
-}
-
-function authorizeUrl(clientId: string, challenge: string, extra: Record<string, string> = {}) {
-  const query = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: "S256", state: "st4te", resource: RESOURCE, ...extra });
-  return `/authorize?${query}`;
-}
-
-type Tokens = { access_token: string; refresh_token: string; expires_in: number; token_type: string; scope: string; resource?: string };
-
-function token(gw: Gateway, fields: Record<string, string>) {
-  return gw.fetch(`${ORIGIN}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
-}
-
-type SignInOptions = { gw?: Gateway; grantToken?: string; operator?: { policy: string; expires?: string }; clientName?: string };
-
-/**
- * The whole sign-in as a connector and its user go through it: registration,
- * the authorize pages in a browser (a grant token, or the operator's admin
- * token and a policy), the redirect with the code, the code exchange.
- */
-async function signIn(options: SignInOptions) {
-  const gw = options.gw ?? gateway();
-  const client = await register(gw, { client_name: options.clientName ?? "Test Connector" });
-  const { verifier, challenge } = await pkce();
-  const browser = new Browser(gw);
-  const start = await browser.fetch(authorizeUrl(client.client_id, challenge));
-  expect(start.status).toBe(200);
-  let page = await start.text();
-  let consent: Response;
-  if (options.grantToken !== undefined) {
-    consent = await browser.submit(page, "grant", { grant_token: options.grantToken });
-  } else {
-    const operator = await browser.submit(page, "operator", { admin_token: env.ADMIN_TOKEN });
-    expect(operator.status).toBe(200);
-    page = await operator.text();
-    consent = await browser.submit(page, "policy", { policy: options.operator!.policy, expires: options.operator!.expires ?? "" });
-  }
-  expect(consent.status).toBe(200);
-  const consentPage = await consent.text();
-  const back = await browser.submit(consentPage, "consent", { decision: "approve" });
-  expect(back.status).toBe(302);
-  const location = new URL(back.headers.get("location")!);
-  expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
-  expect(location.searchParams.get("state")).toBe("st4te");
-  expect(location.searchParams.get("iss")).toBe(ORIGIN);
-  const code = location.searchParams.get("code")!;
-  const exchanged = await token(gw, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: client.client_id, code_verifier: verifier, resource: RESOURCE });
-  expect(exchanged.status).toBe(200);
-  return { gw, client, browser, consentPage, tokens: (await exchanged.json()) as Tokens };
-}
-
-const INITIALIZE = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
-
-function mcpPost(gw: Gateway, accessToken: string | undefined, body: object = INITIALIZE, tag = newTag()) {
-  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream", "x-sandbox-tag": tag };
-  if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
-  return gw.fetch(GATEWAY_URL, { method: "POST", headers, body: JSON.stringify(body) });
-}
 
 async function toolNames(gw: Gateway, accessToken: string): Promise<string[]> {
   const agent = await rawAgent(gw, accessToken);
