@@ -5,6 +5,7 @@ import { STYLESHEET } from "../admin/pages/style.ts";
 import { readConfig } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { authorizePages } from "./authorize.tsx";
+import { withRetryAfter } from "./registration.ts";
 import { OAUTH_STYLESHEET_PATH } from "./pages/layout.tsx";
 import { oauthSiteFor, REGISTER_PATH, RESOURCE_METADATA_PATH, RESOURCE_PATH, SERVER_METADATA_PATH, TOKEN_PATH } from "./server.ts";
 
@@ -36,7 +37,7 @@ const hostGuard = createMiddleware<AppEnv>(async function hostGuard(c, next) {
 const notOffered = (c: Context<AppEnv>) => c.json({ error: "not_found", error_description: "OAuth sign-in is served at this gateway's public URL" }, 404);
 
 /** The library's answer for its own endpoints on this origin. */
-async function library(c: Context<AppEnv>, target: "server" | "metadata", request: Request = c.req.raw): Promise<Response> {
+async function library(c: Context<AppEnv>, target: "server" | "registrar" | "metadata", request: Request = c.req.raw): Promise<Response> {
   const site = oauthSiteFor(c.env, c.req.url);
   if (!site) return notOffered(c);
   // Hono types the runtime's context loosely; it is the Worker's own ExecutionContext.
@@ -56,6 +57,6 @@ oauth.on(["GET", "HEAD", "OPTIONS"], RESOURCE_METADATA_PATH, (c) => {
 });
 oauth.all(SERVER_METADATA_PATH, (c) => library(c, "server"));
 oauth.all(TOKEN_PATH, (c) => library(c, "server"));
-oauth.all(REGISTER_PATH, (c) => library(c, "server"));
+oauth.all(REGISTER_PATH, async (c) => withRetryAfter(await library(c, "registrar")));
 oauth.route("/", authorizePages);
 oauth.get(OAUTH_STYLESHEET_PATH, (c) => c.body(STYLESHEET, 200, { ...PAGE_HEADERS, "Content-Type": "text/css; charset=utf-8" }));

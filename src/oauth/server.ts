@@ -10,6 +10,7 @@ import { readConfig, type GatewayConfig } from "../config.ts";
 import type { Bindings } from "../env.ts";
 import { grantProblem } from "../grants/grant.ts";
 import { readGrant } from "./grant-lookup.ts";
+import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "./registration.ts";
 
 /**
  * The gateway as its own OAuth 2.1 authorization server, on the same origin
@@ -71,6 +72,8 @@ export type OAuthSite = {
   /** `<issuer>/.well-known/oauth-protected-resource/mcp`, as the 401 names it. */
   resourceMetadataUrl: string;
   server: OAuthAuthorizationServer<Bindings>;
+  /** The same server for /register only: it stores a new client for a day, until its first token answer renews it (registration.ts). */
+  registrar: OAuthAuthorizationServer<Bindings>;
   /** Publishes the RFC 9728 document only; /mcp authenticates in src/grants/authenticate.ts. */
   metadata: OAuthResourceServer<Bindings, OAuthProps>;
 };
@@ -100,32 +103,39 @@ function siteFor(env: Bindings, issuer: string): OAuthSite | undefined {
   if (!byIssuer) sites.set(env, (byIssuer = new Map()));
   let site = byIssuer.get(issuer);
   if (site === undefined) {
-    site = buildSite(readConfig(env), issuer);
+    site = buildSite(env, issuer);
     byIssuer.set(issuer, site);
   }
   return site ?? undefined;
 }
 
-function buildSite(config: GatewayConfig, issuer: string): OAuthSite | null {
+function buildSite(env: Bindings, issuer: string): OAuthSite | null {
+  const config = readConfig(env);
   const resource = `${issuer}${RESOURCE_PATH}`;
   try {
-    const server = new OAuthAuthorizationServer<Bindings>({
+    const options = {
       issuer,
       resources: [resource],
       authorizeEndpoint: AUTHORIZE_PATH,
       tokenEndpoint: TOKEN_PATH,
       clientRegistrationEndpoint: REGISTER_PATH,
+      clientRegistrationCallback: vetRegistration(env),
       accessTokenTTL: config.oauthAccessTokenTtlSeconds,
       refreshTokenTTL: config.oauthRefreshTokenTtlSeconds,
       tokenExchangeCallback: grantStillActive,
       onError: logOAuthError,
-    });
+    };
+    // A successful token request in the second half of a registration's lifetime renews it (the library's rule):
+    // a client the registrar stored for a day is in its second half of CLIENT_TTL_SECONDS, so its first token
+    // answer, the code exchange that completes its sign-in, gives it the long lifetime.
+    const server = new OAuthAuthorizationServer<Bindings>({ ...options, clientRegistrationTTL: CLIENT_TTL_SECONDS });
+    const registrar = new OAuthAuthorizationServer<Bindings>({ ...options, clientRegistrationTTL: UNUSED_CLIENT_TTL_SECONDS });
     const metadata = new OAuthResourceServer<Bindings, OAuthProps>({
       resourceMetadata: { resource, authorization_servers: [issuer], resource_name: "mcp-policy-gateway" },
       validateToken: () => async () => null,
       handler: { fetch: () => new Response(null, { status: 404 }) },
     });
-    return { issuer, resource, resourceMetadataUrl: `${issuer}${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, server, metadata };
+    return { issuer, resource, resourceMetadataUrl: `${issuer}${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, server, registrar, metadata };
   } catch (error) {
     console.error("OAuth sign-in is not offered on this origin", { issuer, error: String(error) });
     return null;

@@ -1,0 +1,126 @@
+/**
+ * OAuth sign-in hardening (issue 16), in the Workers runtime through the whole
+ * gateway Worker: each defect found from outside has a test named after it.
+ *
+ * 4. Registration was open and unbounded: fields and body are bounded, a
+ *    client address is throttled, and a client that never signs in is
+ *    forgotten within a day.
+ * 5. /authorize redirected to any registered URI on an error: errors before
+ *    the consent screen are shown on the gateway's own page.
+ * 6. A superseded refresh token kept a live chain: outside a short grace
+ *    window its use revokes the whole sign-in.
+ * 7. Wrong tokens on the sign-in forms were unthrottled: failures are counted
+ *    per address, and past the limit the page answers 429.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { AuditRecord } from "../../src/audit/record.ts";
+import { AuditService } from "../../src/audit/service.ts";
+import { ALLOW_ALL, createGrant, gateway, putPolicy, type Gateway } from "./gateway.ts";
+import { authorizeUrl, Browser, mcpPost, ORIGIN, pkce, REDIRECT, register, registration, signIn, token, type Tokens } from "./oauth-flow.ts";
+
+const DAY_SECONDS = 86_400;
+const BROWSER_ORIGIN = "https://inspector.example";
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+/** When KV will drop a registered client (seconds since the epoch), as its key listing says. */
+async function clientExpiration(clientId: string): Promise<number | undefined> {
+  const { keys } = await env.OAUTH_KV.list({ prefix: `client:${clientId}` });
+  expect(keys.map((key) => key.name)).toEqual([`client:${clientId}`]);
+  return keys[0]!.expiration;
+}
+
+async function trail(grantId: string): Promise<AuditRecord[]> {
+  return (await new AuditService(env).grantPage(grantId, { limit: 100 })).records;
+}
+
+describe("defect 4: unauthenticated, unbounded client registration", () => {
+  it("a client_name over 100 characters (101, 100,000, 1,000,000) is refused with invalid_client_metadata, with the library's CORS headers", async () => {
+    const gw = gateway();
+    expect((await registration(gw, { client_name: "n".repeat(100) })).status).toBe(201);
+    for (const length of [101, 100_000, 1_000_000]) {
+      const response = await registration(gw, { client_name: "n".repeat(length) }, { origin: BROWSER_ORIGIN });
+      expect(response.status, `${length} characters`).toBe(400);
+      expect(response.headers.get("access-control-allow-origin")).toBe(BROWSER_ORIGIN);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error).toBe("invalid_client_metadata");
+      expect(body.error_description).toContain("client_name");
+      expect(body.error_description.length).toBeLessThan(300);
+    }
+  });
+
+  it("more than 5 redirect URIs, a redirect URI over 2 KiB, and oversized other fields the library stores are refused", async () => {
+    const gw = gateway();
+    const long = `https://app.example/${"p".repeat(2048)}`;
+    const refused: Array<[string, Record<string, unknown>]> = [
+      ["6 redirect URIs", { redirect_uris: Array.from({ length: 6 }, (_, i) => `https://app.example/cb${i}`) }],
+      ["a 2 KiB redirect URI", { redirect_uris: [long] }],
+      ["client_uri", { client_uri: long }],
+      ["logo_uri", { logo_uri: long }],
+      ["policy_uri", { policy_uri: long }],
+      ["tos_uri", { tos_uri: long }],
+      ["jwks_uri", { jwks_uri: long }],
+      ["contacts", { contacts: Array.from({ length: 6 }, (_, i) => `ops${i}@app.example`) }],
+      ["a long contact", { contacts: [`${"o".repeat(320)}@app.example`] }],
+      ["a localized client_name", { "client_name#ja": "n".repeat(101) }],
+      ["many localized names", Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`client_name#x-l${i}`, "name"]))],
+      ["grant_types", { grant_types: Array.from({ length: 6 }, () => "authorization_code") }],
+    ];
+    for (const [what, metadata] of refused) {
+      const response = await registration(gw, metadata);
+      expect(response.status, what).toBe(400);
+      expect(await response.json(), what).toMatchObject({ error: "invalid_client_metadata" });
+    }
+    // At the bounds, a registration goes through.
+    const atBounds = await registration(gw, {
+      redirect_uris: Array.from({ length: 5 }, (_, i) => `https://app.example/cb${i}`.padEnd(2048, "x")),
+      client_uri: "https://app.example/",
+      contacts: ["ops@app.example"],
+      "client_name#ja": "テスト",
+    });
+    expect(atBounds.status).toBe(201);
+  });
+
+  it("a body over 16 KiB is refused with 413 even when each field it carries is within bounds", async () => {
+    const gw = gateway();
+    const response = await registration(gw, { software_version: "v".repeat(17 * 1024) }, { origin: BROWSER_ORIGIN });
+    expect(response.status).toBe(413);
+    expect(response.headers.get("access-control-allow-origin")).toBe(BROWSER_ORIGIN);
+    expect(await response.json()).toMatchObject({ error: "invalid_request" });
+  });
+
+  it("registrations are throttled per client address: the 11th in a minute gets 429 with Retry-After (CORS kept); another address still registers", async () => {
+    const gw = gateway();
+    for (let i = 0; i < 10; i++) expect((await registration(gw)).status, `registration ${i + 1}`).toBe(201);
+    const throttled = await registration(gw, {}, { origin: BROWSER_ORIGIN });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get("retry-after")).toBe("60");
+    expect(throttled.headers.get("access-control-allow-origin")).toBe(BROWSER_ORIGIN);
+    expect(throttled.headers.get("access-control-expose-headers")).toContain("Retry-After");
+    expect(await throttled.json()).toMatchObject({ error: expect.any(String), error_description: expect.stringContaining("60") });
+    expect((await registration(gateway())).status).toBe(201);
+  });
+
+  it("a burst of 40 concurrent registrations from one address meets 429, and at most 10 are stored", async () => {
+    const gw = gateway();
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => registration(gw).then((response) => response.status)));
+    expect(statuses.filter((status) => status === 201).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(30);
+  });
+
+  it("a client that never completes a sign-in expires within a day; one that completes a sign-in keeps 90 days", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const idle = await register(gateway());
+    const idleExpiration = await clientExpiration(idle.client_id);
+    expect(idleExpiration).toBeDefined();
+    expect(idleExpiration!).toBeLessThanOrEqual(now + DAY_SECONDS + 5);
+
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const { client } = await signIn({ grantToken });
+    expect((await clientExpiration(client.client_id))!).toBeGreaterThanOrEqual(now + 89 * DAY_SECONDS);
+  });
+});
