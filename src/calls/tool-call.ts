@@ -151,25 +151,39 @@ function holdCall(
 ): Response {
   const { services, grant } = c.var;
   const { rule } = held;
+  const { waitMs } = held;
   return holdForApproval({
     requestId: request.id,
     approval: held.approval,
-    waitMs: held.waitMs,
+    waitMs,
     keepAliveMs: services.config.sseKeepAliveMs,
     progressToken: request.params._meta?.progressToken,
+    signal: c.req.raw.signal,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     decision: async () => {
       try {
-        return (await c.env.GRANT_OBJECT.getByName(grant.id).awaitDecision(held.approval.id, held.waitMs)) as ApprovalRecord | undefined;
+        return (await c.env.GRANT_OBJECT.getByName(grant.id).awaitDecision(held.approval.id, waitMs)) as ApprovalRecord | undefined;
       } catch (error) {
         console.error("waiting for an approval failed", { approval: held.approval.id, error: String(error) });
         return held.approval;
       }
     },
-    answer: async (decided) => {
+    answer: async (decided, agent) => {
       if (decided?.status !== "approved") return held.refuse(approvalRefusal(decided ?? held.approval, rule));
-      // Approved while held: use it now, with the call's limits, and send the call.
+      // Approved while held: use it now, with the call's limits, and send the call; but only for an agent
+      // still there to read the answer, asked last thing before the grant's object uses the approval.
+      if (!(await agent.stillThere())) return undefined;
       const authorized = await held.authorize();
+      if (agent.gone) {
+        // It left while the approval was being used: give the approval and the counts back, and send nothing.
+        if (authorized.kind === "counted") await authorized.undo().catch((error: unknown) => console.error("rollback failed", { error: String(error) }));
+        return undefined;
+      }
       return proceed(c, request, context, authorized, { outcome: { decision: "approved", rule }, wouldRefuse: false, enforced: true, refuse: held.refuse, log: held.log, audit: held.audit });
+    },
+    gone: () => {
+      held.log({ decision: "approval_required", rule, reason: `the agent went away while its call was held for approval ${held.approval.id}: the call was not made`, approval: held.approval.id });
+      held.audit.settle();
     },
   });
 }
