@@ -1,4 +1,6 @@
 import type { ApprovalRecord } from "../approvals/record.ts";
+import { hmacSign } from "../crypto.ts";
+import { clip, clipLine } from "../text/clip.ts";
 
 /**
  * The approval webhook: each new pending approval is POSTed, signed, to the
@@ -9,7 +11,8 @@ import type { ApprovalRecord } from "../approvals/record.ts";
  *
  * Settings, read from the index object's env: `APPROVAL_WEBHOOK_URL` (a var;
  * unset or empty: no webhook) and `APPROVAL_WEBHOOK_SECRET` (a secret; the
- * HMAC key of `X-Signature-256`, which is left out when it is not set).
+ * HMAC key of `X-Signature-256`, which is left out, with its timestamp, when
+ * it is not set).
  */
 type WebhookVars = { APPROVAL_WEBHOOK_URL?: string; APPROVAL_WEBHOOK_SECRET?: string };
 
@@ -148,61 +151,122 @@ export function deliveryIdFor(approvalId: string): string {
   return `${approvalId}.pending`;
 }
 
-/** The webhook's body: `{"type": "approval.pending", "approval": <ApprovalRecord>, "text": <one line for chat>}`. */
+/**
+ * The webhook's body: `{"type": "approval.pending", "approval": <record>,
+ * "text": <one line for chat>}`. The record is the admin API's, faithful but
+ * bounded: free-text fields longer than RECORD_TEXT_CHARS are clipped, and
+ * arguments whose JSON exceeds INLINE_ARGUMENTS_BYTES are left out
+ * (`arguments: null`) with the start of their JSON in `argumentsPreview`;
+ * `argumentsHash` and the approval page stand for the whole. So no body
+ * exceeds WEBHOOK_BODY_MAX_BYTES plus twice the approval URL's length.
+ */
 export function pendingPayload(approval: ApprovalRecord): string {
-  return JSON.stringify({ type: "approval.pending", approval, text: approvalText(approval) });
+  return JSON.stringify({ type: "approval.pending", approval: boundedRecord(approval), text: approvalText(approval) });
 }
 
+/** Label, tool, session, policy name and version, decider and note: each at most this many characters in the payload's record. */
+export const RECORD_TEXT_CHARS = 256;
+/** Arguments are inlined in the payload's record while their JSON is at most this many bytes (UTF-8). */
+export const INLINE_ARGUMENTS_BYTES = 4096;
+/** Beyond that, the start of their JSON, at most this many characters. */
+export const ARGUMENTS_PREVIEW_CHARS = 512;
+/**
+ * The most a body can weigh whatever the agent and the OAuth client chose,
+ * on top of twice the approval URL (the operator's): 7 × 256 record
+ * characters written as `\u0001` (6 bytes each), 4 KiB of inline arguments,
+ * and a chat line of about 600 characters at up to 5 bytes each (`&amp;`).
+ * The tests' worst case, with every field at its worst, weighs 17,707 bytes.
+ */
+export const WEBHOOK_BODY_MAX_BYTES = 20_480;
+
+type WebhookRecord = Omit<ApprovalRecord, "arguments"> & { arguments: ApprovalRecord["arguments"] | null; argumentsPreview?: string };
+
+function boundedRecord(approval: ApprovalRecord): WebhookRecord {
+  const text = (value: string) => clip(value, RECORD_TEXT_CHARS);
+  const nullable = (value: string | null) => (value === null ? null : text(value));
+  const json = JSON.stringify(approval.arguments);
+  // UTF-8 never takes fewer bytes than UTF-16 code units: a longer string need not be encoded to know.
+  const inline = json.length <= INLINE_ARGUMENTS_BYTES && new TextEncoder().encode(json).length <= INLINE_ARGUMENTS_BYTES;
+  return {
+    ...approval,
+    grant: { ...approval.grant, label: text(approval.grant.label) },
+    tool: text(approval.tool),
+    ...(inline ? {} : { arguments: null, argumentsPreview: clip(json, ARGUMENTS_PREVIEW_CHARS) }),
+    policy: { ...approval.policy, name: text(approval.policy.name), version: text(approval.policy.version) },
+    session: nullable(approval.session),
+    decidedBy: nullable(approval.decidedBy),
+    note: nullable(approval.note),
+  };
+}
+
+/** How much of the agent's and the client's text the chat line shows. */
+export const LABEL_CHARS = 64;
+const TOOL_CHARS = 64;
 const SHOWN_ARGUMENTS = 4;
-const SHOWN_CHARACTERS = 40;
+const ARGUMENT_CHARS = 40;
 
 /**
- * One line a Slack incoming webhook (or any chat) shows as is: the tool, the
- * grant, a short view of the arguments, the expiry and the approval page.
- * Everything the agent chose (tool name, arguments) and the grant's label are
- * escaped the way Slack asks (`&`, `<`, `>`), so an argument cannot ping a
- * channel (`<!channel>`) or dress up a link; line breaks become spaces.
+ * One line a Slack incoming webhook (or any chat) shows as is, led by the
+ * one link it has, the approval page: `<url|Approval needed>: ‹tool› for
+ * grant ‹label› with ‹name=value, …›, expires <time>`, each ‹…› a code
+ * span. Whatever the
+ * agent or the OAuth client chose (tool, arguments, the label, which is an
+ * OAuth app's own `client_name`) is clipped, rid of controls and
+ * bidirectional overrides, and shown in a code span, escaped as Slack asks,
+ * so that nothing in it becomes a link, a mention or formatting.
  */
 export function approvalText(approval: ApprovalRecord): string {
   const entries = Object.entries(approval.arguments);
-  const shown = entries.slice(0, SHOWN_ARGUMENTS).map(([name, value]) => `${clip(name)}=${clip(JSON.stringify(value) ?? "null")}`);
+  const shown = entries.slice(0, SHOWN_ARGUMENTS).map(([name, value]) => `${clipLine(name, ARGUMENT_CHARS)}=${clipLine(JSON.stringify(value) ?? "null", ARGUMENT_CHARS)}`);
   if (entries.length > SHOWN_ARGUMENTS) shown.push(`+${entries.length - SHOWN_ARGUMENTS} more`);
-  const args = shown.length > 0 ? shown.join(", ") : "no arguments";
-  return `Approval needed: ${chat(approval.tool)} for grant "${chat(approval.grant.label)}" (${chat(args)}), expires ${approval.expiresAt}: ${approval.url}`;
-}
-
-/** At most SHOWN_CHARACTERS characters (whole code points), with an ellipsis when cut. */
-function clip(text: string): string {
-  const chars = Array.from(text);
-  return chars.length <= SHOWN_CHARACTERS ? text : `${chars.slice(0, SHOWN_CHARACTERS - 1).join("")}…`;
-}
-
-function chat(text: string): string {
-  return text
-    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ")
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;");
+  const args = shown.length > 0 ? code(shown.join(", ")) : "no arguments";
+  const link = `<${slackUrl(approval.url)}|Approval needed>`;
+  return `${link}: ${code(clipLine(approval.tool, TOOL_CHARS))} for grant ${code(clipLine(approval.grant.label, LABEL_CHARS))} with ${args}, expires ${approval.expiresAt}`;
 }
 
 /**
- * One attempt: POSTs the body's exact bytes with `X-Signature-256:
- * sha256=<hex HMAC-SHA256 of those bytes>` (when a secret is set),
- * `X-Approval-Id` and `X-Delivery-Id`. Any 2xx is delivered; anything else,
- * a network error or no answer within WEBHOOK_TIMEOUT_MS is a failure. The
+ * A Slack code span: its text shows as typed, never as a link, mention or
+ * formatting. Slack still reads `&`, `<` and `>` there, so they are escaped;
+ * it has no escape for a backtick, which would end the span, so one shows as
+ * U+02CB (ˋ).
+ */
+function code(text: string): string {
+  return `\`${text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("`", "\u02cb")}\``;
+}
+
+/** The approval page's URL as a Slack link target: `&` escaped, and nothing that could end the link (`|`, `>`) or open another. */
+function slackUrl(url: string): string {
+  return url.replaceAll("&", "&amp;").replaceAll("<", "%3C").replaceAll(">", "%3E").replaceAll("|", "%7C");
+}
+
+/**
+ * One attempt: POSTs the body's exact bytes with `X-Approval-Id`,
+ * `X-Delivery-Id` and, when a secret is set, `X-Signature-Timestamp: <Unix
+ * seconds>` and `X-Signature-256: sha256=<hex HMAC-SHA256 of
+ * "<timestamp>.<delivery id>.<body>">`. The timestamp is the attempt's own
+ * (each retry is signed anew), so a receiver can refuse old deliveries as
+ * replays; the delivery id is signed so one cannot be passed off as another.
+ * (The split is unambiguous: the timestamp is digits, the delivery id has no
+ * `{`, the body starts with one.) Any 2xx is delivered; anything else, a
+ * network error or no answer within WEBHOOK_TIMEOUT_MS is a failure. The
  * error never contains the URL (a Slack webhook URL is itself a credential)
  * nor the secret.
  */
-export async function sendWebhook(target: WebhookTarget, delivery: Delivery): Promise<DeliveryResult> {
-  const body = new TextEncoder().encode(delivery.body);
+export async function sendWebhook(target: WebhookTarget, delivery: Delivery, now = Date.now()): Promise<DeliveryResult> {
   const headers = new Headers({
     "content-type": "application/json",
     "user-agent": "mcp-policy-gateway-webhook",
     "x-approval-id": delivery.approvalId,
     "x-delivery-id": delivery.deliveryId,
   });
-  if (target.secret) headers.set("x-signature-256", `sha256=${await hmacSha256Hex(target.secret, body)}`);
+  if (target.secret) {
+    const timestamp = String(Math.floor(now / 1000));
+    const signature = await hmacSign(target.secret, `${timestamp}.${delivery.deliveryId}.${delivery.body}`);
+    headers.set("x-signature-timestamp", timestamp);
+    headers.set("x-signature-256", `sha256=${hex(signature)}`);
+  }
   try {
+    const body = new TextEncoder().encode(delivery.body);
     const response = await fetch(target.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
     await response.body?.cancel();
     return response.ok ? { ok: true, status: response.status } : { ok: false, status: response.status, error: `HTTP ${response.status}` };
@@ -219,9 +283,6 @@ function redact(message: string, url: string): string {
   return forms.reduce((text, form) => text.replaceAll(form, "<APPROVAL_WEBHOOK_URL>"), message);
 }
 
-/** Hex HMAC-SHA256 of `bytes` keyed by `secret` (Web Crypto). */
-export async function hmacSha256Hex(secret: string, bytes: Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes));
-  return Array.from(mac, (byte) => byte.toString(16).padStart(2, "0")).join("");
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

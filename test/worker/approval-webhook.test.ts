@@ -18,12 +18,26 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { APPROVAL_INDEX_NAME, ApprovalIndex } from "../../src/approval-index/approval-index.ts";
-import { approvalText, deliveryIdFor, retryDelayMs, WEBHOOK_MAX_ATTEMPTS, WebhookOutbox, type OutboxRow } from "../../src/approval-index/webhook.ts";
+import {
+  approvalText,
+  ARGUMENTS_PREVIEW_CHARS,
+  deliveryIdFor,
+  INLINE_ARGUMENTS_BYTES,
+  LABEL_CHARS,
+  pendingPayload,
+  RECORD_TEXT_CHARS,
+  retryDelayMs,
+  WEBHOOK_BODY_MAX_BYTES,
+  WEBHOOK_MAX_ATTEMPTS,
+  WebhookOutbox,
+  type OutboxRow,
+} from "../../src/approval-index/webhook.ts";
 import type { ApprovalRecord } from "../../src/approvals/record.ts";
 import { createGrant, decisionOf, gateway, newTag, putPolicy, rawAgent, type Gateway } from "./gateway.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 const APPROVE_SENDS = { version: "1", default: "deny", tools: { send_campaign: { action: "approve" } } };
@@ -87,14 +101,45 @@ async function pendingApproval(sinkPath: string, args: object = { campaignId: 42
   return { gw, agent, grant, id, args };
 }
 
-async function verifySignature(secret: string, entry: Received): Promise<boolean> {
-  const header = entry.headers["x-signature-256"] ?? "";
-  const hex = /^sha256=([0-9a-f]{64})$/.exec(header)?.[1];
-  if (!hex) return false;
+/**
+ * The receiver's check, exactly as the README gives it to operators (Node 20+
+ * or Workers): the payload when the delivery is authentic, fresh and new;
+ * otherwise why it is refused. Recomputes the HMAC over the exact bytes
+ * `<timestamp>.<delivery id>.<body>`, compares in constant time
+ * (crypto.subtle.verify), refuses timestamps more than 5 minutes away
+ * (replays), and drops delivery ids it has seen (retries after a lost answer).
+ */
+async function verifyApprovalWebhook(request: Request, secret: string, seen: Set<string>, now = Date.now()) {
+  const body = new Uint8Array(await request.arrayBuffer()); // the exact bytes: verify before parsing
+  const timestamp = request.headers.get("x-signature-timestamp") ?? "";
+  const deliveryId = request.headers.get("x-delivery-id") ?? "";
+  const hex = /^sha256=([0-9a-f]{64})$/.exec(request.headers.get("x-signature-256") ?? "")?.[1];
+  if (!hex || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "unsigned" } as const;
+  if (Math.abs(now / 1000 - Number(timestamp)) > 300) return { ok: false, reason: "stale" } as const;
+  const prefix = new TextEncoder().encode(`${timestamp}.${deliveryId}.`);
+  const signed = new Uint8Array(prefix.length + body.length);
+  signed.set(prefix);
+  signed.set(body, prefix.length);
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   const signature = Uint8Array.from(hex.match(/../g)!, (pair) => Number.parseInt(pair, 16));
+  if (!(await crypto.subtle.verify("HMAC", key, signature, signed))) return { ok: false, reason: "bad signature" } as const;
+  if (seen.has(deliveryId)) return { ok: false, reason: "duplicate" } as const; // answer 2xx all the same: it was handled
+  seen.add(deliveryId);
+  return { ok: true, payload: JSON.parse(new TextDecoder().decode(body)) } as const;
+}
+
+/** What the sink received, as the request the receiver saw (the exact body bytes), with some headers changed. */
+function asRequest(entry: Received, changed: Record<string, string> = {}): Request {
   const body = Uint8Array.from(atob(entry.bodyBase64), (char) => char.charCodeAt(0));
-  return crypto.subtle.verify("HMAC", key, signature, body);
+  const names = ["content-type", "x-approval-id", "x-delivery-id", "x-signature-256", "x-signature-timestamp"];
+  const headers = new Headers(names.flatMap((name) => (entry.headers[name] === undefined ? [] : [[name, entry.headers[name]] as [string, string]])));
+  for (const [name, value] of Object.entries(changed)) headers.set(name, value);
+  return new Request("https://receiver.test/approvals", { method: "POST", headers, body });
+}
+
+/** Whether the delivery verifies with this secret, as first seen. */
+async function verifies(secret: string, entry: Received, changed: Record<string, string> = {}, now?: number): Promise<boolean> {
+  return (await verifyApprovalWebhook(asRequest(entry, changed), secret, new Set(), now)).ok;
 }
 
 describe("a new pending approval is posted to the webhook", () => {
@@ -109,9 +154,9 @@ describe("a new pending approval is posted to the webhook", () => {
     expect(delivery.headers["content-type"]).toBe("application/json");
     expect(delivery.headers["x-approval-id"]).toBe(id);
     expect(delivery.headers["x-delivery-id"]).toBe(deliveryIdFor(id));
-    expect(await verifySignature(env.APPROVAL_WEBHOOK_SECRET!, delivery)).toBe(true);
-    expect(await verifySignature("another-secret", delivery)).toBe(false);
-    expect(await verifySignature(env.APPROVAL_WEBHOOK_SECRET!, { ...delivery, bodyBase64: btoa(`${delivery.body} `) })).toBe(false);
+    expect(await verifies(env.APPROVAL_WEBHOOK_SECRET!, delivery)).toBe(true);
+    expect(await verifies("another-secret", delivery)).toBe(false);
+    expect(await verifies(env.APPROVAL_WEBHOOK_SECRET!, { ...delivery, bodyBase64: btoa(`${delivery.body} `) })).toBe(false);
 
     const payload = JSON.parse(delivery.body) as { type: string; approval: ApprovalRecord; text: string };
     expect(Object.keys(payload)).toEqual(["type", "approval", "text"]);
@@ -119,11 +164,7 @@ describe("a new pending approval is posted to the webhook", () => {
     const record = (await admin(gw, `/approvals/${id}`)).body as ApprovalRecord;
     expect(payload.approval).toEqual(record);
     expect(payload.approval).toMatchObject({ id, status: "pending", tool: "send_campaign", grant: { id: grant.id, label: path }, arguments: { campaignId: 42 } });
-    expect(payload.text).toContain("send_campaign");
-    expect(payload.text).toContain(`grant "${path}"`);
-    expect(payload.text).toContain("campaignId=42");
-    expect(payload.text).toContain(record.expiresAt);
-    expect(payload.text).toContain(record.url);
+    expect(payload.text).toBe(`<${record.url}|Approval needed>: \`send_campaign\` for grant \`${path}\` with \`campaignId=42\`, expires ${record.expiresAt}`);
     expect(payload.text).not.toContain("\n");
     expect(await outboxRow(id)).toBeUndefined();
 
@@ -157,7 +198,7 @@ describe("a new pending approval is posted to the webhook", () => {
     expect(deliveries.map((entry) => entry.status)).toEqual([500, 500, 200]);
     expect(new Set(deliveries.map((entry) => entry.headers["x-delivery-id"]))).toEqual(new Set([deliveryIdFor(id)]));
     expect(new Set(deliveries.map((entry) => entry.body)).size).toBe(1);
-    for (const entry of deliveries) expect(await verifySignature(env.APPROVAL_WEBHOOK_SECRET!, entry)).toBe(true);
+    for (const entry of deliveries) expect(await verifies(env.APPROVAL_WEBHOOK_SECRET!, entry)).toBe(true);
   });
 
   it("a receiver that is always down: the approval stays pending, listed and approvable; delivery stops after six attempts, logged without the secret", async () => {
@@ -245,7 +286,10 @@ describe("the index's webhook settings", () => {
     await indexWith({ APPROVAL_WEBHOOK_URL: new URL(path.slice(1), env.WEBHOOK_SINK_URL).href, APPROVAL_WEBHOOK_SECRET: undefined }, records);
     const deliveries = await eventually(() => received(path), (list) => list.length >= 2);
     expect(deliveries.map((entry) => entry.headers["x-approval-id"]).sort()).toEqual(records.map((record) => record.id).sort());
-    for (const entry of deliveries) expect(entry.headers).not.toHaveProperty("x-signature-256");
+    for (const entry of deliveries) {
+      expect(entry.headers).not.toHaveProperty("x-signature-256");
+      expect(entry.headers).not.toHaveProperty("x-signature-timestamp");
+    }
     expect(warnings.mock.calls.filter((call) => String(call[0]).includes("APPROVAL_WEBHOOK_SECRET"))).toHaveLength(1);
   });
 
@@ -271,16 +315,129 @@ describe("the index's webhook settings", () => {
 });
 
 describe("the chat line", () => {
-  it("summarises the arguments (long values cut, extra ones counted) and escapes what Slack would read as markup", () => {
+  it("summarises the arguments (long values cut, extra ones counted) in code spans, escaped the way Slack asks", () => {
     const record = fakeApproval("ops <!channel> & co", {
       tool: "trigger_campaign",
       arguments: { campaignId: 7, note: `${"x".repeat(100)}\nsecond line`, html: "<a href=x>", d: 1, e: 2, f: 3 },
     });
     const text = approvalText(record);
     expect(text).toBe(
-      `Approval needed: trigger_campaign for grant "ops &lt;!channel&gt; &amp; co" (campaignId=7, note="${"x".repeat(38)}…, html="&lt;a href=x&gt;", d=1, +2 more), expires ${record.expiresAt}: ${record.url}`,
+      `<${record.url}|Approval needed>: \`trigger_campaign\` for grant \`ops &lt;!channel&gt; &amp; co\` with \`campaignId=7, note="${"x".repeat(38)}…, html="&lt;a href=x&gt;", d=1, +2 more\`, expires ${record.expiresAt}`,
     );
-    expect(approvalText({ ...record, arguments: {} })).toContain("(no arguments)");
+    expect(approvalText({ ...record, arguments: {} })).toBe(`<${record.url}|Approval needed>: \`trigger_campaign\` for grant \`ops &lt;!channel&gt; &amp; co\` with no arguments, expires ${record.expiresAt}`);
+  });
+});
+
+describe("the webhook can carry a fake approval link (issue 16, defect 8)", () => {
+  const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+  it("the webhook can carry a fake approval link: Slack markup, bare URLs and bidi overrides in the label, tool and arguments stay text in code spans; the one link is the real one, first", () => {
+    const record = fakeApproval(`<https://evil.example|Approve here> <!channel> \u202Egnp.exe ${"y".repeat(80)}`, {
+      tool: "send`<@U123>`*bold*",
+      arguments: { "to<!here>": "https://evil.example/approve?x=1&y=2", note: "`<https://evil.example|click>`\u2066\u0007" },
+    });
+    const text = approvalText(record);
+    const label = "&lt;https://evil.example|Approve here&gt; &lt;!channel&gt; gnp.exe " + "y".repeat(LABEL_CHARS - 1 - "<https://evil.example|Approve here> <!channel> gnp.exe ".length) + "…";
+    expect(text).toBe(
+      `<${record.url}|Approval needed>: \`send\u02cb&lt;@U123&gt;\u02cb*bold*\` for grant \`${label}\` with \`to&lt;!here&gt;="https://evil.example/approve?x=1&amp;y=2", note="\u02cb&lt;https://evil.example|click&gt;\u02cb\\u0007"\`, expires ${record.expiresAt}`,
+    );
+    // Slack reads only `<…>` as links and mentions: there is one, the approval page, and it comes first.
+    expect(text.match(/<[^>]*>/g)).toEqual([`<${record.url}|Approval needed>`]);
+    expect(text.startsWith(`<${record.url}|`)).toBe(true);
+    // Three code spans (tool, label, arguments), none closed early by the agent's backticks.
+    expect(text.split("`")).toHaveLength(7);
+    expect(text).not.toMatch(HIDDEN);
+  });
+
+  it("the webhook can carry a fake approval link: the payload's record stays faithful, clipped where large; its text is the escaped line", () => {
+    const label = `<!here> \u202E${"z".repeat(1_000)}`;
+    const record = fakeApproval(label, { tool: "t\u0007", session: "s".repeat(300), arguments: { to: "<!channel>", n: 1 } });
+    const payload = JSON.parse(pendingPayload(record)) as { type: string; approval: Record<string, unknown>; text: string };
+    expect(payload.text).toBe(approvalText(record));
+    expect(payload.approval).toEqual({
+      ...record,
+      grant: { id: record.grant.id, label: `${label.slice(0, RECORD_TEXT_CHARS - 1)}…` },
+      session: `${"s".repeat(RECORD_TEXT_CHARS - 1)}…`,
+    });
+  });
+
+  it("the webhook can carry a fake approval link: whatever an agent or client sends, the body stays under WEBHOOK_BODY_MAX_BYTES; large arguments are summarised", () => {
+    let largest = 0;
+    // The worst of both: the record's clip is all controls (6 bytes each in JSON), what the chat line shows after them all `&` (5 bytes).
+    const worst = `${"\u0001".repeat(RECORD_TEXT_CHARS)}${"&".repeat(70_000)}`;
+    for (const filler of ["&", "<", '"', "\\", "\u0001", "\u202E", "\ud800", "\u{1D54F}", "é", "`", worst]) {
+      const huge = filler === worst ? worst : filler.repeat(70_000);
+      const strings = { tool: huge, session: huge, policy: { name: huge, version: huge }, note: huge, decidedBy: huge };
+      const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`${huge.slice(0, 2_000)}${i}`, huge]));
+      // Just small enough to go inline (its JSON is exactly INLINE_ARGUMENTS_BYTES), with every argument the chat line shows at full width in `&`.
+      const inline: Record<string, string> = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`${"&".repeat(40)}${i}`, "&".repeat(40)]));
+      inline["&".repeat(40) + 4] += "&".repeat(INLINE_ARGUMENTS_BYTES - new TextEncoder().encode(JSON.stringify(inline)).length);
+      expect(new TextEncoder().encode(JSON.stringify(inline)).length).toBe(INLINE_ARGUMENTS_BYTES);
+      for (const args of [many, inline]) {
+        const record = fakeApproval(huge, { ...strings, arguments: args });
+        const body = pendingPayload(record);
+        largest = Math.max(largest, new TextEncoder().encode(body).length);
+        const { approval } = JSON.parse(body) as { approval: Record<string, any> };
+        for (const text of [approval.grant.label, approval.tool, approval.session, approval.policy.name, approval.policy.version, approval.note, approval.decidedBy]) {
+          expect(Array.from(text as string)).toHaveLength(RECORD_TEXT_CHARS);
+        }
+        expect(approval).toMatchObject({ id: record.id, argumentsHash: record.argumentsHash, url: record.url, expiresAt: record.expiresAt });
+        if (args === inline) expect(approval.arguments).toEqual(inline);
+        else {
+          expect(approval.arguments).toBeNull();
+          expect(JSON.stringify(args).startsWith((approval.argumentsPreview as string).slice(0, -1))).toBe(true);
+          expect(Array.from(approval.argumentsPreview as string).length).toBeLessThanOrEqual(ARGUMENTS_PREVIEW_CHARS);
+        }
+      }
+    }
+    // 17,707 bytes at the time of writing, with this 63-character approval URL.
+    expect(largest).toBeGreaterThan(WEBHOOK_BODY_MAX_BYTES * 0.8);
+    expect(largest).toBeLessThanOrEqual(WEBHOOK_BODY_MAX_BYTES);
+  });
+
+  it("the webhook can carry a fake approval link: the signature covers <timestamp>.<delivery id>.<body>; a changed timestamp, delivery id or body fails, a stale or repeated delivery is refused", async () => {
+    const path = `/ok/${newTag()}`;
+    const { id } = await pendingApproval(path);
+    const [delivery] = (await eventually(() => received(path), (list) => list.length > 0)) as [Received];
+    const secret = env.APPROVAL_WEBHOOK_SECRET!;
+    const timestamp = Number(delivery.headers["x-signature-timestamp"]);
+    expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(10);
+    expect(delivery.headers["x-delivery-id"]).toBe(deliveryIdFor(id));
+
+    const seen = new Set<string>();
+    expect(await verifyApprovalWebhook(asRequest(delivery), secret, seen)).toMatchObject({ ok: true, payload: { type: "approval.pending", approval: { id } } });
+    expect(await verifyApprovalWebhook(asRequest(delivery), secret, seen)).toEqual({ ok: false, reason: "duplicate" });
+    expect(await verifies(secret, delivery, { "x-signature-timestamp": String(timestamp + 1) })).toBe(false);
+    expect(await verifies(secret, delivery, { "x-delivery-id": `${deliveryIdFor(id)}x` })).toBe(false);
+    expect(await verifies(secret, delivery, { "x-signature-256": `sha256=${"0".repeat(64)}` })).toBe(false);
+    // Older than 5 minutes: refused as a replay, though the signature is good.
+    expect(await verifyApprovalWebhook(asRequest(delivery), secret, new Set(), (timestamp + 301) * 1000)).toEqual({ ok: false, reason: "stale" });
+    expect(await verifies(secret, delivery, {}, (timestamp + 299) * 1000)).toBe(true);
+  });
+
+  it("the webhook can carry a fake approval link: a retried delivery is signed anew, with its own time, over the same delivery id and body", async () => {
+    const path = `/fail-then-ok/1/${newTag()}`;
+    const { id } = await pendingApproval(path);
+    await attemptOver(id, 1);
+    // The backoff elapses on the clock the index reads.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + retryDelayMs(1));
+    expect(await runDurableObjectAlarm(index())).toBe(true);
+    expect(await outboxRow(id)).toBeUndefined();
+
+    const [first, second] = (await received(path)) as [Received, Received];
+    expect([first.status, second.status]).toEqual([500, 200]);
+    expect(second.headers["x-delivery-id"]).toBe(first.headers["x-delivery-id"]);
+    expect(second.body).toBe(first.body);
+    const [t1, t2] = [Number(first.headers["x-signature-timestamp"]), Number(second.headers["x-signature-timestamp"])];
+    expect(t2 - t1).toBeGreaterThanOrEqual(retryDelayMs(1) / 1000 - 1);
+    expect(t2 - t1).toBeLessThanOrEqual(retryDelayMs(1) / 1000 + 10);
+    expect(second.headers["x-signature-256"]).not.toBe(first.headers["x-signature-256"]);
+    const secret = env.APPROVAL_WEBHOOK_SECRET!;
+    expect(await verifies(secret, second)).toBe(true);
+    expect(await verifies(secret, first, {}, t1 * 1000)).toBe(true);
+    // The first attempt's signature does not carry over to the retry's time.
+    expect(await verifies(secret, first, { "x-signature-timestamp": String(t2) })).toBe(false);
   });
 });
 
