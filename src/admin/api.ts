@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
+import { countAgainst, tooManyRequests } from "../http/throttle.ts";
 import { ApprovalRecordSchema, ApprovalStatusSchema, DecisionInputSchema } from "../approvals/record.ts";
 import { ApprovalService } from "../approvals/service.ts";
 import { AuditQuerySchema, AuditRecordSchema } from "../audit/record.ts";
@@ -8,14 +9,20 @@ import { grantKey } from "../grants/grant.ts";
 import type { AdminEnv } from "./env.ts";
 import { isAdminToken } from "./token.ts";
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`; grant tokens never open it. */
+/**
+ * `Authorization: Bearer <ADMIN_TOKEN>`; grant tokens never open it. A wrong
+ * token counts against its address's throttle (a missing one is no guess), so
+ * a guessing run meets 429 while the right token is never counted or slowed.
+ */
 const requireAdminToken = createMiddleware<AdminEnv>(async function requireAdminToken(c, next) {
   const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  if (presented === undefined || !(await isAdminToken(c.var.adminToken, presented))) {
-    c.header("WWW-Authenticate", 'Bearer realm="mcp-policy-gateway admin"');
-    return c.json({ error: "unauthorized", message: "the admin API takes Authorization: Bearer <ADMIN_TOKEN>" }, 401);
+  if (presented !== undefined && (await isAdminToken(c.var.adminToken, presented))) return next();
+  if (presented !== undefined) {
+    const throttle = await countAgainst(c.env, "AUTH_FAILURE_THROTTLE", c.req.raw, "admin");
+    if (throttle.throttled) return tooManyRequests(c, throttle.retryAfterSeconds, "too many wrong admin tokens from this address; try again later");
   }
-  await next();
+  c.header("WWW-Authenticate", 'Bearer realm="mcp-policy-gateway admin"');
+  return c.json({ error: "unauthorized", message: "the admin API takes Authorization: Bearer <ADMIN_TOKEN>" }, 401);
 });
 
 /** A decision body is a note and a name. */
@@ -34,9 +41,10 @@ const SECURITY = [{ adminToken: [] }];
 /**
  * The admin API under /admin/api: approvals and the audit trail. Each route
  * is declared once with the zod schemas that validate its request and
- * describe its answer; the OpenAPI document at /admin/api/openapi.json is
- * generated from those same declarations, so it cannot drift from what the
- * API accepts.
+ * describe its answer; the OpenAPI document (adminApiDocument, served at
+ * /admin/api/openapi.json by the admin router, outside this app) is generated
+ * from those same declarations, so it cannot drift from what the API accepts.
+ * Every route of this app takes the admin token: there is no exemption here.
  */
 export const adminApi = new OpenAPIHono<AdminEnv>({
   defaultHook: (result, c) => {
@@ -47,12 +55,18 @@ export const adminApi = new OpenAPIHono<AdminEnv>({
 });
 
 adminApi.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The gateway's ADMIN_TOKEN" });
-adminApi.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: { title: "mcp-policy-gateway admin API", version: "1", description: "Approvals and the audit trail of an mcp-policy-gateway deployment. Every route takes Authorization: Bearer <ADMIN_TOKEN>." },
-});
+adminApi.use("*", requireAdminToken);
 
-adminApi.use("*", async (c, next) => (c.req.path.endsWith("/openapi.json") ? next() : requireAdminToken(c, next)));
+let document: ReturnType<typeof adminApi.getOpenAPI31Document> | undefined;
+
+/** The API's OpenAPI 3.1 document, built once from the routes' declarations (call after every route is registered). */
+export function adminApiDocument() {
+  document ??= adminApi.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: { title: "mcp-policy-gateway admin API", version: "1", description: "Approvals, grants, policies, counters and the audit trail of an mcp-policy-gateway deployment. Every route takes Authorization: Bearer <ADMIN_TOKEN>." },
+  });
+  return document;
+}
 
 adminApi.openapi(
   createRoute({

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../config.ts";
-import { adminApi } from "./api.ts";
+import { adminApi, adminApiDocument } from "./api.ts";
 import { manageApi } from "./api-manage.ts";
 import type { AdminEnv } from "./env.ts";
 import { adminPages } from "./pages/routes.tsx";
@@ -36,9 +36,14 @@ const hostGuard = createMiddleware<AdminEnv>(async function hostGuard(c, next) {
   await next();
 });
 
+/** The one path under /admin/api that no credential opens: the API's own description. */
+export const ADMIN_API_DOCUMENT_PATH = "/admin/api/openapi.json";
+
 /** Everything under /admin: the API (Bearer admin token) and the operator's pages (signed-in cookie). */
 export const admin = new Hono<AdminEnv>();
 admin.use("*", adminEnabled, hostGuard);
+// Exactly this path, declared here and answered here: the API app's own Bearer check has no exemption.
+admin.get(ADMIN_API_DOCUMENT_PATH.slice("/admin".length), (c) => c.json(adminApiDocument()));
 // The grants, policies and counters routes join the admin API (its Bearer check, its OpenAPI document).
 admin.route("/api", adminApi.route("/", manageApi));
 admin.route("/", adminPages);

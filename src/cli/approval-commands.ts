@@ -82,7 +82,7 @@ function approvalId(id: string): string {
 type RequestContext = { id?: string; decision?: "approve" | "deny"; body?: DecisionInput };
 
 /** One admin API request; every failure becomes an error that says what to do about it. */
-async function adminRequest(target: AdminTarget, method: "GET" | "POST", path: string, context: RequestContext = {}): Promise<unknown> {
+export async function adminRequest(target: AdminTarget, method: "GET" | "POST", path: string, context: RequestContext = {}): Promise<unknown> {
   const url = `${target.origin}${path}`;
   let response: Response;
   try {

@@ -7,13 +7,14 @@ import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { adminTarget, decideApproval, formatApproval, formatDecision, formatList, listApprovals, showApproval } from "./approval-commands.ts";
 import { createCommand, listCommand, revokeCommand } from "./grant-commands.ts";
-import { pushCommand, simulateCommand, UsageError, validateCommand } from "./policy-commands.ts";
+import { formatPolicyList, listPoliciesCommand, pushCommand, simulateCommand, UsageError, validateCommand } from "./policy-commands.ts";
 import { formatReplay, loadCandidate, replayCommand, replayWindow, type ReplayWindow } from "./replay-command.ts";
 import type { KvTarget } from "./wrangler-kv.ts";
 
 const HELP = `mcp-gateway: policies, grants and approvals of an mcp-policy-gateway deployment
 
   mcp-gateway policy validate FILE
+  mcp-gateway policy list [--url URL] [--json]
   mcp-gateway policy push FILE --name NAME [--local|--remote]
   mcp-gateway policy simulate FILE --tool NAME [--args JSON] [--tags a,b]
   mcp-gateway policy replay FILE --grant ID [--since 24h] [--until ISO] [--url URL] [--json]
@@ -68,14 +69,18 @@ async function run(argv: string[]): Promise<string> {
     return value;
   };
 
-  if ((group === "approvals" || `${group} ${command}` === "policy replay") && (values.local || values.remote)) {
-    throw new UsageError(`${group === "approvals" ? "approvals talk" : "policy replay talks"} to the gateway's admin API, not to KV: --url URL for a deployed gateway, nothing for npm start's`);
+  if ((group === "approvals" || ["policy replay", "policy list"].includes(`${group} ${command}`)) && (values.local || values.remote)) {
+    throw new UsageError(`${group === "approvals" ? "approvals talk" : `policy ${command} talks`} to the gateway's admin API, not to KV: --url URL for a deployed gateway, nothing for npm start's`);
   }
   const admin = () => adminTarget(values.url);
 
   switch (`${group} ${command}`) {
     case "policy validate":
       return validateCommand(need(subject, "FILE"));
+    case "policy list": {
+      const policies = await listPoliciesCommand(admin());
+      return values.json ? JSON.stringify(policies, null, 2) : formatPolicyList(policies);
+    }
     case "policy push":
       return pushCommand(need(subject, "FILE"), need(values.name, "--name"), target("POLICIES"));
     case "policy simulate": {

@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicySummarySchema } from "../policy/stored.ts";
 import { simulate } from "../policy/simulate.ts";
 import { validatePolicyText } from "../policy/validate.ts";
 import { policyVersion } from "../policy/version.ts";
+import { adminRequest, type AdminTarget } from "./approval-commands.ts";
 import { kvPutFile, type KvTarget } from "./wrangler-kv.ts";
 
 export class UsageError extends Error {}
@@ -21,6 +24,7 @@ export async function validateCommand(file: string): Promise<string> {
 }
 
 export async function pushCommand(file: string, name: string, target: KvTarget): Promise<string> {
+  if (!POLICY_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" cannot be pushed to: a policy name is ${POLICY_NAME_RULE}`);
   const { text } = load(file);
   kvPutFile(target, name, file);
   const where = target.remote ? "remote" : "local";
@@ -38,4 +42,23 @@ export function simulateCommand(file: string, tool: string, argsJson: string, ex
   if (args === null || typeof args !== "object" || Array.isArray(args)) throw new UsageError("--args must be a JSON object");
   const { text, ...decision } = simulate(policy, tool, args as Record<string, unknown>, extraTags);
   return { decision, text };
+}
+
+const PolicyListSchema = z.object({ policies: z.array(PolicySummarySchema) });
+
+/** `policy list`: the stored policies, from the admin API, with the names that take no new version marked. */
+export async function listPoliciesCommand(target: AdminTarget): Promise<z.infer<typeof PolicyListSchema>["policies"]> {
+  return PolicyListSchema.parse(await adminRequest(target, "GET", "/admin/api/policies")).policies;
+}
+
+export function formatPolicyList(policies: z.infer<typeof PolicyListSchema>["policies"]): string {
+  if (policies.length === 0) return "no policies";
+  const width = Math.max(...policies.map((policy) => policy.name.length));
+  return policies
+    .map((policy) =>
+      [policy.name.padEnd(width), policy.valid ? `version ${policy.version}` : "INVALID (its grants refuse every call)", policy.pushable ? "" : `old name: takes no new version (a name is ${POLICY_NAME_RULE})`]
+        .filter(Boolean)
+        .join("  "),
+    )
+    .join("\n");
 }

@@ -30,10 +30,23 @@ export type Gateway = {
  */
 export function gateway(overrides: Record<string, unknown> = {}): Gateway {
   const gatewayEnv = { ...env, ...overrides } as typeof env;
+  // Cloudflare's edge names every client's address (CF-Connecting-IP); here each gateway() is one client of
+  // its own, so one test's wrong tokens never throttle another's. A request that names its address keeps it.
+  const address = testAddress();
   return {
     env: gatewayEnv,
-    fetch: async (input, init) => worker.fetch(new Request(input, init), gatewayEnv, createExecutionContext()),
+    fetch: async (input, init) => {
+      const request = new Request(input, init);
+      if (!request.headers.has("cf-connecting-ip")) request.headers.set("cf-connecting-ip", address);
+      return worker.fetch(request, gatewayEnv, createExecutionContext());
+    },
   };
+}
+
+/** An address no other test uses (documentation range 2001:db8::/32, 64 random bits). */
+export function testAddress(): string {
+  const words = [...crypto.getRandomValues(new Uint16Array(4))].map((word) => word.toString(16));
+  return `2001:db8::${words.join(":")}`;
 }
 
 /** Writes a policy under a fresh name into the POLICIES namespace and returns the name. */

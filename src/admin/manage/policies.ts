@@ -8,14 +8,10 @@ import { validatePolicy, validatePolicyText } from "../../policy/validate.ts";
 import { policyVersion } from "../../policy/version.ts";
 import { toolTags } from "../../tools/catalog.ts";
 import { adminRecord, writeAdminRecord } from "./admin-record.ts";
+import { POLICY_NAME_PATTERN, POLICY_NAME_RULE, type PolicySummary } from "../../policy/stored.ts";
 
-/** Names a policy can be pushed under from the console and the API (the KV key). */
-export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const PolicyNameSchema = z.string().regex(POLICY_NAME_PATTERN, "letters, digits, '.', '_' and '-', at most 128, starting with a letter or digit");
+export { POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicyNameSchema, PolicySummarySchema, type PolicySummary } from "../../policy/stored.ts";
 
-/** A stored policy as listed: its name, its version (null when the document is not valid) and whether it is valid. */
-export const PolicySummarySchema = z.object({ name: z.string(), version: z.string().nullable(), valid: z.boolean() });
-export type PolicySummary = z.infer<typeof PolicySummarySchema>;
 
 export type StoredPolicy = PolicySummary & { text: string; problems: string[] };
 
@@ -48,18 +44,19 @@ export class PolicyService {
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
     const stored = await Promise.all(names.map((name) => this.get(name)));
-    return stored.filter((policy) => policy !== undefined).map(({ name, version, valid }) => ({ name, version, valid }));
+    return stored.filter((policy) => policy !== undefined).map(({ name, version, valid, pushable }) => ({ name, version, valid, pushable }));
   }
 
   async get(name: string): Promise<StoredPolicy | undefined> {
     const text = await this.#env.POLICIES.get(name, { type: "text" });
     if (text === null) return undefined;
     const validation = await validateDocument(text);
-    return { name, text, version: validation.version, valid: validation.ok, problems: validation.problems };
+    return { name, text, version: validation.version, valid: validation.ok, pushable: POLICY_NAME_PATTERN.test(name), problems: validation.problems };
   }
 
-  /** Stores a new version under `name` if the document is valid; returns its version or the problems. */
+  /** Stores a new version under `name` if the name fits and the document is valid; returns its version or the problems. */
   async push(name: string, document: unknown, by: string, now = Date.now()): Promise<Validation> {
+    if (!POLICY_NAME_PATTERN.test(name)) return { ok: false, version: null, problems: [`name: "${name.slice(0, 80)}" cannot be pushed to: a policy name is ${POLICY_NAME_RULE}`] };
     const validation = await validateDocument(document);
     if (!validation.ok) return validation;
     const text = documentText(document);

@@ -46,14 +46,23 @@ export function Field({ id, label, hint, children }: { id: string; label: string
   );
 }
 
+/** The policy a select offers before the operator chooses, when it exists. */
+export const DEFAULT_POLICY_NAME = "recommended";
+
 /** The policy a new grant is bound to, and when it expires: the console's grant form and an operator's OAuth sign-in. */
 export function GrantTermsFields({ policies, values, expiresLabel }: { policies: PolicySummary[]; values: { policy: string; expires: string }; expiresLabel: string }) {
+  // Never the first name in the list (anyone who can push a policy could choose what sorts first): the
+  // operator's own choice, else `recommended` when it exists, else nothing until the operator picks one.
+  const chosen = values.policy || (policies.some((policy) => policy.name === DEFAULT_POLICY_NAME) ? DEFAULT_POLICY_NAME : "");
   return (
     <>
       <Field id="policy" label="Policy">
         <select id="policy" name="policy" required>
+          <option value="" disabled selected={chosen === ""}>
+            Choose a policy
+          </option>
           {policies.map((policy) => (
-            <option value={policy.name} selected={policy.name === values.policy}>
+            <option value={policy.name} selected={policy.name === chosen}>
               {policy.valid ? `${policy.name} (version ${policy.version})` : `${policy.name} (invalid: every call is refused)`}
             </option>
           ))}

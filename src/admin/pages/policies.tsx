@@ -1,6 +1,6 @@
 import type { GrantSummary } from "../manage/grants.ts";
 import type { Simulation } from "../../policy/simulate.ts";
-import type { PolicySummary, StoredPolicy, Validation } from "../manage/policies.ts";
+import { POLICY_NAME_RULE, type PolicySummary, type StoredPolicy, type Validation } from "../manage/policies.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
 import { visible } from "./display.ts";
 import { Layout } from "./layout.tsx";
@@ -34,6 +34,7 @@ export function PoliciesPage({ policies, session }: { policies: PolicySummary[];
                 <tr>
                   <td data-label="Name">
                     <a href={policyPath(policy.name)}>{visible(policy.name)}</a>
+                    {policy.pushable ? null : <span class="status tone-warn"> old name: takes no new version</span>}
                   </td>
                   <td data-label="Version" class="mono">{policy.valid ? policy.version : <span class="status tone-bad">invalid</span>}</td>
                 </tr>
@@ -163,9 +164,16 @@ export function PolicyPage({ policy, grants, session, values, simulation, proble
           <Problems problems={policy.problems} />
         </>
       )}
-      <p>
-        <a href={editorPath(policy.name)}>Edit and push a new version</a>
-      </p>
+      {policy.pushable ? (
+        <p>
+          <a href={editorPath(policy.name)}>Edit and push a new version</a>
+        </p>
+      ) : (
+        <Notice kind="info">
+          This name was stored before policy names were restricted ({POLICY_NAME_RULE}). Its grants keep working on it, but no new version can be pushed under
+          it: push the document under a new name and move the grants to it.
+        </Notice>
+      )}
       <h2>Document</h2>
       <pre>
         <code>{visible(prettyText(policy.text), { lines: true })}</code>
@@ -240,7 +248,7 @@ export function PolicyEditorPage({ values, session, grants, validation, simulati
       <form class="stack editor" id={EDITOR_FORM_ID} method="post" action="/admin/policy-editor">
         <input type="hidden" name={CSRF_FIELD} value={session.csrfToken} />
         <Field id="name" label="Name" hint="The name grants refer to. Pushing replaces what is stored under it.">
-          <input id="name" name="name" type="text" value={values.name} pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,127}" maxlength={128} autocomplete="off" aria-describedby="name-hint" />
+          <input id="name" name="name" type="text" value={values.name} pattern="[a-z][a-z0-9_\-]{0,63}" maxlength={64} autocomplete="off" aria-describedby="name-hint" />
         </Field>
         <Field id="policy" label="Policy (JSON)">
           <textarea id="policy" name="policy" class="code" rows={18} spellcheck={false} required>
