@@ -12,6 +12,7 @@ export const CONFIG_DEFAULTS = {
   CACHE_TTL_MS: 30_000,
   MAX_BODY_BYTES: 1024 * 1024,
   SSE_KEEPALIVE_MS: 25_000,
+  MAX_HOLD_WITHOUT_PROGRESS_MS: 50_000,
   ALLOWED_ORIGINS: "",
   PUBLIC_URL: "",
   AUDIT_RETENTION_DAYS: 7,
@@ -37,6 +38,7 @@ const ConfigSchema = z.object({
   CACHE_TTL_MS: positiveInt(CONFIG_DEFAULTS.CACHE_TTL_MS),
   MAX_BODY_BYTES: positiveInt(CONFIG_DEFAULTS.MAX_BODY_BYTES),
   SSE_KEEPALIVE_MS: positiveInt(CONFIG_DEFAULTS.SSE_KEEPALIVE_MS),
+  MAX_HOLD_WITHOUT_PROGRESS_MS: positiveInt(CONFIG_DEFAULTS.MAX_HOLD_WITHOUT_PROGRESS_MS),
   ALLOWED_ORIGINS: z
     .string()
     .default(CONFIG_DEFAULTS.ALLOWED_ORIGINS)
@@ -59,6 +61,11 @@ export type GatewayConfig = {
   cacheTtlMs: number;
   maxBodyBytes: number;
   sseKeepAliveMs: number;
+  /**
+   * The longest a call is held for approval when it carries no progress token: MCP clients give up on a
+   * request after 60 s by default (the TS SDK's DEFAULT_REQUEST_TIMEOUT_MSEC) unless progress resets the clock.
+   */
+  maxHoldWithoutProgressMs: number;
   /** Browser origins allowed to call /mcp: ALLOWED_ORIGINS plus the public URL's origin(s). */
   allowedOrigins: string[];
   /** Host header values accepted, or undefined when any host is (see allowedHostsFor). */
@@ -101,6 +108,7 @@ export function readConfig(env: object): GatewayConfig {
     cacheTtlMs: vars.CACHE_TTL_MS,
     maxBodyBytes: vars.MAX_BODY_BYTES,
     sseKeepAliveMs: vars.SSE_KEEPALIVE_MS,
+    maxHoldWithoutProgressMs: vars.MAX_HOLD_WITHOUT_PROGRESS_MS,
     allowedOrigins: [...vars.ALLOWED_ORIGINS, ...publicOrigins(publicUrl)],
     allowedHosts: allowedHostsFor(publicUrl),
     publicUrl: publicUrl?.origin,

@@ -151,13 +151,16 @@ function holdCall(
 ): Response {
   const { services, grant } = c.var;
   const { rule } = held;
-  const { waitMs } = held;
+  const progressToken = request.params._meta?.progressToken;
+  // Clients give up on a request after 60 s unless progress resets their clock (the TS SDK's
+  // resetTimeoutOnProgress): without a progress token, the hold ends in time for the pending answer to be read.
+  const waitMs = progressToken === undefined ? Math.min(held.waitMs, services.config.maxHoldWithoutProgressMs) : held.waitMs;
   return holdForApproval({
     requestId: request.id,
     approval: held.approval,
     waitMs,
     keepAliveMs: services.config.sseKeepAliveMs,
-    progressToken: request.params._meta?.progressToken,
+    progressToken,
     signal: c.req.raw.signal,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     decision: async () => {

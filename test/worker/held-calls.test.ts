@@ -5,9 +5,11 @@
  * request timeout unless the agent keeps it alive with progress.
  */
 import { env } from "cloudflare:workers";
+import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { describe, expect, it } from "vitest";
 import type { ApprovalRecord } from "../../src/approvals/record.ts";
 import type { AuditRecord, CallRecord } from "../../src/audit/record.ts";
+import { CONFIG_DEFAULTS } from "../../src/config.ts";
 import { eventData } from "../../src/mcp/sse.ts";
 import { createGrant, GATEWAY_URL, gateway, putPolicy, rawAgent, TAG_HEADER, upstreamLog, type Gateway } from "./gateway.ts";
 
@@ -28,9 +30,9 @@ const approvalStatus = async (gw: Gateway, id: string) => ((await admin(gw, `/ap
  * is held the gateway writes nothing after its first comment unless it has
  * something to say: what it writes after the decision is its own doing.
  */
-async function heldAgent(policy: object = HELD) {
+async function heldAgent(policy: object = HELD, vars: Record<string, string> = {}) {
   const { token, record } = await createGrant(await putPolicy(policy as never), { label: "held-agent" });
-  const gw = gateway({ SSE_KEEPALIVE_MS: "60000" });
+  const gw = gateway({ SSE_KEEPALIVE_MS: "60000", ...vars });
   const agent = await rawAgent(gw, token);
   await agent.rpc("tools/list", {});
   /** A tools/call sent as the agent's client sends it, with its own signal. */
@@ -135,5 +137,41 @@ describe("defect 10: a held call whose agent has gone still runs", () => {
     expect(await sentUpstream(held.agent.tag)).toBe(1);
     expect(await approvalStatus(held.gw, pending.id)).toBe("consumed");
     expect(await recordOf(held.gw, held.grant.id, 104)).toMatchObject({ decision: "approved", approval: pending.id });
+  });
+});
+
+describe("defect 11: a 60 s hold meets the clients' 60 s timeout", () => {
+  it("the default cap ends a hold without progress before the TS SDK's default request timeout", () => {
+    expect(CONFIG_DEFAULTS.MAX_HOLD_WITHOUT_PROGRESS_MS).toBe(50_000);
+    expect(CONFIG_DEFAULTS.MAX_HOLD_WITHOUT_PROGRESS_MS).toBeLessThan(DEFAULT_REQUEST_TIMEOUT_MSEC);
+  });
+
+  // The cap scaled down (MAX_HOLD_WITHOUT_PROGRESS_MS: 1 s against a 3 s hold), so the suite does not wait 50 s.
+  const LONGER_HOLD = { ...HELD, approval: { hold: "3s" } };
+  const CAPPED = { MAX_HOLD_WITHOUT_PROGRESS_MS: "1000" };
+
+  it("without a progress token, a hold longer than the cap answers pending when the cap is reached", async () => {
+    const held = await heldAgent(LONGER_HOLD, CAPPED);
+    const started = Date.now();
+    const text = await (await held.post(111, { campaignId: 111 })).text();
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(1_000);
+    expect(waited).toBeLessThan(2_500);
+    const answer = messagesIn(text).find((message) => message.id === 111);
+    expect(answer?.result?.isError).toBe(true);
+    expect(answer?.result?._meta?.["mcp-policy-gateway/decision"]).toMatchObject({ decision: "approval_required", approval: { status: "pending" } });
+    expect(await sentUpstream(held.agent.tag)).toBe(0);
+  });
+
+  it("with a progress token (the client resets its timeout on progress), the hold lasts its full length", async () => {
+    const held = await heldAgent(LONGER_HOLD, { ...CAPPED, SSE_KEEPALIVE_MS: "500" });
+    const started = Date.now();
+    const text = await (await held.post(112, { campaignId: 112 }, { progressToken: "p-112" })).text();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    const messages = messagesIn(text);
+    const progress = messages.filter((message) => message.method === "notifications/progress");
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress[0]?.params).toMatchObject({ total: 3 });
+    expect(messages.find((message) => message.id === 112)?.result?._meta?.["mcp-policy-gateway/decision"]).toMatchObject({ decision: "approval_required", approval: { status: "pending" } });
   });
 });
