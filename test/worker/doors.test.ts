@@ -225,3 +225,44 @@ describe("policy names that cannot look like a file or a route", () => {
     expect(selected([summary("aaa-openapi"), summary("recommended")], "aaa-openapi")).toBe("aaa-openapi (version v)");
   });
 });
+
+describe("admin token guessing is throttled per address, and a correct token never is", () => {
+  it("200 concurrent wrong admin tokens on the API meet 429 with Retry-After after 10; the right token and agents from that address go on", async () => {
+    const gw = gateway();
+    const address = testAddress();
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const asFrom = (token: string) => gw.fetch(`${ORIGIN}/admin/api/policies`, { headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": address } });
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => asFrom(`${WRONG_ADMIN_TOKEN}-${i}`)));
+    const statuses = answers.map((response) => response.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(190);
+    expect(answers.find((response) => response.status === 429)?.headers.get("retry-after")).toBe("60");
+    // The right token from the same address is neither counted nor refused; nor is an agent's /mcp traffic.
+    expect((await asFrom(env.ADMIN_TOKEN)).status).toBe(200);
+    const agent = await rawAgent(gw, grantToken);
+    expect((await agent.call("get_campaigns", {})).result?.content).toBeDefined();
+    // Another address is not throttled by this one's guesses.
+    expect((await gw.fetch(`${ORIGIN}/admin/api/policies`, { headers: { authorization: `Bearer ${WRONG_ADMIN_TOKEN}`, "cf-connecting-ip": testAddress() } })).status).toBe(401);
+  });
+
+  it("the console's sign-in form answers 429 with Retry-After after 10 wrong tokens from one address, and still signs in the right one", async () => {
+    const gw = gateway();
+    const signIn = (token: string) =>
+      gw.fetch(`${ORIGIN}/admin/sign-in`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token, next: "/admin/approvals" }).toString(),
+        redirect: "manual",
+      });
+    const statuses = [];
+    for (let i = 0; i < 12; i++) statuses.push((await signIn(`${WRONG_ADMIN_TOKEN}-${i}`)).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
+    const throttled = await signIn("mcpgw_not-an-admin-token");
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get("retry-after")).toBe("60");
+    expect(await throttled.text()).toContain("Too many wrong tokens");
+    const right = await signIn(env.ADMIN_TOKEN);
+    expect(right.status).toBe(303);
+    expect(right.headers.get("set-cookie")).toContain("mcp_gateway_admin=");
+  });
+});

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { DecisionInputSchema } from "../../approvals/record.ts";
 import { ApprovalService } from "../../approvals/service.ts";
+import { countAgainst } from "../../http/throttle.ts";
 import { ACCESS_LOGOUT_PATH, accessSettings } from "../manage/access.ts";
 import { clearSessionCookie, currentSession, issueSession, safeNext, setSessionCookie, type AdminPagesEnv, type AdminSession } from "../session.ts";
 import { isAdminToken } from "../token.ts";
@@ -54,14 +55,16 @@ adminPages.post("/sign-in", pageHeaders, async (c) => {
   const next = safeNext(form.get("next"));
   const access = accessSettings(c.env) !== undefined;
   const presented = (form.get("token") ?? "").trim();
-  if (presented.startsWith(GRANT_TOKEN_PREFIX)) {
-    logAction({ action: "sign_in", ok: false, reason: "grant token" });
-    return render(c, <SignInPage next={next} access={access} error="That is a grant token, an agent's key: it never opens the admin pages. Paste the admin token." />, 401);
-  }
-  if (presented === "" || !(await isAdminToken(c.var.adminToken, presented))) {
-    logAction({ action: "sign_in", ok: false, reason: "wrong token" });
-    return render(c, <SignInPage next={next} access={access} error="That is not the admin token." />, 401);
-  }
+  const refuse = async (reason: string, error: string) => {
+    logAction({ action: "sign_in", ok: false, reason });
+    // Every wrong token counts against this address, as on the API: a guessing run meets 429.
+    const throttle = await countAgainst(c.env, "AUTH_FAILURE_THROTTLE", c.req.raw, "admin");
+    if (!throttle.throttled) return render(c, <SignInPage next={next} access={access} error={error} />, 401);
+    c.header("Retry-After", String(throttle.retryAfterSeconds));
+    return render(c, <SignInPage next={next} access={access} error={`Too many wrong tokens from your address: try again in ${throttle.retryAfterSeconds} s.`} />, 429);
+  };
+  if (presented.startsWith(GRANT_TOKEN_PREFIX)) return refuse("grant token", "That is a grant token, an agent's key: it never opens the admin pages. Paste the admin token.");
+  if (presented === "" || !(await isAdminToken(c.var.adminToken, presented))) return refuse("wrong token", "That is not the admin token.");
   const { value } = await issueSession(c.var.adminToken);
   setSessionCookie(c, value);
   logAction({ action: "sign_in", ok: true });
