@@ -1,4 +1,4 @@
-import { AuthorizationError, authorizationErrorRedirect, CimdFetchError, type AuthRequest, type ConsentDescription, type OAuthHelpers } from "@cloudflare/workers-oauth-provider";
+import { AuthorizationError, CimdFetchError, type AuthRequest, type ConsentDescription, type OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import type { JSX } from "hono/jsx/jsx-runtime";
@@ -18,7 +18,7 @@ import { servicesFor } from "../services.ts";
 import { checkedFlow, endFlow, openClaims, sealClaims, startFlow, type Flow } from "./flow.ts";
 import { readGrant } from "./grant-lookup.ts";
 import { ConsentPage, type ConsentGrant } from "./pages/consent.tsx";
-import { SignInMessagePage } from "./pages/layout.tsx";
+import { RequestRefusedPage, SignInMessagePage } from "./pages/layout.tsx";
 import { PolicyChoicePage, SignInPage, type FormBase, type NewGrantValues, type OperatorDoor } from "./pages/sign-in.tsx";
 import { policyOverview, type PolicyOverview } from "./policy-overview.ts";
 import { AUTHORIZE_PATH, oauthSiteFor, type OAuthProps } from "./server.ts";
@@ -32,7 +32,8 @@ import { AUTHORIZE_PATH, oauthSiteFor, type OAuthProps } from "./server.ts";
  *    PKCE with S256, which the gateway requires of every client), a consent
  *    transaction is begun (the library's handle, bound to this browser), and
  *    the person chooses: a grant token an operator gave them, or signing in
- *    as an operator (the admin token, or Cloudflare Access).
+ *    as an operator (the admin token, or Cloudflare Access). A request that
+ *    fails validation is refused on this page, never redirected to the app.
  * 2. A grant token: the consent screen for that grant. An operator: a page to
  *    choose the policy (and expiry) of a new grant labelled with the app's name.
  * 3. The consent screen: the app's name, its redirect URI, the grant, and what
@@ -108,16 +109,21 @@ async function parse(c: Ctx): Promise<Parsed> {
   try {
     request = await api.parseAuthRequest(c.req.raw);
   } catch (error) {
-    if (error instanceof AuthorizationError && error.redirectTo) return { response: redirectToClient(c, error.redirectTo) };
-    if (error instanceof AuthorizationError) return { response: message(c, 400, "This sign-in request is not valid", `${error.description}. Start again from your app.`) };
+    // Even where the library would redirect (the redirect URI is one the client registered), the client registered
+    // itself and is not trusted (RFC 9700 §4.11): before the person has seen the consent screen, never redirect.
+    if (error instanceof AuthorizationError) return { response: refused(c, error.description, error.redirectUri) };
     if (error instanceof CimdFetchError) return { response: message(c, 400, "This app could not be verified", "Its metadata document could not be fetched. Start again from your app.") };
     throw error;
   }
   // OAuth 2.1 and MCP require PKCE of public clients; the gateway requires it of every client, with S256.
-  if (!request.codeChallenge || request.codeChallengeMethod !== "S256") {
-    return { response: redirectToClient(c, authorizationErrorRedirect(request, "invalid_request", "PKCE with code_challenge_method=S256 is required")) };
-  }
+  if (!request.codeChallenge || request.codeChallengeMethod !== "S256") return { response: refused(c, "PKCE with code_challenge_method=S256 is required", request.redirectUri) };
   return { api, request, client: await api.describeConsent(request) };
+}
+
+/** An authorization request refused before consent: on this page, the redirect URI shown as text. */
+function refused(c: Ctx, problem: string, redirectUri: string | undefined) {
+  log({ step: "refused", ok: false, reason: problem.slice(0, 200) });
+  return page(c, <RequestRefusedPage problem={problem} redirectUri={redirectUri} />, 400);
 }
 
 /** The operator door: open when ADMIN_TOKEN is set (as for /admin); with a valid Cloudflare Access token, already signed in. */

@@ -124,3 +124,45 @@ describe("defect 4: unauthenticated, unbounded client registration", () => {
     expect((await clientExpiration(client.client_id))!).toBeGreaterThanOrEqual(now + 89 * DAY_SECONDS);
   });
 });
+
+describe("defect 5: open redirect from /authorize errors", () => {
+  const EVIL = "https://evil.example/landing";
+
+  it("no PKCE, plain PKCE, a wrong resource or response_type=token: the error is shown on the gateway's page, the redirect URI as text only", async () => {
+    const gw = gateway();
+    const client = await register(gw, { redirect_uris: [EVIL] });
+    const cases: Array<[string, Record<string, string | null>]> = [
+      ["no PKCE", { code_challenge: null, code_challenge_method: null }],
+      ["plain PKCE", { code_challenge_method: "plain" }],
+      ["a wrong resource", { resource: "https://other.example/mcp" }],
+      ["response_type=token", { response_type: "token" }],
+    ];
+    for (const [what, changes] of cases) {
+      const url = new URL(authorizeUrl(client.client_id, "x".repeat(43), { redirect_uri: EVIL }), ORIGIN);
+      for (const [name, value] of Object.entries(changes)) value === null ? url.searchParams.delete(name) : url.searchParams.set(name, value);
+      for (const method of ["GET", "POST"]) {
+        const response = await new Browser(gw).fetch(url.pathname + url.search, method === "GET" ? {} : { method, headers: { "content-type": "application/x-www-form-urlencoded" }, body: "step=grant" });
+        expect(response.status, `${what} (${method})`).toBe(400);
+        expect(response.headers.get("location"), what).toBeNull();
+        expect(response.headers.get("content-security-policy"), what).toContain("form-action 'self';");
+        const page = await response.text();
+        expect(page, what).toContain(EVIL);
+        expect(page, what).not.toMatch(/href="https:\/\/evil/);
+        expect(page, what).not.toMatch(/http-equiv="refresh"/i);
+      }
+    }
+  });
+
+  it("after the consent screen, Deny still goes back to the app", async () => {
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const gw = gateway();
+    const client = await register(gw);
+    const { challenge } = await pkce();
+    const browser = new Browser(gw);
+    const page = await (await browser.fetch(authorizeUrl(client.client_id, challenge))).text();
+    const consent = await (await browser.submit(page, "grant", { grant_token: grantToken })).text();
+    const denied = await browser.submit(consent, "consent", { decision: "deny" });
+    expect(denied.status).toBe(302);
+    expect(denied.headers.get("location")).toMatch(new RegExp(`^${REDIRECT}\\?error=access_denied`));
+  });
+});

@@ -150,7 +150,7 @@ describe("the authorize pages", () => {
     }
   });
 
-  it("PKCE with S256 is required of every client: none or plain goes back to the app as invalid_request", async () => {
+  it("PKCE with S256 is required of every client: none or plain is refused on the page, never redirected to the app", async () => {
     const gw = gateway();
     const publicClient = await register(gw);
     const confidential = await register(gw, { token_endpoint_auth_method: "client_secret_basic" });
@@ -163,10 +163,9 @@ describe("the authorize pages", () => {
       const url = new URL(authorizeUrl(clientId, "x".repeat(43)), ORIGIN);
       for (const [name, value] of Object.entries(extra)) value === "" ? url.searchParams.delete(name) : url.searchParams.set(name, value);
       const response = await new Browser(gw).fetch(url.pathname + url.search);
-      expect(response.status).toBe(302);
-      const location = new URL(response.headers.get("location")!);
-      expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
-      expect(location.searchParams.get("error")).toBe("invalid_request");
+      expect(response.status).toBe(400);
+      expect(response.headers.get("location")).toBeNull();
+      expect(await response.text()).toMatch(/PKCE with code_challenge_method=S256 is required|must use PKCE|The plain PKCE method is not allowed/);
     }
   });
 
@@ -175,8 +174,9 @@ describe("the authorize pages", () => {
     const client = await register(gw);
     const { challenge } = await pkce();
     const response = await new Browser(gw).fetch(authorizeUrl(client.client_id, challenge, { resource: "https://other.example/mcp" }));
-    expect(response.status).toBe(302);
-    expect(new URL(response.headers.get("location")!).searchParams.get("error")).toBe("invalid_target");
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+    expect(await response.text()).toContain("This sign-in request is not valid");
   });
 
   it("forms need the flow's CSRF token and cookie; a wrong grant token or admin token is the form again with 401", async () => {

@@ -42,6 +42,28 @@ export function SignInMessagePage({ title, message }: { title: string; message: 
 }
 
 /**
+ * An authorization request refused before the consent screen. The app
+ * registered itself, so its redirect URI is not trusted (RFC 9700 §4.11): the
+ * error is told here, and the URI is text, never a link, so the page cannot
+ * be used to send anyone to an address of the app's choosing.
+ */
+export function RequestRefusedPage({ problem, redirectUri }: { problem: string; redirectUri: string | undefined }) {
+  return (
+    <SignInLayout title="This sign-in request is not valid">
+      <h1>This sign-in request is not valid</h1>
+      <p>{visible(problem.replace(/\.$/, ""))}.</p>
+      {redirectUri === undefined ? null : (
+        <p>
+          The app asked for its answer at <span class="mono">{visible(redirectUri)}</span>. You are not sent there: the app registered itself, so
+          that address is not verified.
+        </p>
+      )}
+      <p>Start again from your app. If this keeps happening, tell its developers what this page says.</p>
+    </SignInLayout>
+  );
+}
+
+/**
  * Who is asking and where the tokens go, as every step shows it: the app's
  * name (self-asserted: it registered itself), the full redirect URI and its
  * host, and a warning when that is this computer.
