@@ -14,6 +14,7 @@ import { TOKEN_IDENTITY } from "../admin/session.ts";
 import { isAdminToken } from "../admin/token.ts";
 import type { AppEnv } from "../env.ts";
 import { grantProblem, TOKEN_PATTERN, type GrantRecord } from "../grants/grant.ts";
+import { countAgainst } from "../http/throttle.ts";
 import { servicesFor } from "../services.ts";
 import { checkedFlow, endFlow, openClaims, sealClaims, startFlow, type Flow } from "./flow.ts";
 import { readGrant } from "./grant-lookup.ts";
@@ -187,11 +188,25 @@ function sealsRefused(c: Ctx) {
   return message(c, 403, "Form refused", "This form's content was changed, belongs to another sign-in, or is older than 10 minutes. Start again from your app.");
 }
 
+/**
+ * A wrong grant token or admin token: counted against the client's address
+ * (AUTH_FAILURE_THROTTLE, scope "authorize"); past the limit, a 429 page with
+ * Retry-After instead of the form again. A right token never gets here, so it
+ * is never counted or slowed.
+ */
+async function wrongToken(c: Ctx, formAgain: () => Promise<Response>): Promise<Response> {
+  const throttle = await countAgainst(c.env, "AUTH_FAILURE_THROTTLE", c.req.raw, "authorize");
+  if (!throttle.throttled) return formAgain();
+  const response = await message(c, 429, "Too many wrong tokens", `Too many wrong tokens from your address. Try again in ${throttle.retryAfterSeconds} seconds.`);
+  response.headers.set("Retry-After", String(throttle.retryAfterSeconds));
+  return response;
+}
+
 /** Step 2, a grant token: the consent screen for that grant. */
 async function grantStep(c: Ctx, step: Step) {
   const { request, client, flow, handle, form } = step;
   const base = formBase(c, flow, handle);
-  const signIn = async (error: string) => page(c, <SignInPage client={client} base={base} operator={await operatorDoor(c)} error={error} />, 401, { redirectUri: request.redirectUri });
+  const signIn = (error: string) => wrongToken(c, async () => page(c, <SignInPage client={client} base={base} operator={await operatorDoor(c)} error={error} />, 401, { redirectUri: request.redirectUri }));
   const token = (form.get("grant_token") ?? "").trim();
   if (!TOKEN_PATTERN.test(token)) {
     log({ step: "grant_token", client: request.clientId, ok: false, reason: "not a grant token" });
@@ -223,7 +238,7 @@ async function operatorStep(c: Ctx, step: Step) {
     by = door.email;
   } else {
     const presented = (form.get("admin_token") ?? "").trim();
-    const refused = (error: string) => page(c, <SignInPage client={client} base={base} operator={door} error={error} />, 401, { redirectUri: request.redirectUri });
+    const refused = (error: string) => wrongToken(c, () => page(c, <SignInPage client={client} base={base} operator={door} error={error} />, 401, { redirectUri: request.redirectUri }));
     if (TOKEN_PATTERN.test(presented)) {
       log({ step: "operator", client: request.clientId, ok: false, reason: "grant token" });
       return refused("That is a grant token, an agent's key: use it in the first form. Operators sign in with the admin token.");

@@ -166,3 +166,57 @@ describe("defect 5: open redirect from /authorize errors", () => {
     expect(denied.headers.get("location")).toMatch(new RegExp(`^${REDIRECT}\\?error=access_denied`));
   });
 });
+
+describe("defect 7: token guessing on the sign-in page is unthrottled", () => {
+  async function signInPage(gw: Gateway) {
+    const client = await register(gw);
+    const browser = new Browser(gw);
+    const page = await (await browser.fetch(authorizeUrl(client.client_id, (await pkce()).challenge))).text();
+    return { browser, page };
+  }
+
+  it("wrong grant tokens: the 11th failure in a minute from one address gets the page with 429 and Retry-After, logged; the right token still gets through", async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, "warn").mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const gw = gateway();
+    const { browser, page } = await signInPage(gw);
+    for (let i = 0; i < 10; i++) expect((await browser.submit(page, "grant", { grant_token: `mcpgw_${"B".repeat(43)}` })).status, `failure ${i + 1}`).toBe(401);
+    const throttled = await browser.submit(page, "grant", { grant_token: "not-even-a-grant-token" });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get("retry-after")).toBe("60");
+    expect(throttled.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(await throttled.text()).toContain("Too many wrong tokens");
+    expect(logged.some((line) => line.includes('"event":"throttled"') && line.includes('"scope":"authorize"'))).toBe(true);
+    // A correct token is never counted or slowed.
+    const right = await browser.submit(page, "grant", { grant_token: grantToken });
+    expect(right.status).toBe(200);
+    expect(await right.text()).toContain("Allow");
+  });
+
+  it("wrong admin tokens on the operator step are counted the same way; the admin token still signs in", async () => {
+    const gw = gateway();
+    const { browser, page } = await signInPage(gw);
+    for (let i = 0; i < 10; i++) expect((await browser.submit(page, "operator", { admin_token: `wrong-admin-token-${i}-0123456789` })).status).toBe(401);
+    const throttled = await browser.submit(page, "operator", { admin_token: "wrong-admin-token-again-0123456789" });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get("retry-after")).toBe("60");
+    expect((await browser.submit(page, "operator", { admin_token: env.ADMIN_TOKEN })).status).toBe(200);
+  });
+
+  it("right tokens are never counted: 15 sign-in steps with the right token, then a wrong one is an ordinary 401", async () => {
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const gw = gateway();
+    const { browser, page } = await signInPage(gw);
+    for (let i = 0; i < 15; i++) expect((await browser.submit(page, "grant", { grant_token: grantToken })).status).toBe(200);
+    expect((await browser.submit(page, "grant", { grant_token: `mcpgw_${"C".repeat(43)}` })).status).toBe(401);
+  });
+
+  it("40 concurrent wrong tokens from one address meet 429", async () => {
+    const gw = gateway();
+    const { browser, page } = await signInPage(gw);
+    const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => browser.submit(page, "grant", { grant_token: `mcpgw_${String(i).padStart(43, "D")}` }).then((response) => response.status)));
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(30);
+  });
+});
