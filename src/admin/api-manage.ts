@@ -166,7 +166,7 @@ manageApi.openapi(
     summary: "Validate a policy document; problems name their exact JSON path",
     security: SECURITY,
     request: { body: body(z.object({ policy: PolicyDocumentSchema })) },
-    responses: { 200: json(ValidationSchema, "The validation: ok with the version, or every problem"), 400: failure("A bad body"), 401: UNAUTHORIZED },
+    responses: { 200: json(ValidationSchema, "The validation: ok with the version, or every problem; warnings do not make it invalid"), 400: failure("A bad body"), 401: UNAUTHORIZED },
   }),
   async (c) => c.json(await validateDocument(c.req.valid("json").policy), 200),
 );

@@ -15,20 +15,25 @@ function load(file: string) {
   if (!validation.ok) {
     throw new UsageError(`${file} is not a valid policy:\n${validation.problems.map((problem) => `  ${problem}`).join("\n")}`);
   }
-  return { text, policy: validation.policy };
+  return { text, policy: validation.policy, warnings: validation.warnings };
+}
+
+/** Warnings under a command's answer, as problems are listed: they do not make the policy invalid. */
+function withWarnings(answer: string, warnings: string[]): string {
+  return warnings.length === 0 ? answer : `${answer}\nwarnings:\n${warnings.map((warning) => `  ${warning}`).join("\n")}`;
 }
 
 export async function validateCommand(file: string): Promise<string> {
-  const { text } = load(file);
-  return `${file}: valid (version ${await policyVersion(JSON.parse(text))})`;
+  const { text, warnings } = load(file);
+  return withWarnings(`${file}: valid (version ${await policyVersion(JSON.parse(text))})`, warnings);
 }
 
 export async function pushCommand(file: string, name: string, target: KvTarget): Promise<string> {
   if (!POLICY_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" cannot be pushed to: a policy name is ${POLICY_NAME_RULE}`);
-  const { text } = load(file);
+  const { text, warnings } = load(file);
   kvPutFile(target, name, file);
   const where = target.remote ? "remote" : "local";
-  return `policy "${name}" (version ${await policyVersion(JSON.parse(text))}) pushed to the ${where} POLICIES namespace`;
+  return withWarnings(`policy "${name}" (version ${await policyVersion(JSON.parse(text))}) pushed to the ${where} POLICIES namespace`, warnings);
 }
 
 export function simulateCommand(file: string, tool: string, argsJson: string, extraTags: string[]): { decision: unknown; text: string } {

@@ -1,7 +1,12 @@
+import { CONFIG_DEFAULTS } from "../config.ts";
 import { isObject } from "../json.ts";
-import { describeIssues, PolicySchema, type Policy } from "./schema.ts";
+import { describeIssues, durationMs, PolicySchema, type ApprovalSettings, type Policy } from "./schema.ts";
 
-export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; problems: string[] };
+/**
+ * A valid policy may still carry warnings: settings that work, but not as
+ * their author probably expects. They never make a policy invalid.
+ */
+export type PolicyValidation = { ok: true; policy: Policy; warnings: string[] } | { ok: false; problems: string[] };
 
 /** Parses a policy document's text; problems name the exact JSON path. Used by the Worker and the CLI alike. */
 export function validatePolicyText(text: string): PolicyValidation {
@@ -18,7 +23,26 @@ export function validatePolicy(document: unknown): PolicyValidation {
   const proto = protoKeys(document);
   if (proto.length > 0) return { ok: false, problems: proto };
   const parsed = PolicySchema.safeParse(document);
-  return parsed.success ? { ok: true, policy: parsed.data } : { ok: false, problems: describeIssues(parsed.error) };
+  return parsed.success ? { ok: true, policy: parsed.data, warnings: policyWarnings(parsed.data) } : { ok: false, problems: describeIssues(parsed.error) };
+}
+
+/** Warnings at their JSON path, as problems are given: each `approval.hold` longer than a call without progress is held. */
+function policyWarnings(policy: Policy): string[] {
+  const settings: Array<[string, ApprovalSettings | undefined]> = [
+    ["approval", policy.approval],
+    ...Object.entries(policy.tools).map(([pattern, rule]): [string, ApprovalSettings | undefined] => [`tools.${pattern}.approval`, rule.approval]),
+  ];
+  return settings.flatMap(([path, approval]) => (approval?.hold === undefined ? [] : holdWarning(`${path}.hold`, approval.hold)));
+}
+
+function holdWarning(path: string, hold: string): string[] {
+  const capMs = CONFIG_DEFAULTS.MAX_HOLD_WITHOUT_PROGRESS_MS;
+  if (durationMs(hold) <= capMs) return [];
+  return [
+    `${path}: ${hold} is longer than the ${capMs / 1000} s a call without a progress token is held (MAX_HOLD_WITHOUT_PROGRESS_MS): ` +
+      `MCP clients give up on a request after 60 s unless progress resets their timeout, so only a client that sends a progressToken ` +
+      `(and resets its timeout on progress) waits the full ${hold}`,
+  ];
 }
 
 /**

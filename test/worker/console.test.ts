@@ -569,7 +569,7 @@ describe("the admin API's grants, policies and counters", () => {
     expect((await api(gw, "/policies/no-such-policy")).status).toBe(404);
 
     const valid = (await (await api(gw, "/policies/validate", { method: "POST", body: { policy: RECOMMENDED } })).json()) as { ok: boolean; version: string };
-    expect(valid).toEqual({ ok: true, version, problems: [] });
+    expect(valid).toEqual({ ok: true, version, problems: [], warnings: [] });
     const problems = (await (await api(gw, "/policies/validate", { method: "POST", body: { policy: '{"version":"1","default":"deny","tools":{"a":{"action":"block"}}}' } })).json()) as { ok: boolean; problems: string[] };
     expect(problems.ok).toBe(false);
     expect(problems.problems[0]).toMatch(/^tools\.a\.action: /);

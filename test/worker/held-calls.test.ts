@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { ApprovalRecord } from "../../src/approvals/record.ts";
 import type { AuditRecord, CallRecord } from "../../src/audit/record.ts";
 import { CONFIG_DEFAULTS } from "../../src/config.ts";
+import { validatePolicy } from "../../src/policy/validate.ts";
 import { eventData } from "../../src/mcp/sse.ts";
 import { createGrant, GATEWAY_URL, gateway, putPolicy, rawAgent, TAG_HEADER, upstreamLog, type Gateway } from "./gateway.ts";
 
@@ -173,5 +174,55 @@ describe("defect 11: a 60 s hold meets the clients' 60 s timeout", () => {
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress[0]?.params).toMatchObject({ total: 3 });
     expect(messages.find((message) => message.id === 112)?.result?._meta?.["mcp-policy-gateway/decision"]).toMatchObject({ decision: "approval_required", approval: { status: "pending" } });
+  });
+
+  describe("policy validate warns about a hold longer than that, and the policy stays valid", () => {
+    const LONG_HOLDS = { ...HELD, approval: { hold: "60s" }, tools: { send_campaign: { action: "approve", approval: { hold: "5m" } }, trigger_campaign: { action: "approve", approval: { hold: "50s" } } } };
+    const WARNED = ["approval.hold: 60s is longer than the 50 s", "tools.send_campaign.approval.hold: 5m is longer than the 50 s"];
+    const expectWarned = (warnings: string[]) => {
+      expect(warnings).toHaveLength(WARNED.length);
+      WARNED.forEach((start, index) => expect(warnings[index]).toContain(start));
+      expect(warnings[0]).toContain("progressToken");
+    };
+
+    it("in the validator the Worker, the CLI and the console share (the CLI's output: test/e2e/policy-warnings.test.ts)", () => {
+      const validation = validatePolicy(LONG_HOLDS);
+      expect(validation.ok).toBe(true);
+      expectWarned(validation.ok ? validation.warnings : []);
+      expect(validatePolicy({ ...HELD, approval: { hold: "50s" } })).toMatchObject({ ok: true, warnings: [] });
+    });
+
+    it("in the admin API's validate answer", async () => {
+      const { status, body } = await admin(gateway(), "/policies/validate", { method: "POST", body: JSON.stringify({ policy: LONG_HOLDS }) });
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ ok: true, problems: [] });
+      expectWarned(body.warnings);
+    });
+
+    it("in the console's policy editor", async () => {
+      const gw = gateway();
+      const form = (fields: Record<string, string>, cookie?: string) =>
+        gw.fetch("https://gateway.test/admin/policy-editor", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...(cookie ? { cookie } : {}) },
+          body: new URLSearchParams(fields).toString(),
+          redirect: "manual",
+        });
+      const signIn = await gw.fetch("https://gateway.test/admin/sign-in", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: env.ADMIN_TOKEN, next: "/admin/policy-editor" }).toString(),
+        redirect: "manual",
+      });
+      const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+      const editor = await (await gw.fetch("https://gateway.test/admin/policy-editor", { headers: { cookie } })).text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(editor)![1]!;
+      const page = await form({ csrf, action: "validate", name: "", policy: JSON.stringify(LONG_HOLDS), tool: "", arguments: "" }, cookie);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain("Valid: version");
+      expect(html).toContain("2 warnings");
+      expect(html).toContain("tools.send_campaign.approval.hold");
+    });
   });
 });

@@ -15,8 +15,8 @@ export { POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicyNameSchema, PolicySummaryS
 
 export type StoredPolicy = PolicySummary & { text: string; problems: string[] };
 
-/** A validation's answer: the version the document would have, or every problem at its JSON path. */
-export const ValidationSchema = z.object({ ok: z.boolean(), version: z.string().nullable(), problems: z.array(z.string()) });
+/** A validation's answer: the version the document would have, or every problem at its JSON path; warnings (at their path too) leave it valid. */
+export const ValidationSchema = z.object({ ok: z.boolean(), version: z.string().nullable(), problems: z.array(z.string()), warnings: z.array(z.string()) });
 export type Validation = z.infer<typeof ValidationSchema>;
 
 
@@ -56,7 +56,7 @@ export class PolicyService {
 
   /** Stores a new version under `name` if the name fits and the document is valid; returns its version or the problems. */
   async push(name: string, document: unknown, by: string, now = Date.now()): Promise<Validation> {
-    if (!POLICY_NAME_PATTERN.test(name)) return { ok: false, version: null, problems: [`name: "${name.slice(0, 80)}" cannot be pushed to: a policy name is ${POLICY_NAME_RULE}`] };
+    if (!POLICY_NAME_PATTERN.test(name)) return { ok: false, version: null, problems: [`name: "${name.slice(0, 80)}" cannot be pushed to: a policy name is ${POLICY_NAME_RULE}`], warnings: [] };
     const validation = await validateDocument(document);
     if (!validation.ok) return validation;
     const text = documentText(document);
@@ -77,8 +77,8 @@ export class PolicyService {
  */
 export async function validateDocument(document: unknown): Promise<Validation> {
   const result = typeof document === "string" ? validatePolicyText(document) : validatePolicy(document);
-  if (!result.ok) return { ok: false, version: null, problems: result.problems };
-  return { ok: true, version: await policyVersion(typeof document === "string" ? JSON.parse(document) : document), problems: [] };
+  if (!result.ok) return { ok: false, version: null, problems: result.problems, warnings: [] };
+  return { ok: true, version: await policyVersion(typeof document === "string" ? JSON.parse(document) : document), problems: [], warnings: result.warnings };
 }
 
 /** The parsed policy of a valid document (text or parsed). */

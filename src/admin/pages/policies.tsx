@@ -234,9 +234,17 @@ export function PolicyEditorPage({ values, session, grants, validation, simulati
       {problem ? <Notice kind="error">{problem}</Notice> : null}
       {validation ? (
         validation.ok ? (
-          <Notice kind="ok">
-            Valid: version <span class="mono">{validation.version}</span>.
-          </Notice>
+          <>
+            <Notice kind="ok">
+              Valid: version <span class="mono">{validation.version}</span>.
+            </Notice>
+            {validation.warnings.length > 0 ? (
+              <>
+                <Notice>{validation.warnings.length === 1 ? "1 warning" : `${validation.warnings.length} warnings`} (the policy is valid; check these are meant):</Notice>
+                <Problems problems={validation.warnings} />
+              </>
+            ) : null}
+          </>
         ) : (
           <>
             <Notice kind="error">Not a valid policy ({validation.problems.length === 1 ? "1 problem" : `${validation.problems.length} problems`}):</Notice>
