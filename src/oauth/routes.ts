@@ -3,8 +3,9 @@ import { createMiddleware } from "hono/factory";
 import { PAGE_HEADERS } from "../admin/pages/headers.ts";
 import { STYLESHEET } from "../admin/pages/style.ts";
 import { readConfig } from "../config.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppEnv, Bindings } from "../env.ts";
 import { authorizePages } from "./authorize.tsx";
+import { withPresentedRefreshToken } from "./refresh-reuse.ts";
 import { withRetryAfter } from "./registration.ts";
 import { OAUTH_STYLESHEET_PATH } from "./pages/layout.tsx";
 import { oauthSiteFor, REGISTER_PATH, RESOURCE_METADATA_PATH, RESOURCE_PATH, SERVER_METADATA_PATH, TOKEN_PATH } from "./server.ts";
@@ -19,7 +20,10 @@ import { oauthSiteFor, REGISTER_PATH, RESOURCE_METADATA_PATH, RESOURCE_PATH, SER
  *   POST /token                                      code (with PKCE) and refresh exchange; RFC 7009 revocation
  *   GET|POST /authorize                              the gateway's sign-in and consent pages (authorize.tsx)
  *
- * Everything but /authorize is the library's (src/oauth/server.ts). As on
+ * Everything but /authorize is the library's (src/oauth/server.ts), with the
+ * gateway's additions through its callbacks: /register bounded and throttled
+ * per client address (registration.ts), /token refusing a superseded refresh
+ * token past its grace (refresh-reuse.ts). As on
  * /mcp and /admin, a loopback PUBLIC_URL admits only loopback Host names
  * (DNS-rebinding protection). The metadata, registration and token answers
  * carry the library's CORS headers (any origin: they hold no ambient
@@ -36,12 +40,12 @@ const hostGuard = createMiddleware<AppEnv>(async function hostGuard(c, next) {
 
 const notOffered = (c: Context<AppEnv>) => c.json({ error: "not_found", error_description: "OAuth sign-in is served at this gateway's public URL" }, 404);
 
-/** The library's answer for its own endpoints on this origin. */
-async function library(c: Context<AppEnv>, target: "server" | "registrar" | "metadata", request: Request = c.req.raw): Promise<Response> {
+/** The library's answer for its own endpoints on this origin (`env`: what its callbacks get back). */
+async function library(c: Context<AppEnv>, target: "server" | "registrar" | "metadata", request: Request = c.req.raw, env: Bindings = c.env): Promise<Response> {
   const site = oauthSiteFor(c.env, c.req.url);
   if (!site) return notOffered(c);
   // Hono types the runtime's context loosely; it is the Worker's own ExecutionContext.
-  return site[target].fetch(request, c.env, c.executionCtx as ExecutionContext);
+  return site[target].fetch(request, env, c.executionCtx as ExecutionContext);
 }
 
 for (const path of [RESOURCE_METADATA_PATH, SERVER_METADATA_PATH, `${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, TOKEN_PATH, REGISTER_PATH, "/authorize", OAUTH_STYLESHEET_PATH]) {
@@ -56,7 +60,8 @@ oauth.on(["GET", "HEAD", "OPTIONS"], RESOURCE_METADATA_PATH, (c) => {
   return library(c, "metadata", new Request(url, c.req.raw));
 });
 oauth.all(SERVER_METADATA_PATH, (c) => library(c, "server"));
-oauth.all(TOKEN_PATH, (c) => library(c, "server"));
+// The token-exchange callback is told which refresh token a refresh presents (refresh-reuse.ts).
+oauth.all(TOKEN_PATH, async (c) => library(c, "server", c.req.raw, await withPresentedRefreshToken(c.env, c.req.raw)));
 oauth.all(REGISTER_PATH, async (c) => withRetryAfter(await library(c, "registrar")));
 oauth.route("/", authorizePages);
 oauth.get(OAUTH_STYLESHEET_PATH, (c) => c.body(STYLESHEET, 200, { ...PAGE_HEADERS, "Content-Type": "text/css; charset=utf-8" }));

@@ -10,6 +10,7 @@ import { readConfig, type GatewayConfig } from "../config.ts";
 import type { Bindings } from "../env.ts";
 import { grantProblem } from "../grants/grant.ts";
 import { readGrant } from "./grant-lookup.ts";
+import { refuseRefreshTokenReuse } from "./refresh-reuse.ts";
 import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "./registration.ts";
 
 /**
@@ -35,7 +36,9 @@ import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "
  * OAUTH_KV layout (written by the library; tokens, codes and secrets only as
  * SHA-256 hashes, props encrypted with a key wrapped by the token itself):
  * - `client:<client id>`: a registered client (name, redirect URIs, auth
- *   method), expiring 90 days after its last use.
+ *   method; every field bounded, src/oauth/registration.ts), expiring a day
+ *   after registration until its first token answer, then 90 days after it,
+ *   renewed by the library while the client keeps using its tokens.
  * - `grant:<gateway grant id>:<oauth grant id>`: one sign-in of one client:
  *   scopes, metadata (how it was made, by whom), encrypted props, the current
  *   and previous refresh token hashes, the resource it is bound to, its expiry
@@ -46,6 +49,9 @@ import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "
  *   OAUTH_ACCESS_TOKEN_TTL.
  * - `transaction:<handle hash>`: an authorize page in progress (10 minutes,
  *   bound to the browser that opened it by a `__Host-` cookie).
+ * - `rotation:<gateway grant id>:<oauth grant id>` (the gateway's own): the
+ *   hash of the refresh token last replaced and when, for 60 s
+ *   (src/oauth/refresh-reuse.ts).
  *
  * The issuer is PUBLIC_URL's origin when that is set (and OAuth is then served
  * on that origin only); for a loopback PUBLIC_URL (`npm start`) and without
@@ -122,7 +128,7 @@ function buildSite(env: Bindings, issuer: string): OAuthSite | null {
       clientRegistrationCallback: vetRegistration(env),
       accessTokenTTL: config.oauthAccessTokenTtlSeconds,
       refreshTokenTTL: config.oauthRefreshTokenTtlSeconds,
-      tokenExchangeCallback: grantStillActive,
+      tokenExchangeCallback: checkTokenRequest,
       onError: logOAuthError,
     };
     // A successful token request in the second half of a registration's lifetime renews it (the library's rule):
@@ -142,16 +148,21 @@ function buildSite(env: Bindings, issuer: string): OAuthSite | null {
   }
 }
 
-/**
- * Storage helpers (listing and revoking a grant's sign-ins, looking clients
- * up) for the console: those read and write OAUTH_KV only and never use the
- * issuer, so one fixed placeholder instance serves every origin.
- */
-let storage: OAuthAuthorizationServer<Bindings> | undefined;
+// The console's storage helpers live in storage.ts (imported from here by the console).
+export { oauthStorage } from "./storage.ts";
 
-export function oauthStorage(env: Bindings) {
-  storage ??= new OAuthAuthorizationServer<Bindings>({ issuer: "https://oauth-storage.invalid", resources: ["https://oauth-storage.invalid/mcp"] });
-  return storage.getOAuthApi(env);
+/**
+ * What the gateway adds to every code exchange and refresh, after the library
+ * has authenticated the client and matched the code or refresh token: a
+ * superseded refresh token past its grace ends the sign-in
+ * (src/oauth/refresh-reuse.ts), and the gateway grant must still work.
+ */
+async function checkTokenRequest(options: TokenExchangeCallbackOptions<Bindings>): Promise<TokenExchangeCallbackResult | undefined> {
+  if (options.grantType !== GrantType.AUTHORIZATION_CODE && options.grantType !== GrantType.REFRESH_TOKEN) {
+    throw new OAuthError("unsupported_grant_type", { description: "this gateway issues tokens only by authorization code and refresh" });
+  }
+  if (options.grantType === GrantType.REFRESH_TOKEN) await refuseRefreshTokenReuse(options);
+  return grantStillActive(options);
 }
 
 /**
@@ -163,9 +174,6 @@ export function oauthStorage(env: Bindings) {
  * are cut to the grant's (KV keeps nothing shorter than 60 s).
  */
 async function grantStillActive(options: TokenExchangeCallbackOptions<Bindings>): Promise<TokenExchangeCallbackResult | undefined> {
-  if (options.grantType !== GrantType.AUTHORIZATION_CODE && options.grantType !== GrantType.REFRESH_TOKEN) {
-    throw new OAuthError("unsupported_grant_type", { description: "this gateway issues tokens only by authorization code and refresh" });
-  }
   const props = options.props as Partial<OAuthProps> | undefined;
   const grantId = props?.grantId;
   const grant = typeof grantId === "string" && grantId === options.userId ? await readGrant(options.env.GRANTS, grantId) : undefined;

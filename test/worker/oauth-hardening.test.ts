@@ -167,6 +167,71 @@ describe("defect 5: open redirect from /authorize errors", () => {
   });
 });
 
+describe("defect 6: a stolen refresh token keeps a live chain", () => {
+  const refresh = (gw: Gateway, clientId: string, refreshToken: string) => token(gw, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId });
+
+  it("a superseded refresh token replayed after the grace window revokes the sign-in: invalid_grant, the legitimate client's tokens stop working, audited as oauth.revoke by the gateway", async () => {
+    const { token: grantToken, record } = await createGrant(await putPolicy(ALLOW_ALL), { label: "reuse-victim" });
+    const gw = gateway({ CACHE_TTL_MS: "300" });
+    const { tokens: stolen, client } = await signIn({ gw, grantToken });
+    const legitimate = (await (await refresh(gw, client.client_id, stolen.refresh_token)).json()) as Tokens;
+    expect((await mcpPost(gw, legitimate.access_token)).status).toBe(200);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    const replay = await refresh(gw, client.client_id, stolen.refresh_token);
+    expect(replay.status).toBe(400);
+    expect(await replay.json()).toMatchObject({ error: "invalid_grant" });
+
+    // The whole sign-in is gone: the legitimate client's refresh and access tokens too.
+    const after = await refresh(gw, client.client_id, legitimate.refresh_token);
+    expect(after.status).toBe(400);
+    expect(await after.json()).toMatchObject({ error: "invalid_grant" });
+    expect((await mcpPost(gw, legitimate.access_token)).status).toBe(401);
+    // The grant itself is not the thief's doing: its own token still works.
+    expect((await mcpPost(gw, grantToken)).status).toBe(200);
+
+    const revoked = (await trail(record.id)).find((entry) => entry.kind === "admin" && entry.action === "oauth.revoke");
+    expect(revoked).toMatchObject({
+      by: "gateway (refresh token reuse)",
+      grant: { id: record.id, label: "reuse-victim" },
+      detail: { client: client.client_id, reason: expect.stringContaining("superseded refresh token") },
+    });
+  });
+
+  it("within the grace window a client that lost the answer gets new tokens; retrying does not extend the window", async () => {
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const gw = gateway();
+    const { tokens: first, client } = await signIn({ gw, grantToken });
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    expect((await refresh(gw, client.client_id, first.refresh_token)).status).toBe(200); // the answer is lost
+    vi.setSystemTime(start + 20_000);
+    const retried = await refresh(gw, client.client_id, first.refresh_token);
+    expect(retried.status).toBe(200);
+    const second = (await retried.json()) as Tokens;
+    expect((await mcpPost(gw, second.access_token)).status).toBe(200);
+
+    vi.setSystemTime(start + 40_000);
+    const late = await refresh(gw, client.client_id, first.refresh_token);
+    expect(late.status).toBe(400);
+    expect(await late.json()).toMatchObject({ error: "invalid_grant" });
+    expect((await refresh(gw, client.client_id, second.refresh_token)).status).toBe(400);
+  });
+
+  it("a refresh token the grant never issued (a guess at the secret) is refused without ending the sign-in", async () => {
+    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
+    const gw = gateway();
+    const { tokens, client } = await signIn({ gw, grantToken });
+    const [userId, grantId] = tokens.refresh_token.split(":");
+    const guessed = await refresh(gw, client.client_id, `${userId}:${grantId}:${"A".repeat(32)}`);
+    expect(guessed.status).toBe(400);
+    expect(await guessed.json()).toMatchObject({ error: "invalid_grant" });
+    expect((await refresh(gw, client.client_id, tokens.refresh_token)).status).toBe(200);
+  });
+});
+
 describe("defect 7: token guessing on the sign-in page is unthrottled", () => {
   async function signInPage(gw: Gateway) {
     const client = await register(gw);
