@@ -70,7 +70,8 @@ export function holdForApproval(hold: Hold): Response {
   let ticker: number | null = null;
   let leave!: () => void;
   const left = new Promise<void>((resolve) => (leave = resolve));
-  hold.signal.addEventListener("abort", () => leave(), { once: true });
+  if (hold.signal.aborted) leave();
+  else hold.signal.addEventListener("abort", () => leave(), { once: true });
   const isGone = () => cancelled || hold.signal.aborted;
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {

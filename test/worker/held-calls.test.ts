@@ -128,6 +128,18 @@ describe("defect 10: a held call whose agent has gone still runs", () => {
     await expectNotRunAndRetried(held, pending.id, 103, { campaignId: 103 });
   });
 
+  it("an agent already gone when its call is held: the hold ends at once, not sent, recorded", async () => {
+    const held = await heldAgent();
+    const controller = new AbortController();
+    controller.abort();
+    const response = await held.post(105, { campaignId: 105 }, { signal: controller.signal });
+    const ended = await Promise.race([response.text().then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+    expect(ended).toBe(true);
+    const pending = await pendingOf(held.gw, held.agent.sessionId);
+    expect(await recordOf(held.gw, held.grant.id, 105)).toMatchObject({ decision: "approval_required", approval: pending.id, upstream: null });
+    expect(await sentUpstream(held.agent.tag)).toBe(0);
+  });
+
   it("an agent that stays gets its approved call's answer on the held stream", async () => {
     const held = await heldAgent();
     const response = await held.post(104, { campaignId: 104 });
