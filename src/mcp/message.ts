@@ -2,6 +2,14 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { ErrorCode, JSONRPCMessageSchema } from "./jsonrpc.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { readBodyWithin } from "../http/body.ts";
+import { firstChangedNumber, type ChangedNumber, type PathStep } from "./number-literals.ts";
+
+declare global {
+  interface String {
+    /** ES2024 (the project's lib is ES2023): false when the string holds a lone surrogate. */
+    isWellFormed(): boolean;
+  }
+}
 
 /** A POST body after it was read once, parsed and validated. */
 export type ParsedBody = {
@@ -31,6 +39,7 @@ export async function readJsonRpcBody(request: Request, maxBytes: number): Promi
   if (candidates.length === 0) {
     throw new GatewayError(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
   }
+  const changed = firstChangedNumber(text);
   const messages = candidates.map((candidate, index) => {
     const where = isBatch ? ` (batch element ${index})` : "";
     const result = JSONRPCMessageSchema.safeParse(candidate);
@@ -38,7 +47,7 @@ export async function readJsonRpcBody(request: Request, maxBytes: number): Promi
       throw new GatewayError(400, ErrorCode.InvalidRequest, `Invalid Request: not a JSON-RPC 2.0 message${where}`);
     }
     const message = candidate as JSONRPCMessage;
-    const problem = unfaithfulValue(message);
+    const problem = changedNumberIn(changed, isBatch ? index : undefined) ?? unfaithfulValue(message);
     if (problem !== undefined) {
       const error = new GatewayError(400, ErrorCode.InvalidParams, `Invalid params: ${problem}${where}`);
       if (!isBatch && "id" in message && "method" in message) error.requestId = message.id;
@@ -54,22 +63,71 @@ export async function readJsonRpcBody(request: Request, maxBytes: number): Promi
 /** Deeper than any real tool call nests; deeper would only test the stack of whatever reads it next. */
 export const MAX_DEPTH = 100;
 
+/** Why a number in this message (the batch element `index`, if a batch) would change on the way, if one would. */
+function changedNumberIn(changed: ChangedNumber | undefined, index: number | undefined): string | undefined {
+  if (!changed) return undefined;
+  const [first, ...rest] = changed.path;
+  if (index !== undefined && first !== index) return undefined;
+  const where = describePath(index === undefined ? changed.path : rest);
+  if (!Number.isFinite(changed.parsed)) return `the number at ${where} is too large to be represented (it would be forwarded as null)`;
+  return `the number at ${where} cannot be represented exactly: it would be judged and forwarded as ${String(changed.parsed)} (send it as a string, or with fewer digits)`;
+}
+
+/** A value met on the walk, with the way back to the message, so its path is spelled out only when it is wrong. */
+type Visit = { value: unknown; depth: number; parent: Visit | undefined; step: PathStep };
+
 /**
  * Why this message cannot be forwarded exactly as it was judged, if it
- * cannot: JSON allows numbers like 1e999 that parse to Infinity and would be
- * re-serialised as null, so what the policy judged would not be what the
- * upstream runs; and nesting past MAX_DEPTH. Walked without recursion.
+ * cannot: a string or member name that is not well-formed Unicode (a lone
+ * surrogate, `"\ud800"`) has no UTF-8 form, so it cannot be hashed, stored or
+ * sent as it was judged; and nesting past MAX_DEPTH. Numbers are checked on
+ * the text (firstChangedNumber). Walked without recursion.
  */
 function unfaithfulValue(message: JSONRPCMessage): string | undefined {
-  const pending: Array<[unknown, number]> = [[message, 0]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [value, depth] = next;
-    if (typeof value === "number" && !Number.isFinite(value)) return "a number is too large to be represented (it would be forwarded as null)";
+  const pending: Visit[] = [{ value: message, depth: 0, parent: undefined, step: "" }];
+  for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
+    const { value, depth } = visit;
+    if (typeof value === "string") {
+      if (!value.isWellFormed()) return `the string at ${describePath(pathOf(visit))} is not well-formed Unicode (it holds a lone surrogate)`;
+      continue;
+    }
     if (typeof value !== "object" || value === null) continue;
     if (depth >= MAX_DEPTH) return `values are nested more than ${MAX_DEPTH} levels deep`;
-    for (const child of Object.values(value)) pending.push([child, depth + 1]);
+    if (Array.isArray(value)) {
+      for (let index = 0; index < value.length; index++) pending.push({ value: value[index], depth: depth + 1, parent: visit, step: index });
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      const child: Visit = { value: (value as Record<string, unknown>)[key], depth: depth + 1, parent: visit, step: key };
+      if (!key.isWellFormed()) return `the member name at ${describePath(pathOf(child))} is not well-formed Unicode (it holds a lone surrogate)`;
+      pending.push(child);
+    }
   }
   return undefined;
+}
+
+function pathOf(visit: Visit): PathStep[] {
+  const path: PathStep[] = [];
+  for (let at: Visit | undefined = visit; at?.parent !== undefined; at = at.parent) path.push(at.step);
+  return path.reverse();
+}
+
+/** Agents choose member names: each is cut to this many characters in a message, and the whole path to MAX_PATH_CHARS. */
+const MAX_STEP_CHARS = 64;
+const MAX_PATH_CHARS = 300;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** A path as an agent would write it in code: `params.arguments.listIds[2]`, `params.arguments["a b"]`. */
+function describePath(path: PathStep[]): string {
+  let text = "";
+  for (const step of path) {
+    if (typeof step === "number") text += `[${step}]`;
+    else if (step.length <= MAX_STEP_CHARS && IDENTIFIER.test(step)) text += text === "" ? step : `.${step}`;
+    // JSON.stringify escapes what cannot be shown (controls, lone surrogates) and quotes.
+    else text += `[${JSON.stringify(step.length <= MAX_STEP_CHARS ? step : `${step.slice(0, MAX_STEP_CHARS)}…`)}]`;
+    if (text.length > MAX_PATH_CHARS) return `${text.slice(0, MAX_PATH_CHARS)}…`;
+  }
+  return text === "" ? "the top level" : text;
 }
 
 /** The body to send upstream: re-serialised from the parsed messages, never the raw bytes. */
