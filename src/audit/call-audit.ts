@@ -2,6 +2,7 @@ import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { canonicalHash } from "../canonical.ts";
 import type { AgentAuth } from "../grants/authenticate.ts";
 import type { GrantRecord } from "../grants/grant.ts";
+import { recordedToolName } from "../tools/tool-name.ts";
 import type { CallDecision, CallRecord } from "./record.ts";
 import { newAuditId, type AuditWriter } from "./writer.ts";
 
@@ -33,7 +34,9 @@ export type CallAuditStart = {
  * The audit record of one `tools/call`, filled in as the call goes: the
  * decision when it is made, the upstream's status and latency when its answer
  * is known; then written once. Everything costly (hashing the canonical
- * arguments) happens after the agent has its answer.
+ * arguments) happens after the agent has its answer, and nothing in it can
+ * keep the record from being written: arguments that cannot be hashed are
+ * recorded as such.
  */
 export class CallAudit {
   #start: CallAuditStart;
@@ -73,14 +76,12 @@ export class CallAudit {
     const now = Date.now();
     const upstreamMs = this.#sentAt === undefined ? 0 : now - this.#sentAt;
     const failed = upstream?.failure === "timeout" ? "upstream_timeout" : upstream?.failure === "error" ? "upstream_error" : undefined;
-    const outcome = this.#outcome;
-    const { writer, waitUntil, grant } = this.#start;
-    waitUntil(
-      this.#record(outcome, failed, upstream, upstreamMs, now).then((record) => writer.write(grant.id, record, waitUntil)),
-    );
+    const record = this.#record(this.#outcome, failed, upstream, upstreamMs, now);
+    const { writer, waitUntil, grant, args } = this.#start;
+    waitUntil(argumentsHash(args).then((hash) => writer.write(grant.id, { ...record, argumentsHash: hash }, waitUntil)));
   }
 
-  async #record(outcome: CallOutcome, failed: CallDecision | undefined, upstream: UpstreamOutcome | undefined, upstreamMs: number, now: number): Promise<CallRecord> {
+  #record(outcome: CallOutcome, failed: CallDecision | undefined, upstream: UpstreamOutcome | undefined, upstreamMs: number, now: number): Omit<CallRecord, "argumentsHash"> {
     const { requestId, grant, auth, session, tool, args } = this.#start;
     return {
       kind: "call",
@@ -91,7 +92,7 @@ export class CallAudit {
       auth: auth.method,
       ...(auth.method === "oauth" ? { oauthClientId: auth.clientId } : {}),
       session,
-      tool,
+      tool: recordedToolName(tool),
       decision: failed ?? outcome.decision,
       policyDecision: outcome.decision,
       rule: outcome.rule,
@@ -99,11 +100,23 @@ export class CallAudit {
       policy: this.#policy,
       wouldRefuse: outcome.wouldRefuse ?? false,
       argumentKeys: Object.keys(args),
-      argumentsHash: await canonicalHash(args),
       ...(this.#fullArguments ? { arguments: args } : {}),
       approval: outcome.approval ?? null,
       upstream: this.#sentAt === undefined ? null : { status: upstream?.status ?? null, latencyMs: upstreamMs },
       gatewayMs: Math.max(0, now - this.#startedAt - upstreamMs),
     };
+  }
+}
+
+/**
+ * The SHA-256 of the canonical arguments, or why there is none: the record
+ * is written either way. (The gateway refuses arguments JCS cannot write, such
+ * as lone surrogates, before judging them; this is the last line.)
+ */
+async function argumentsHash(args: Record<string, unknown>): Promise<string> {
+  try {
+    return await canonicalHash(args);
+  } catch (error) {
+    return `unavailable: ${String(error).slice(0, 200)}`;
   }
 }

@@ -56,6 +56,7 @@ export const CallRecordSchema = z.object({
   /** Monitor mode: the decision would have refused the call, which went ahead. */
   wouldRefuse: z.boolean(),
   argumentKeys: z.array(z.string()),
+  /** SHA-256 (hex) of the canonical arguments (RFC 8785), or "unavailable: <why>" when they could not be hashed: the record is written either way. */
   argumentsHash: z.string(),
   /** Present only under `"audit": {"arguments": "full"}`. */
   arguments: z.record(z.string(), z.unknown()).optional(),

@@ -6,12 +6,18 @@ import type { LoadedPolicy } from "../policy/store.ts";
 import type { Services } from "../services.ts";
 import { toolTags } from "../tools/catalog.ts";
 import type { ToolInfo } from "../tools/tool-index.ts";
+import { MAX_TOOL_NAME_LENGTH } from "../tools/tool-name.ts";
+import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { refusalResponse, unknownToolResponse, type Refusal } from "./refusal.ts";
 import { fetchToolList } from "./tool-list.ts";
 
 export type ToolCallRequest = CallToolRequest & { jsonrpc: "2.0"; id: string | number };
 
-/** What was decided about a call, as the decision log line reports it. */
+/**
+ * What was decided about a call, as its audit record and log line report it:
+ * the reason names what was wrong, never an argument's value, unless the
+ * policy keeps argument values (`"audit": {"arguments": "full"}`).
+ */
 export type Outcome = { decision: CallDecision; rule: string; reason?: string | undefined };
 
 /** The outcome of judging one call: answer it here, or forward it (with the limits it must pass). */
@@ -50,6 +56,8 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
   const { services, grant, policy, request, revision } = judgement;
   const name = request.params.name;
   const args = request.params.arguments ?? {};
+  // Not a policy decision: such a name is no tool's, and is refused in monitor mode too.
+  if (name.length > MAX_TOOL_NAME_LENGTH && (await knownTool(judgement)) === undefined) return overlongName(request.id);
   if (!policy) {
     const reason = judgement.policyProblem ?? "no policy is configured for this grant";
     const answer = refusalResponse(request.id, { decision: "deny", tool: name, rule: "", reason, policy: grant.policy }, revision);
@@ -60,37 +68,50 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
   const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
   const allowed: CallDecision = decision.decision === "approve" ? "approval_required" : "allow";
+  const keepsValues = policy.policy.audit.arguments === "full";
   const outcome: Outcome = {
     decision: decision.decision === "hidden" ? "hidden" : tool === undefined ? "unknown_tool" : (refusal?.decision ?? allowed),
     rule: decision.rule,
-    reason: decision.decision === "hidden" ? "hidden by the policy" : tool === undefined ? "the upstream has no such tool" : refusal?.reason,
+    reason: decision.decision === "hidden" ? "hidden by the policy" : tool === undefined ? "the upstream has no such tool" : keepsValues ? refusal?.reason : refusal?.recordedReason,
   };
   // Monitor mode decides exactly as enforce would, then forwards anyway.
   const enforced = policy.policy.mode !== "monitor";
   if (enforced && unknown) return { answer: unknownToolResponse(request.id, name, services.config.unknownToolErrorCode), outcome };
   if (enforced && refusal) {
-    return { answer: refusalResponse(request.id, { ...refusal, tool: name, policy: policy.name, policyVersion: policy.version }, revision), outcome };
+    const { decision: refused, rule, reason } = refusal;
+    return { answer: refusalResponse(request.id, { decision: refused, rule, reason, tool: name, policy: policy.name, policyVersion: policy.version }, revision), outcome };
   }
   const limits = decision.decision === "allow" || decision.decision === "approve" ? decision.limits : [];
   return { limits, policy, enforced, outcome, ...(decision.decision === "approve" ? { approval: decision.approval } : {}) };
 }
 
-type RefusalCore = Pick<Refusal, "decision" | "rule" | "reason">;
+/** A refusal's reason for the agent, and for the record when argument values are not kept. */
+type RefusalCore = Pick<Refusal, "decision" | "rule" | "reason"> & { recordedReason: string };
 
 function refusalFor(decision: Decision, tool: ToolInfo | undefined, args: Record<string, unknown>): RefusalCore | undefined {
   switch (decision.decision) {
     case "deny":
     case "invalid_arguments":
-      return { decision: decision.decision, rule: decision.rule, reason: decision.reason };
+      // The policy's reasons quote the policy (its conditions, its limits' paths), never the arguments.
+      return { decision: decision.decision, rule: decision.rule, reason: decision.reason, recordedReason: decision.reason };
     case "hidden":
       return undefined;
     case "allow":
     case "approve": {
       // Arguments are checked before a human is asked to approve them.
       const problem = tool?.validate(args);
-      return problem === undefined ? undefined : { decision: "invalid_arguments", rule: decision.rule, reason: problem };
+      return problem === undefined ? undefined : { decision: "invalid_arguments", rule: decision.rule, reason: problem.detail, recordedReason: problem.valueFree };
     }
   }
+}
+
+/** A `tools/call` naming no tool of the upstream's with a name past the specification's bound. */
+function overlongName(id: ToolCallRequest["id"]): Verdict {
+  const bound = `longer than ${MAX_TOOL_NAME_LENGTH} characters (the MCP specification's bound on tool names)`;
+  return {
+    answer: { jsonrpc: "2.0", id, error: { code: ErrorCode.InvalidParams, message: `Invalid params: the tool name is ${bound}, and the upstream has no such tool` } },
+    outcome: { decision: "invalid_arguments", rule: "", reason: `the tool name is ${bound}; the name is recorded cut short` },
+  };
 }
 
 /**

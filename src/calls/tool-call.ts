@@ -228,7 +228,8 @@ function limitRefusal(limited: Extract<CallAuthorization, { kind: "unavailable" 
   const { hit } = limited;
   const reason =
     hit.retryAfter === null
-      ? `limit "${hit.counter}" allows ${hit.max} per ${hit.windowMs / 1000} s and this call alone counts ${hit.amount}`
+      ? // Not the amount: it is an argument's value (or length), which records keep only under "arguments": "full".
+        `limit "${hit.counter}" allows ${hit.max} per ${hit.windowMs / 1000} s and this call alone counts more than that`
       : `limit "${hit.counter}" allows ${hit.max} per ${hit.windowMs / 1000} s and ${hit.used} are used`;
   return { decision: "rate_limited", rule: hit.rule, reason, ...(hit.retryAfter === null ? {} : { retryAfter: hit.retryAfter }) };
 }

@@ -43,6 +43,6 @@ describe("tools as the upstream lists them", () => {
   it("fail closed when a schema cannot be used to check arguments", () => {
     const index = new ToolIndex(TTL);
     index.record([{ name: "broken", inputSchema: { $ref: "#/nowhere" } }], 0);
-    expect(index.lookup("broken", 1).tool?.validate({})).toContain("cannot be used to check the arguments");
+    expect(index.lookup("broken", 1).tool?.validate({})?.detail).toContain("cannot be used to check the arguments");
   });
 });
