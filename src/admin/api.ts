@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { countAgainst, tooManyRequests } from "../http/throttle.ts";
-import { ApprovalRecordSchema, ApprovalStatusSchema, DecisionInputSchema } from "../approvals/record.ts";
+import { ApprovalListQuerySchema, ApprovalPageSchema, ApprovalRecordSchema, DecisionInputSchema } from "../approvals/record.ts";
 import { ApprovalService } from "../approvals/service.ts";
 import { AuditQuerySchema, AuditRecordSchema } from "../audit/record.ts";
 import { AuditService } from "../audit/service.ts";
@@ -72,12 +72,13 @@ adminApi.openapi(
   createRoute({
     method: "get",
     path: "/approvals",
-    summary: "List approvals across all grants, newest first",
+    summary: "List approvals across all grants, newest first, a page at a time",
+    description: "Rows carry the start of the arguments (argumentsPreview) and their size; GET /approvals/{id} has the whole call. A page holds at most `limit` rows and about 256 KiB; `cursor` continues it.",
     security: SECURITY,
-    request: { query: z.object({ status: ApprovalStatusSchema.optional() }) },
-    responses: { 200: json(z.object({ approvals: z.array(ApprovalRecordSchema) }), "The approvals"), 400: failure("A bad query"), 401: failure("No or a wrong admin token") },
+    request: { query: ApprovalListQuerySchema },
+    responses: { 200: json(ApprovalPageSchema, "One page of approvals, and the cursor of the next (null when there is none)"), 400: failure("A bad query"), 401: failure("No or a wrong admin token") },
   }),
-  async (c) => c.json({ approvals: await new ApprovalService(c.env).list(c.req.valid("query").status) }, 200),
+  async (c) => c.json(await new ApprovalService(c.env).list(c.req.valid("query")), 200),
 );
 
 adminApi.openapi(

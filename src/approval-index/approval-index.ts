@@ -1,7 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ApprovalRecord, ApprovalStatus } from "../approvals/record.ts";
+import { ARGUMENTS_PREVIEW_CHARS, LIST_FIELD_CHARS, type ApprovalRecord, type ApprovalStatus, type ApprovalSummary } from "../approvals/record.ts";
+import type { AuditPosition } from "../audit/record.ts";
+import { clip } from "../text/clip.ts";
 import type { IndexEntry } from "../grant-object/approvals.ts";
 import { sendWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_OUTBOX_SCHEMA, WebhookOutbox, webhookTarget, type Delivery, type WebhookTarget } from "./webhook.ts";
+
+/** A list query as the index takes it: `before` is where the previous page ended. */
+export type IndexListQuery = { status?: ApprovalStatus | undefined; decided?: boolean; limit: number; before?: AuditPosition | undefined };
+export type IndexListPage = { approvals: ApprovalSummary[]; next: AuditPosition | undefined };
 
 /** The one index object's name: `env.APPROVAL_INDEX.getByName(APPROVAL_INDEX_NAME)`. */
 export const APPROVAL_INDEX_NAME = "all";
@@ -10,6 +16,8 @@ export const APPROVAL_INDEX_NAME = "all";
 export const APPROVAL_RETENTION_MS = 7 * 86_400_000;
 /** Pruning waits until this much has passed retention, so it runs at most this often. */
 const PRUNE_INTERVAL_MS = 60 * 60_000;
+/** Bytes of list rows one page carries at most (about; never fewer than one row). */
+const PAGE_BYTES = 256 * 1024;
 /** Webhook attempts made at once; more due ones are sent by the next alarm, set at once. */
 const DELIVERY_BATCH = 25;
 
@@ -114,22 +122,48 @@ export class ApprovalIndex extends DurableObject<Env> {
     await this.#schedule();
   }
 
-  /** Approvals, newest first; with a status, only those (a lapsed pending or approved one is expired). */
-  async list(status?: ApprovalStatus, limit = 200): Promise<ApprovalRecord[]> {
+  /**
+   * One page of approvals as list rows, newest first, after `before`: at most
+   * `limit` rows and about PAGE_BYTES of them (never fewer than one), so a
+   * page costs the same whatever agents put into arguments. A lapsed pending
+   * or approved one is expired; `decided` lists all but the pending ones.
+   */
+  async list(query: IndexListQuery): Promise<IndexListPage> {
     const now = Date.now();
-    const rows =
-      status === undefined
-        ? this.#records("SELECT record FROM approvals ORDER BY requested_at DESC LIMIT ?", limit)
-        : status === "expired"
-          ? this.#records(
-              "SELECT record FROM approvals WHERE status = 'expired' OR (status IN ('pending', 'approved') AND expires_at <= ?) ORDER BY requested_at DESC LIMIT ?",
-              now,
-              limit,
-            )
-          : status === "pending" || status === "approved"
-            ? this.#records("SELECT record FROM approvals WHERE status = ? AND expires_at > ? ORDER BY requested_at DESC LIMIT ?", status, now, limit)
-            : this.#records("SELECT record FROM approvals WHERE status = ? ORDER BY requested_at DESC LIMIT ?", status, limit);
-    return rows.map((record) => withLapse(record, now));
+    const where: string[] = [];
+    const bindings: unknown[] = [];
+    const filter = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      bindings.push(...values);
+    };
+    const { status } = query;
+    if (status === "expired") filter("(status = 'expired' OR (status IN ('pending', 'approved') AND expires_at <= ?))", now);
+    else if (status === "pending" || status === "approved") filter("status = ? AND expires_at > ?", status, now);
+    else if (status !== undefined) filter("status = ?", status);
+    if (query.decided) filter("NOT (status = 'pending' AND expires_at > ?)", now);
+    if (query.before) filter("(requested_at < ? OR (requested_at = ? AND id < ?))", query.before.at, query.before.at, query.before.id);
+    // The arguments stay in SQLite: only their start and their size are read.
+    const rows = this.ctx.storage.sql
+      .exec<{ id: string; requested_at: number; head: string; preview: string | null; bytes: number | null }>(
+        `SELECT id, requested_at, json_remove(record, '$.arguments') AS head, substr(json_extract(record, '$.arguments'), 1, ?) AS preview,
+                length(CAST(json_extract(record, '$.arguments') AS BLOB)) AS bytes
+           FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY requested_at DESC, id DESC LIMIT ?`,
+        ARGUMENTS_PREVIEW_CHARS + 1,
+        ...bindings,
+        query.limit,
+      )
+      .toArray();
+    const approvals: ApprovalSummary[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      const summary = listRow(JSON.parse(row.head) as Omit<ApprovalRecord, "arguments">, row.preview ?? "{}", row.bytes ?? 2, now);
+      bytes += JSON.stringify(summary).length;
+      if (approvals.length > 0 && bytes > PAGE_BYTES) break;
+      approvals.push(summary);
+    }
+    const last = rows[approvals.length - 1];
+    const more = approvals.length < rows.length || rows.length === query.limit;
+    return { approvals, next: more && last ? { at: last.requested_at, id: last.id } : undefined };
   }
 
   /** The grant an approval belongs to, to reach the object that owns it. */
@@ -197,16 +231,21 @@ export class ApprovalIndex extends DurableObject<Env> {
     const wanted = Math.min(...due);
     if (current !== wanted) await this.ctx.storage.setAlarm(wanted);
   }
-
-  #records(query: string, ...bindings: unknown[]): ApprovalRecord[] {
-    return this.ctx.storage.sql
-      .exec<{ record: string }>(query, ...bindings)
-      .toArray()
-      .map((row) => JSON.parse(row.record) as ApprovalRecord);
-  }
 }
 
-function withLapse(record: ApprovalRecord, now: number): ApprovalRecord {
-  const lapsed = (record.status === "pending" || record.status === "approved") && Date.parse(record.expiresAt) <= now;
-  return lapsed ? { ...record, status: "expired" } : record;
+/** A list row: bounded fields, the arguments' start and size; a lapsed pending or approved one reads as expired. */
+function listRow(head: Omit<ApprovalRecord, "arguments">, preview: string, bytes: number, now: number): ApprovalSummary {
+  const lapsed = (head.status === "pending" || head.status === "approved") && Date.parse(head.expiresAt) <= now;
+  const field = (text: string) => clip(text, LIST_FIELD_CHARS);
+  return {
+    ...head,
+    grant: { id: head.grant.id, label: field(head.grant.label) },
+    tool: field(head.tool),
+    session: head.session === null ? null : field(head.session),
+    decidedBy: head.decidedBy === null ? null : field(head.decidedBy),
+    note: head.note === null ? null : field(head.note),
+    status: lapsed ? "expired" : head.status,
+    argumentsPreview: clip(preview, ARGUMENTS_PREVIEW_CHARS),
+    argumentsBytes: bytes,
+  };
 }

@@ -35,6 +35,36 @@ export const ApprovalRecordSchema = z.object({
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecordSchema>;
 
+/** Characters of an approval's arguments a list row shows (the whole record is one request away). */
+export const ARGUMENTS_PREVIEW_CHARS = 160;
+/** Characters of an agent- or client-chosen field (label, tool, session) a list row keeps. */
+export const LIST_FIELD_CHARS = 200;
+
+/**
+ * An approval as a list shows it: the record without its arguments, which
+ * may be large, but with the start of their canonical JSON and their size.
+ * Every field is bounded, so no list can fail because of what an agent sent.
+ */
+export const ApprovalSummarySchema = ApprovalRecordSchema.omit({ arguments: true }).extend({
+  /** The start of the canonical arguments, at most ARGUMENTS_PREVIEW_CHARS characters (with … when cut). */
+  argumentsPreview: z.string(),
+  /** Size of the canonical arguments in UTF-8 bytes. */
+  argumentsBytes: z.number(),
+});
+export type ApprovalSummary = z.infer<typeof ApprovalSummarySchema>;
+
+/** One page of a list, newest first; `cursor` continues it (null when there is no more). */
+export const ApprovalPageSchema = z.object({ approvals: z.array(ApprovalSummarySchema), cursor: z.string().nullable() });
+export type ApprovalPage = z.infer<typeof ApprovalPageSchema>;
+
+/** A list's query: a status, how many at most, and where the previous page ended. */
+export const ApprovalListQuerySchema = z.object({
+  status: ApprovalStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export type ApprovalListQuery = z.infer<typeof ApprovalListQuerySchema>;
+
 /** What an operator says about a pending approval (admin API body, approval page form). */
 export const DecisionInputSchema = z.strictObject({
   note: z.string().max(2000).optional(),

@@ -1,7 +1,9 @@
 import { APPROVAL_INDEX_NAME } from "../approval-index/approval-index.ts";
 import type { Bindings } from "../env.ts";
 import type { Decided } from "../grant-object/approvals.ts";
-import type { ApprovalRecord, ApprovalStatus, DecisionInput } from "./record.ts";
+import type { IndexListPage } from "../approval-index/approval-index.ts";
+import { decodeCursor, encodeCursor } from "../audit/record.ts";
+import type { ApprovalPage, ApprovalRecord, ApprovalStatus, DecisionInput } from "./record.ts";
 import { APPROVAL_ID_PATTERN } from "./record.ts";
 
 export type DecideOutcome = Decided | { ok: false; approval: undefined };
@@ -19,8 +21,12 @@ export class ApprovalService {
     this.#env = env;
   }
 
-  list(status?: ApprovalStatus): Promise<ApprovalRecord[]> {
-    return this.#index().list(status);
+  /** One page of list rows (newest first), continuing after `cursor`; a malformed cursor starts nowhere (an empty page). */
+  async list(query: { status?: ApprovalStatus | undefined; decided?: boolean; limit: number; cursor?: string | undefined }): Promise<ApprovalPage> {
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && !before) return { approvals: [], cursor: null };
+    const page = (await this.#index().list({ status: query.status, decided: query.decided ?? false, limit: query.limit, before })) as IndexListPage;
+    return { approvals: page.approvals, cursor: page.next ? encodeCursor(page.next) : null };
   }
 
   async get(id: string): Promise<ApprovalRecord | undefined> {

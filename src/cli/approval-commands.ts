@@ -1,7 +1,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { z } from "zod";
-import { APPROVAL_ID_PATTERN, ApprovalRecordSchema, ApprovalStatusSchema, DecisionInputSchema, type ApprovalRecord, type DecisionInput } from "../approvals/record.ts";
+import {
+  APPROVAL_ID_PATTERN,
+  ApprovalPageSchema,
+  ApprovalRecordSchema,
+  ApprovalStatusSchema,
+  DecisionInputSchema,
+  type ApprovalPage,
+  type ApprovalRecord,
+  type ApprovalSummary,
+  type DecisionInput,
+} from "../approvals/record.ts";
 import { DEV_ADMIN_FILE, type DevAdmin } from "./dev-state.ts";
 import { UsageError } from "./policy-commands.ts";
 
@@ -18,7 +28,6 @@ const SUMMARY_CHARS = 72;
 export type AdminTarget = { origin: string; token: string; from: "url" | "npm start"; tokenFromEnv: boolean };
 
 const DevAdminSchema = z.object({ url: z.string(), token: z.string() }) satisfies z.ZodType<DevAdmin>;
-const ListAnswerSchema = z.object({ approvals: z.array(ApprovalRecordSchema) });
 const ErrorAnswerSchema = z.object({ error: z.string(), message: z.string().optional(), approval: ApprovalRecordSchema.optional() });
 
 /**
@@ -52,15 +61,17 @@ function gatewayOrigin(url: string): string {
   return parsed.origin;
 }
 
-export async function listApprovals(target: AdminTarget, status?: string): Promise<ApprovalRecord[]> {
-  let query = "";
-  if (status !== undefined) {
-    const parsed = ApprovalStatusSchema.safeParse(status);
-    if (!parsed.success) throw new UsageError(`--status takes one of ${ApprovalStatusSchema.options.join(", ")}, not "${status}"`);
-    query = `?status=${parsed.data}`;
+/** One page of approvals (newest first) and the cursor of the next. */
+export async function listApprovals(target: AdminTarget, options: { status?: string | undefined; cursor?: string | undefined } = {}): Promise<ApprovalPage> {
+  const query = new URLSearchParams();
+  if (options.status !== undefined) {
+    const parsed = ApprovalStatusSchema.safeParse(options.status);
+    if (!parsed.success) throw new UsageError(`--status takes one of ${ApprovalStatusSchema.options.join(", ")}, not "${options.status}"`);
+    query.set("status", parsed.data);
   }
-  const answer = await adminRequest(target, "GET", `/admin/api/approvals${query}`);
-  return ListAnswerSchema.parse(answer).approvals;
+  if (options.cursor !== undefined) query.set("cursor", options.cursor);
+  const answer = await adminRequest(target, "GET", `/admin/api/approvals${query.size > 0 ? `?${query}` : ""}`);
+  return ApprovalPageSchema.parse(answer);
 }
 
 export async function showApproval(target: AdminTarget, id: string): Promise<ApprovalRecord> {
@@ -161,25 +172,26 @@ function statusStory(approval: ApprovalRecord): string {
   }
 }
 
-/** `approvals list`: one line per approval, newest first. */
-export function formatList(approvals: ApprovalRecord[], status?: string): string {
+/** `approvals list`: one line per approval, newest first, and how to see the next page. */
+export function formatList(page: ApprovalPage, status?: string): string {
+  const { approvals, cursor } = page;
   if (approvals.length === 0) return status ? `no ${status} approvals` : "no approvals";
   const width = (texts: string[]) => Math.max(...texts.map((text) => text.length));
   const tools = width(approvals.map((a) => printable(a.tool)));
   const grants = width(approvals.map((a) => `grant="${printable(a.grant.label)}"`));
-  return approvals
-    .map((a) =>
-      [
-        a.id,
-        a.status.padEnd(8),
-        printable(a.tool).padEnd(tools),
-        `grant="${printable(a.grant.label)}"`.padEnd(grants),
-        `requested=${a.requestedAt}`,
-        `expires=${a.expiresAt}`,
-        `args=${summary(a.arguments)}`,
-      ].join("  "),
-    )
-    .join("\n");
+  const lines = approvals.map((a: ApprovalSummary) =>
+    [
+      a.id,
+      a.status.padEnd(8),
+      printable(a.tool).padEnd(tools),
+      `grant="${printable(a.grant.label)}"`.padEnd(grants),
+      `requested=${a.requestedAt}`,
+      `expires=${a.expiresAt}`,
+      `args=${glance(a.argumentsPreview)}`,
+    ].join("  "),
+  );
+  if (cursor) lines.push(`more: mcp-gateway approvals list${status ? ` --status ${status}` : ""} --cursor ${cursor}`);
+  return lines.join("\n");
 }
 
 /** `approvals show`: the whole record, the arguments pretty-printed, and the approval page. */
@@ -215,7 +227,11 @@ export function formatDecision(a: ApprovalRecord): string {
 
 /** Arguments on one line, cut to a glance. */
 function summary(args: Record<string, unknown>): string {
-  const text = printable(JSON.stringify(args));
+  return glance(JSON.stringify(args));
+}
+
+function glance(json: string): string {
+  const text = printable(json);
   return text.length <= SUMMARY_CHARS ? text : `${text.slice(0, SUMMARY_CHARS - 1)}…`;
 }
 

@@ -21,7 +21,7 @@ const HELP = `mcp-gateway: policies, grants and approvals of an mcp-policy-gatew
   mcp-gateway grant create --label LABEL --policy NAME [--expires 30d] [--local|--remote] [--json]
   mcp-gateway grant list [--local|--remote] [--json]
   mcp-gateway grant revoke ID [--local|--remote]
-  mcp-gateway approvals list [--status pending|approved|denied|expired|consumed] [--url URL] [--json]
+  mcp-gateway approvals list [--status pending|approved|denied|expired|consumed] [--cursor C] [--url URL] [--json]
   mcp-gateway approvals show ID [--url URL] [--json]
   mcp-gateway approvals approve ID [--note TEXT] [--by NAME] [--url URL] [--json]
   mcp-gateway approvals deny ID [--note TEXT] [--by NAME] [--url URL] [--json]
@@ -38,6 +38,7 @@ change), 2 usage error.`;
 
 const OPTIONS = {
   name: { type: "string" },
+  cursor: { type: "string" },
   tool: { type: "string" },
   args: { type: "string", default: "{}" },
   tags: { type: "string", default: "" },
@@ -134,8 +135,8 @@ async function run(argv: string[]): Promise<string> {
       return `grant ${record.id} "${record.label}" revoked; the gateway refuses it everywhere within 60 s (CACHE_TTL_MS plus KV's 30 s edge cache)`;
     }
     case "approvals list": {
-      const approvals = await listApprovals(admin(), values.status);
-      return values.json ? JSON.stringify(approvals, null, 2) : formatList(approvals, values.status);
+      const page = await listApprovals(admin(), { status: values.status, cursor: values.cursor });
+      return values.json ? JSON.stringify(page, null, 2) : formatList(page, values.status);
     }
     case "approvals show": {
       const id = need(subject, "ID");

@@ -402,7 +402,9 @@ describe("what the page shows of an approval", () => {
   });
 
   it("the list links each pending approval", async () => {
-    const html = await rendered(ApprovalListPage({ approvals: [record], session }));
+    const { arguments: args, ...rest } = record;
+    const row = { ...rest, argumentsPreview: JSON.stringify(args), argumentsBytes: JSON.stringify(args).length };
+    const html = await rendered(ApprovalListPage({ pending: { approvals: [row], cursor: null }, session }));
     expect(html).toContain('href="/admin/approvals/apr_AAAAAAAAAAAAAAAAAAAAAA"');
     expect(html).toContain("bot &lt;img src=x&gt;");
   });

@@ -263,7 +263,7 @@ describe("the index's webhook settings", () => {
     const listed = await runInDurableObject(stub, async (_instance, state) => {
       const instance = new ApprovalIndex(state, { ...env, ...vars } as Env);
       await instance.upsert(records.map((record) => ({ record, revision: 1 })));
-      return instance.list("pending");
+      return (await instance.list({ status: "pending", limit: 50 })).approvals;
     });
     return { stub, listed };
   }

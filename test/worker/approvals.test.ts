@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { APPROVAL_RETENTION_MS } from "../../src/approval-index/approval-index.ts";
-import type { ApprovalRecord } from "../../src/approvals/record.ts";
+import type { ApprovalRecord, ApprovalSummary } from "../../src/approvals/record.ts";
 import { Approvals } from "../../src/grant-object/approvals.ts";
 import { closeClients, connectV1, connectV2, viaGateway } from "./clients.ts";
 import { createGrant, decisionOf, gateway, GATEWAY_URL, putPolicy, rawAgent, type Gateway } from "./gateway.ts";
@@ -188,7 +188,7 @@ describe("approvals and limits, one atomic step", () => {
   it("monitor mode asks no human: the call is logged as needing approval and forwarded", async () => {
     const { gw, agent } = await agentOn({ ...APPROVE_SENDS, mode: "monitor" });
     expect((await agent.call("send_campaign", { campaignId: 1 })).result?.isError).toBeFalsy();
-    expect((await admin(gw, "/approvals?status=pending")).body.approvals.filter((approval: ApprovalRecord) => approval.tool === "send_campaign" && approval.grant.label === "approvals-agent" && approval.arguments.campaignId === 1 && approval.session === agent.sessionId)).toEqual([]);
+    expect((await admin(gw, "/approvals?status=pending")).body.approvals.filter((approval: ApprovalSummary) => approval.tool === "send_campaign" && approval.grant.label === "approvals-agent" && approval.argumentsPreview === '{"campaignId":1}' && approval.session === agent.sessionId)).toEqual([]);
   });
 });
 

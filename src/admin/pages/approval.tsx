@@ -1,4 +1,4 @@
-import type { ApprovalRecord } from "../../approvals/record.ts";
+import type { ApprovalPage, ApprovalRecord, ApprovalSummary } from "../../approvals/record.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
 import { prettyArguments, visible } from "./display.ts";
 import { Layout } from "./layout.tsx";
@@ -135,28 +135,45 @@ function DecisionForm({ approval, session }: { approval: ApprovalRecord; session
 export const APPROVALS_REFRESH_SECONDS = 10;
 
 type ApprovalListProps = {
-  /** The pending approvals, newest first. */
-  approvals: ApprovalRecord[];
-  /** Recently decided, used or expired approvals, newest first. */
-  recent?: ApprovalRecord[];
+  /** A page of pending approvals, newest first, and the cursor of the next page. */
+  pending: ApprovalPage;
+  recent?: ApprovalSummary[];
+  /** This is a later page of the pending list (the recent ones are on the first). */
+  paged?: boolean;
   session: AdminSession;
   now?: number;
 };
 
-/** The pending approvals, newest first, then the recent ones; each links to its page. The list reloads itself. */
-export function ApprovalListPage({ approvals, recent = [], session, now = Date.now() }: ApprovalListProps) {
+/** The pending approvals a page at a time (so no flood of them hides the rest), then the recently decided ones. */
+export function ApprovalListPage({ pending, recent = [], paged = false, session, now = Date.now() }: ApprovalListProps) {
+  const { approvals, cursor } = pending;
   return (
-    <Layout title="Pending approvals" session={session} section="approvals" autoRefreshSeconds={APPROVALS_REFRESH_SECONDS}>
+    <Layout title="Pending approvals" session={session} section="approvals" autoRefreshSeconds={paged ? undefined : APPROVALS_REFRESH_SECONDS}>
       <h1>Pending approvals</h1>
-      <p class="hint">This list reloads itself every {APPROVALS_REFRESH_SECONDS} seconds.</p>
-      {approvals.length === 0 ? <p>Nothing is waiting for a decision.</p> : <ApprovalTable label="Pending approvals" approvals={approvals} now={now} />}
-      <h2>Recent</h2>
-      {recent.length === 0 ? <p class="hint">No approval has been decided, used or expired lately.</p> : <ApprovalTable label="Recent approvals" approvals={recent} now={now} status />}
+      {paged ? (
+        <p class="hint">
+          Older pending approvals. <a href="/admin/approvals">Back to the newest</a>
+        </p>
+      ) : (
+        <p class="hint">This list reloads itself every {APPROVALS_REFRESH_SECONDS} seconds.</p>
+      )}
+      {approvals.length === 0 ? <p>{paged ? "No older pending approval." : "Nothing is waiting for a decision."}</p> : <ApprovalTable label="Pending approvals" approvals={approvals} now={now} />}
+      {cursor ? (
+        <p>
+          <a href={`/admin/approvals?cursor=${encodeURIComponent(cursor)}`}>Older pending approvals →</a>
+        </p>
+      ) : null}
+      {paged ? null : (
+        <>
+          <h2>Recent</h2>
+          {recent.length === 0 ? <p class="hint">No approval has been decided, used or expired lately.</p> : <ApprovalTable label="Recent approvals" approvals={recent} now={now} status />}
+        </>
+      )}
     </Layout>
   );
 }
 
-function ApprovalTable({ label, approvals, now, status = false }: { label: string; approvals: ApprovalRecord[]; now: number; status?: boolean }) {
+function ApprovalTable({ label, approvals, now, status = false }: { label: string; approvals: ApprovalSummary[]; now: number; status?: boolean }) {
   return (
     <TableScroll label={label}>
       <table class="cards">
@@ -164,6 +181,7 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
           <tr>
             <th scope="col">Tool</th>
             <th scope="col">Grant</th>
+            <th scope="col">Arguments</th>
             {status ? <th scope="col">Status</th> : null}
             <th scope="col">Requested</th>
             <th scope="col">{status ? "Decided" : "Expires"}</th>
@@ -178,6 +196,9 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
                 </a>
               </td>
               <td data-label="Grant">{visible(approval.grant.label)}</td>
+              <td data-label="Arguments" class="mono">
+                {visible(approval.argumentsPreview)}
+              </td>
               {status ? (
                 <td data-label="Status">
                   <Status status={approval.status} />

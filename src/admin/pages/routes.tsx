@@ -20,6 +20,8 @@ import { STYLESHEET } from "./style.ts";
 const GRANT_TOKEN_PREFIX = "mcpgw_";
 /** The recently decided approvals the list shows under the pending ones. */
 const RECENT_APPROVALS = 20;
+/** Pending approvals a page of the list shows; the rest are a link away, oldest last. */
+const PENDING_PER_PAGE = 50;
 
 function notFound(c: PageContext, session?: AdminSession) {
   return render(c, <MessagePage title="No such approval" message="There is no approval with this id. It may have been removed after its retention period (7 days)." session={session} />, 404);
@@ -83,9 +85,13 @@ adminPages.post("/sign-out", pageHeaders, signedIn, async (c) => {
 
 adminPages.get("/approvals", pageHeaders, signedIn, async (c) => {
   const service = new ApprovalService(c.env);
-  const [pending, all] = await Promise.all([service.list("pending"), service.list()]);
-  const recent = all.filter((approval) => approval.status !== "pending").slice(0, RECENT_APPROVALS);
-  return render(c, <ApprovalListPage approvals={pending} recent={recent} session={c.var.session} />);
+  const cursor = c.req.query("cursor")?.slice(0, 200);
+  const [pending, recent] = await Promise.all([
+    service.list({ status: "pending", limit: PENDING_PER_PAGE, cursor }),
+    // The recent ones only on the first page: the pages after it are the pending list's.
+    cursor === undefined ? service.list({ decided: true, limit: RECENT_APPROVALS }) : undefined,
+  ]);
+  return render(c, <ApprovalListPage pending={pending} recent={recent?.approvals ?? []} paged={cursor !== undefined} session={c.var.session} />);
 });
 
 adminPages.get("/approvals/:id", pageHeaders, signedIn, async (c) => {
