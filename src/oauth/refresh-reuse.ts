@@ -104,7 +104,7 @@ export async function refuseRefreshTokenReuse(options: TokenExchangeCallbackOpti
   if (presented !== grant.previousRefreshTokenId) throw unchecked();
   const rotation = await readJson(env.OAUTH_KV, rotationKey(userId, grantId), RotationSchema);
   const age = rotation?.superseded === presented ? now - rotation.at : undefined;
-  if (age !== undefined && age >= 0 && age <= REFRESH_GRACE_SECONDS * 1000) return;
+  if (age !== undefined && age <= REFRESH_GRACE_SECONDS * 1000) return;
 
   const reason =
     age === undefined

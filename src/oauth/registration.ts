@@ -72,7 +72,7 @@ const LOCALIZED: ReadonlyMap<string, z.ZodString> = new Map([
 ]);
 
 /** Why a registration's fields are refused, or undefined when every stored field is within bounds. */
-export function registrationProblem(metadata: Record<string, unknown>): string | undefined {
+function registrationProblem(metadata: Record<string, unknown>): string | undefined {
   const parsed = StoredFieldsSchema.safeParse(metadata);
   if (!parsed.success) return parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
   let variants = 0;
@@ -96,7 +96,7 @@ export function registrationProblem(metadata: Record<string, unknown>): string |
  * stored (429; the route adds Retry-After, which a callback cannot set).
  */
 export function vetRegistration(env: object) {
-  return async function vetRegistration({ clientMetadata, request }: ClientRegistrationCallbackOptions): Promise<ClientRegistrationCallbackResult | undefined> {
+  return async function vet({ clientMetadata, request }: ClientRegistrationCallbackOptions): Promise<ClientRegistrationCallbackResult | undefined> {
     const problem = registrationProblem(clientMetadata);
     if (problem) return { code: "invalid_client_metadata", description: problem.slice(0, 200) };
     if (!(await readBodyWithin(request, L.bodyBytes))) {
