@@ -73,38 +73,45 @@ function changedNumberIn(changed: ChangedNumber | undefined, index: number | und
   return `the number at ${where} cannot be represented exactly: it would be judged and forwarded as ${String(changed.parsed)} (send it as a string, or with fewer digits)`;
 }
 
-/** A value met on the walk, with the way back to the message, so its path is spelled out only when it is wrong. */
-type Visit = { value: unknown; depth: number; parent: Visit | undefined; step: PathStep };
+/** An object or array met on the walk, with the way back to the message, so a path is spelled out only when something is wrong. */
+type Visit = { value: object; depth: number; parent: Visit | undefined; step: PathStep };
 
 /**
  * Why this message cannot be forwarded exactly as it was judged, if it
  * cannot: a string or member name that is not well-formed Unicode (a lone
- * surrogate, `"\ud800"`) has no UTF-8 form, so it cannot be hashed, stored or
- * sent as it was judged; and nesting past MAX_DEPTH. Numbers are checked on
- * the text (firstChangedNumber). Walked without recursion.
+ * surrogate) has no UTF-8 form, so it cannot be hashed, stored or sent as it
+ * was judged; and nesting past MAX_DEPTH. Numbers are checked on the text
+ * (firstChangedNumber). Walked without recursion; only objects and arrays
+ * are queued, so a long array of numbers or strings allocates nothing.
  */
 function unfaithfulValue(message: JSONRPCMessage): string | undefined {
   const pending: Visit[] = [{ value: message, depth: 0, parent: undefined, step: "" }];
   for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
-    const { value, depth } = visit;
-    if (typeof value === "string") {
-      if (!value.isWellFormed()) return `the string at ${describePath(pathOf(visit))} is not well-formed Unicode (it holds a lone surrogate)`;
-      continue;
-    }
-    if (typeof value !== "object" || value === null) continue;
-    if (depth >= MAX_DEPTH) return `values are nested more than ${MAX_DEPTH} levels deep`;
+    if (visit.depth >= MAX_DEPTH) return `values are nested more than ${MAX_DEPTH} levels deep`;
+    const parent = visit;
+    const member = (child: unknown, step: PathStep): string | undefined => {
+      if (typeof step === "string" && !step.isWellFormed()) return `the member name at ${describePath([...pathOf(parent), step])} ${NOT_WELL_FORMED}`;
+      if (typeof child === "string" && !child.isWellFormed()) return `the string at ${describePath([...pathOf(parent), step])} ${NOT_WELL_FORMED}`;
+      if (typeof child === "object" && child !== null) pending.push({ value: child, depth: parent.depth + 1, parent, step });
+      return undefined;
+    };
+    const { value } = visit;
     if (Array.isArray(value)) {
-      for (let index = 0; index < value.length; index++) pending.push({ value: value[index], depth: depth + 1, parent: visit, step: index });
-      continue;
-    }
-    for (const key of Object.keys(value)) {
-      const child: Visit = { value: (value as Record<string, unknown>)[key], depth: depth + 1, parent: visit, step: key };
-      if (!key.isWellFormed()) return `the member name at ${describePath(pathOf(child))} is not well-formed Unicode (it holds a lone surrogate)`;
-      pending.push(child);
+      for (let index = 0; index < value.length; index++) {
+        const problem = member(value[index], index);
+        if (problem !== undefined) return problem;
+      }
+    } else {
+      for (const key of Object.keys(value)) {
+        const problem = member((value as Record<string, unknown>)[key], key);
+        if (problem !== undefined) return problem;
+      }
     }
   }
   return undefined;
 }
+
+const NOT_WELL_FORMED = "is not well-formed Unicode (it holds a lone surrogate)";
 
 function pathOf(visit: Visit): PathStep[] {
   const path: PathStep[] = [];

@@ -138,6 +138,7 @@ describe("defect 12: an allowed call can leave no trace", () => {
     ["a string value", '{"eventName":"e","dataFields":{"field":"\\ud800x"}}', "params.arguments.dataFields.field"],
     ["a key", '{"eventName":"e","dataFields":{"\\udc00":"id"}}', 'params.arguments.dataFields["\\udc00"]'],
     ["a high surrogate at the very end", '{"eventName":"e\\udbff"}', "params.arguments.eventName"],
+    ["an array item", '{"eventName":"e","dataFields":{"list":["ok","\\udfff"]}}', "params.arguments.dataFields.list[1]"],
   ])("a lone surrogate in %s is refused as invalid params naming where, and nothing runs", async (_, argumentsText, where) => {
     const { token } = await openGrant();
     const { status, json, received } = await postRaw(gateway(), token, callBody(5, "track_event", argumentsText));
