@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { SANDBOX_CONTROL_HEADERS } from "./test/upstream/control-headers.ts";
 
 export const SANDBOX_CREDENTIAL = "sandbox-test-key";
 
@@ -17,6 +18,8 @@ export default defineConfig({
               bindings: {
                 UPSTREAM_URL: new URL("/mcp", inject("sandboxUrl")).href,
                 UPSTREAM_CREDENTIAL: SANDBOX_CREDENTIAL,
+                // The test upstreams' own controls: the sandbox's request log tag and misbehaviours, the fault proxy's faults.
+                FORWARD_HEADERS: SANDBOX_CONTROL_HEADERS.join(","),
                 SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 SANDBOX_URL: inject("sandboxUrl"),

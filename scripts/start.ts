@@ -21,6 +21,7 @@ import { createCommand } from "../src/cli/grant-commands.ts";
 import { pushCommand } from "../src/cli/policy-commands.ts";
 import { kvGet, wranglerBin, type KvTarget } from "../src/cli/wrangler-kv.ts";
 import { grantKey } from "../src/grants/grant.ts";
+import { SANDBOX_CONTROL_HEADERS } from "../test/upstream/control-headers.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = wranglerBin();
@@ -69,7 +70,8 @@ const gateway = start("gateway", [
   "--var", `ADMIN_TOKEN:${adminToken}`,
   ...(externalUpstream
     ? []
-    : ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`]),
+    : // Tests and benchmarks steer the sandbox with headers of its own (its request log's tag, a slow call…).
+      ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`, "--var", `FORWARD_HEADERS:${SANDBOX_CONTROL_HEADERS.join(",")}`]),
   ...passThrough,
 ]);
 await waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway);

@@ -13,6 +13,9 @@ export const CONFIG_DEFAULTS = {
   MAX_BODY_BYTES: 1024 * 1024,
   SSE_KEEPALIVE_MS: 25_000,
   MAX_HOLD_WITHOUT_PROGRESS_MS: 50_000,
+  MAX_PENDING_APPROVALS: 50,
+  MAX_APPROVAL_ARGUMENT_BYTES: 64 * 1024,
+  FORWARD_HEADERS: "",
   ALLOWED_ORIGINS: "",
   PUBLIC_URL: "",
   AUDIT_RETENTION_DAYS: 7,
@@ -39,6 +42,12 @@ const ConfigSchema = z.object({
   MAX_BODY_BYTES: positiveInt(CONFIG_DEFAULTS.MAX_BODY_BYTES),
   SSE_KEEPALIVE_MS: positiveInt(CONFIG_DEFAULTS.SSE_KEEPALIVE_MS),
   MAX_HOLD_WITHOUT_PROGRESS_MS: positiveInt(CONFIG_DEFAULTS.MAX_HOLD_WITHOUT_PROGRESS_MS),
+  MAX_PENDING_APPROVALS: positiveInt(CONFIG_DEFAULTS.MAX_PENDING_APPROVALS),
+  MAX_APPROVAL_ARGUMENT_BYTES: positiveInt(CONFIG_DEFAULTS.MAX_APPROVAL_ARGUMENT_BYTES),
+  FORWARD_HEADERS: z
+    .string()
+    .default(CONFIG_DEFAULTS.FORWARD_HEADERS)
+    .transform((list) => list.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean)),
   ALLOWED_ORIGINS: z
     .string()
     .default(CONFIG_DEFAULTS.ALLOWED_ORIGINS)
@@ -66,6 +75,12 @@ export type GatewayConfig = {
    * request after 60 s by default (the TS SDK's DEFAULT_REQUEST_TIMEOUT_MSEC) unless progress resets the clock.
    */
   maxHoldWithoutProgressMs: number;
+  /** Pending approvals one grant may have at once: the next distinct call needing one is refused (approval_limit). */
+  maxPendingApprovals: number;
+  /** Largest canonical call (arguments and other params) a person is asked to approve, in UTF-8 bytes. */
+  maxApprovalArgumentBytes: number;
+  /** Agent headers forwarded upstream beyond the protocol's own and trace context (lower case). */
+  forwardHeaders: string[];
   /** Browser origins allowed to call /mcp: ALLOWED_ORIGINS plus the public URL's origin(s). */
   allowedOrigins: string[];
   /** Host header values accepted, or undefined when any host is (see allowedHostsFor). */
@@ -109,6 +124,9 @@ export function readConfig(env: object): GatewayConfig {
     maxBodyBytes: vars.MAX_BODY_BYTES,
     sseKeepAliveMs: vars.SSE_KEEPALIVE_MS,
     maxHoldWithoutProgressMs: vars.MAX_HOLD_WITHOUT_PROGRESS_MS,
+    maxPendingApprovals: vars.MAX_PENDING_APPROVALS,
+    maxApprovalArgumentBytes: vars.MAX_APPROVAL_ARGUMENT_BYTES,
+    forwardHeaders: vars.FORWARD_HEADERS,
     allowedOrigins: [...vars.ALLOWED_ORIGINS, ...publicOrigins(publicUrl)],
     allowedHosts: allowedHostsFor(publicUrl),
     publicUrl: publicUrl?.origin,

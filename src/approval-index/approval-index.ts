@@ -145,7 +145,7 @@ export class ApprovalIndex extends DurableObject<Env> {
     // The arguments stay in SQLite: only their start and their size are read.
     const rows = this.ctx.storage.sql
       .exec<{ id: string; requested_at: number; head: string; preview: string | null; bytes: number | null }>(
-        `SELECT id, requested_at, json_remove(record, '$.arguments') AS head, substr(json_extract(record, '$.arguments'), 1, ?) AS preview,
+        `SELECT id, requested_at, json_remove(record, '$.arguments', '$.params') AS head, substr(json_extract(record, '$.arguments'), 1, ?) AS preview,
                 length(CAST(json_extract(record, '$.arguments') AS BLOB)) AS bytes
            FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY requested_at DESC, id DESC LIMIT ?`,
         ARGUMENTS_PREVIEW_CHARS + 1,
@@ -156,7 +156,7 @@ export class ApprovalIndex extends DurableObject<Env> {
     const approvals: ApprovalSummary[] = [];
     let bytes = 0;
     for (const row of rows) {
-      const summary = listRow(JSON.parse(row.head) as Omit<ApprovalRecord, "arguments">, row.preview ?? "{}", row.bytes ?? 2, now);
+      const summary = listRow(JSON.parse(row.head) as Omit<ApprovalRecord, "arguments" | "params">, row.preview ?? "{}", row.bytes ?? 2, now);
       bytes += JSON.stringify(summary).length;
       if (approvals.length > 0 && bytes > PAGE_BYTES) break;
       approvals.push(summary);
@@ -234,7 +234,7 @@ export class ApprovalIndex extends DurableObject<Env> {
 }
 
 /** A list row: bounded fields, the arguments' start and size; a lapsed pending or approved one reads as expired. */
-function listRow(head: Omit<ApprovalRecord, "arguments">, preview: string, bytes: number, now: number): ApprovalSummary {
+function listRow(head: Omit<ApprovalRecord, "arguments" | "params">, preview: string, bytes: number, now: number): ApprovalSummary {
   const lapsed = (head.status === "pending" || head.status === "approved") && Date.parse(head.expiresAt) <= now;
   const field = (text: string) => clip(text, LIST_FIELD_CHARS);
   return {

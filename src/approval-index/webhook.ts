@@ -179,19 +179,34 @@ export const ARGUMENTS_PREVIEW_CHARS = 512;
  */
 export const WEBHOOK_BODY_MAX_BYTES = 20_480;
 
-type WebhookRecord = Omit<ApprovalRecord, "arguments"> & { arguments: ApprovalRecord["arguments"] | null; argumentsPreview?: string };
+type WebhookRecord = Omit<ApprovalRecord, "arguments" | "params"> & {
+  arguments: ApprovalRecord["arguments"] | null;
+  argumentsPreview?: string;
+  params: ApprovalRecord["params"];
+  paramsPreview?: string;
+};
+
+/** A JSON value inline when small enough, else null and the start of its JSON. */
+function inlineOrPreview(value: Record<string, unknown>): { value: Record<string, unknown> | null; preview?: string } {
+  const json = JSON.stringify(value);
+  // UTF-8 never takes fewer bytes than UTF-16 code units: a longer string need not be encoded to know.
+  const inline = json.length <= INLINE_ARGUMENTS_BYTES && new TextEncoder().encode(json).length <= INLINE_ARGUMENTS_BYTES;
+  return inline ? { value } : { value: null, preview: clip(json, ARGUMENTS_PREVIEW_CHARS) };
+}
 
 function boundedRecord(approval: ApprovalRecord): WebhookRecord {
   const text = (value: string) => clip(value, RECORD_TEXT_CHARS);
   const nullable = (value: string | null) => (value === null ? null : text(value));
-  const json = JSON.stringify(approval.arguments);
-  // UTF-8 never takes fewer bytes than UTF-16 code units: a longer string need not be encoded to know.
-  const inline = json.length <= INLINE_ARGUMENTS_BYTES && new TextEncoder().encode(json).length <= INLINE_ARGUMENTS_BYTES;
+  const args = inlineOrPreview(approval.arguments);
   return {
     ...approval,
     grant: { ...approval.grant, label: text(approval.grant.label) },
     tool: text(approval.tool),
-    ...(inline ? {} : { arguments: null, argumentsPreview: clip(json, ARGUMENTS_PREVIEW_CHARS) }),
+    arguments: args.value,
+    ...(args.preview === undefined ? {} : { argumentsPreview: args.preview }),
+    // The other params a call rarely carries are shown by their start only, so the body keeps its bound.
+    params: null,
+    ...(approval.params === null ? {} : { paramsPreview: clip(JSON.stringify(approval.params), ARGUMENTS_PREVIEW_CHARS) }),
     policy: { ...approval.policy, name: text(approval.policy.name), version: text(approval.policy.version) },
     session: nullable(approval.session),
     decidedBy: nullable(approval.decidedBy),

@@ -12,26 +12,60 @@ import type { ApprovalRecord } from "./record.ts";
 export const APPROVAL_INPUT_KEY = "mcp-policy-gateway/approval";
 const STATE_PREFIX = "mcpgw-approval";
 
-/** The approval a call asks for: exactly this grant, tool, arguments (key order aside) and policy version. */
+/** `_meta` keys that are the protocol's own bookkeeping, new on every request: never part of what is approved. */
+const PROTOCOL_META = (key: string) => key === "progressToken" || key.startsWith("io.modelcontextprotocol/");
+
+/**
+ * What of a call's params, besides its name and arguments, reaches the
+ * upstream and so must be approved with them: every other member (`task`,
+ * an upstream's own `inputResponses`, anything unknown) and `_meta` keys that
+ * are not the protocol's own. Undefined when there is nothing else.
+ */
+export function boundParams(params: Record<string, unknown>): Record<string, unknown> | undefined {
+  const ownRound = typeof params.requestState === "string" && params.requestState.startsWith(`${STATE_PREFIX}.`);
+  const { name: _name, arguments: _arguments, _meta, ...rest } = ownRound ? withoutOwnRound(params) : params;
+  const meta = isObject(_meta) ? Object.fromEntries(Object.entries(_meta).filter(([key]) => !PROTOCOL_META(key))) : {};
+  const bound = Object.keys(meta).length > 0 ? { ...rest, _meta: meta } : rest;
+  return Object.keys(bound).length > 0 ? bound : undefined;
+}
+
+/**
+ * The approval a call asks for: exactly this grant, tool, arguments and other
+ * forwarded params (key order aside) and policy version. The hash covers the
+ * arguments alone when there is nothing else (so approvals made before other
+ * params were bound still match), otherwise a tagged array of both, which no
+ * arguments object can collide with.
+ */
 export async function approvalRequestFor(input: {
   tool: string;
-  args: Record<string, unknown>;
+  params: Record<string, unknown>;
   policy: LoadedPolicy;
   grant: GrantRecord;
   session: string | null;
   ttlMs: number;
   pageBase: string;
+  maxPending: number;
 }): Promise<ApprovalRequest> {
+  const args = isObject(input.params.arguments) ? input.params.arguments : {};
+  const extra = boundParams(input.params);
   return {
     tool: input.tool,
-    arguments: canonicalJson(input.args),
-    argumentsHash: await canonicalHash(input.args),
+    arguments: canonicalJson(args),
+    params: extra === undefined ? null : canonicalJson(extra),
+    argumentsHash: await canonicalHash(extra === undefined ? args : ["mcp-policy-gateway/call", args, extra]),
     policy: { name: input.policy.name, version: input.policy.version },
     grant: { id: input.grant.id, label: input.grant.label },
     session: input.session,
     ttlMs: input.ttlMs,
     pageBase: input.pageBase,
+    maxPending: input.maxPending,
   };
+}
+
+/** How many UTF-8 bytes a person is asked to review for this approval. */
+export function reviewBytes(request: ApprovalRequest): number {
+  const encoder = new TextEncoder();
+  return encoder.encode(request.arguments).byteLength + (request.params === null ? 0 : encoder.encode(request.params).byteLength);
 }
 
 /** What the agent is told about an approval that does not (yet) let its call through. */
@@ -73,7 +107,7 @@ export async function approvalInputRequired(id: RequestId, approval: ApprovalRec
   const result = {
     resultType: "input_required",
     inputRequests: { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: { mode: "url", url: approval.url, message: elicitationMessage(approval) } } },
-    requestState: await signState(secret, { a: approval.id, g: approval.grant.id, h: approval.argumentsHash }),
+    requestState: await signState(secret, { a: approval.id, g: approval.grant.id, t: approval.tool, h: approval.argumentsHash }),
   };
   return { jsonrpc: "2.0", id, result: result as unknown as CallToolResult };
 }
@@ -82,7 +116,8 @@ function elicitationMessage(approval: ApprovalRecord): string {
   return `A human must approve this ${approval.tool} call (approval ${approval.id}) before it runs.`;
 }
 
-type ApprovalState = { a: string; g: string; h: string };
+/** What a requestState binds: the approval, and the grant, tool and call hash it was issued for. */
+type ApprovalState = { a: string; g: string; t: string; h: string };
 
 async function signState(secret: string, state: ApprovalState): Promise<string> {
   const payload = base64url(new TextEncoder().encode(JSON.stringify(state)));
@@ -92,17 +127,21 @@ async function signState(secret: string, state: ApprovalState): Promise<string> 
 /**
  * The gateway's own round of a retried call (2026-07-28): the approval its
  * `requestState` names, if the state is the gateway's, unaltered, and for
- * this grant and these arguments. Undefined when the round is not the
+ * this grant, this tool and this call. Undefined when the round is not the
  * gateway's (an upstream's own `input_required` round), which passes through.
  */
-export async function ownRetry(params: Record<string, unknown>, secret: string, grantId: string, argumentsHash: string): Promise<{ approvalId: string; accepted: boolean } | "forged" | undefined> {
+export async function ownRetry(
+  params: Record<string, unknown>,
+  secret: string,
+  call: { grantId: string; tool: string; argumentsHash: string },
+): Promise<{ approvalId: string; accepted: boolean } | "forged" | undefined> {
   const state = params.requestState;
   if (typeof state !== "string" || !state.startsWith(`${STATE_PREFIX}.`)) return undefined;
   const [, payload, mac] = state.split(".");
   const signature = mac === undefined ? undefined : fromBase64url(mac);
   if (!payload || !signature || !(await hmacVerify(secret, `${STATE_PREFIX}\n${payload}`, signature))) return "forged";
   const decoded = JSON.parse(new TextDecoder().decode(fromBase64url(payload))) as ApprovalState;
-  if (decoded.g !== grantId || decoded.h !== argumentsHash) return "forged";
+  if (decoded.g !== call.grantId || decoded.t !== call.tool || decoded.h !== call.argumentsHash) return "forged";
   const responses = isObject(params.inputResponses) ? params.inputResponses : {};
   const answer = Object.hasOwn(responses, APPROVAL_INPUT_KEY) ? responses[APPROVAL_INPUT_KEY] : undefined;
   return { approvalId: decoded.a, accepted: isObject(answer) && answer.action === "accept" };

@@ -19,7 +19,12 @@ export const ApprovalRecordSchema = z.object({
   tool: z.string(),
   /** The call's arguments: the values exactly as they will be sent (stored as canonical JSON, RFC 8785; key order aside). */
   arguments: z.record(z.string(), z.unknown()),
-  /** SHA-256 (hex) of the canonical arguments. */
+  /**
+   * The call's other params that are forwarded with its arguments (`task`, an upstream's `inputResponses`,
+   * `_meta` keys other than the protocol's own), approved with them; null when there are none.
+   */
+  params: z.record(z.string(), z.unknown()).nullable().default(null),
+  /** SHA-256 (hex) of the canonical call: the arguments alone, or a tagged array of the arguments and `params`. */
   argumentsHash: z.string(),
   policy: z.object({ name: z.string(), version: z.string() }),
   /** The agent's MCP session, when it had one. */
@@ -45,7 +50,7 @@ export const LIST_FIELD_CHARS = 200;
  * may be large, but with the start of their canonical JSON and their size.
  * Every field is bounded, so no list can fail because of what an agent sent.
  */
-export const ApprovalSummarySchema = ApprovalRecordSchema.omit({ arguments: true }).extend({
+export const ApprovalSummarySchema = ApprovalRecordSchema.omit({ arguments: true, params: true }).extend({
   /** The start of the canonical arguments, at most ARGUMENTS_PREVIEW_CHARS characters (with … when cut). */
   argumentsPreview: z.string(),
   /** Size of the canonical arguments in UTF-8 bytes. */

@@ -9,6 +9,8 @@ export const CALL_DECISIONS = [
   "invalid_arguments",
   "rate_limited",
   "approval_required",
+  /** Needed an approval that could not be opened: the grant's pending approvals are at their cap, or the call is too large to review. */
+  "approval_limit",
   "approved",
   "limiter_unavailable",
   "upstream_error",

@@ -6,7 +6,7 @@ export const DECISION_META_KEY = "mcp-policy-gateway/decision";
 
 /** Why the gateway answered a `tools/call` itself instead of forwarding it. */
 export type Refusal = {
-  decision: "deny" | "approval_required" | "invalid_arguments" | "rate_limited" | "limiter_unavailable";
+  decision: "deny" | "approval_required" | "approval_limit" | "invalid_arguments" | "rate_limited" | "limiter_unavailable";
   tool: string;
   /** JSON pointer into the policy; "" when there is no usable policy. */
   rule: string;
@@ -23,6 +23,7 @@ export type Refusal = {
 const HEADLINES: Record<Refusal["decision"], string> = {
   deny: "was denied by the gateway policy",
   approval_required: "needs human approval before it can run",
+  approval_limit: "was refused: it needs an approval that cannot be opened",
   invalid_arguments: "was refused: its arguments are invalid",
   rate_limited: "was refused: a rate limit is exhausted",
   limiter_unavailable: "was refused: its rate limits could not be checked",

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { approvalMeta, approvalReason, approvalInputRequired, approvalRequestFor, ownRetry, urlElicitationError, withoutOwnRound } from "../approvals/call.ts";
+import { approvalMeta, approvalReason, approvalInputRequired, approvalRequestFor, ownRetry, reviewBytes, urlElicitationError, withoutOwnRound } from "../approvals/call.ts";
 import type { ApprovalRecord } from "../approvals/record.ts";
 import { CallAudit, type CallOutcome } from "../audit/call-audit.ts";
 import type { AppEnv } from "../env.ts";
@@ -78,14 +78,22 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   if (terms) {
     approvalRequest = await approvalRequestFor({
       tool: request.params.name,
-      args: request.params.arguments ?? {},
+      params: request.params,
       policy: verdict.policy,
       grant,
       session: c.req.header("mcp-session-id") ?? null,
       ttlMs: terms.ttlMs,
       pageBase: services.config.publicUrl ?? new URL(c.req.url).origin,
+      maxPending: services.config.maxPendingApprovals,
     });
-    const round = isStateless(revision) ? await ownRetry(request.params, services.config.sessionSecret, grant.id, approvalRequest.argumentsHash) : undefined;
+    // A person must be able to read what they approve; an approval also keeps it for days.
+    const bytes = reviewBytes(approvalRequest);
+    if (bytes > services.config.maxApprovalArgumentBytes) {
+      const limit = services.config.maxApprovalArgumentBytes;
+      return refuse({ decision: "approval_limit", rule: verdict.outcome.rule, reason: `it needs a human's approval, and at ${bytes} bytes its arguments are too large to review: at most ${limit} bytes (${Math.floor(limit / 1024)} KiB) can be approved` });
+    }
+    const call = { grantId: grant.id, tool: request.params.name, argumentsHash: approvalRequest.argumentsHash };
+    const round = isStateless(revision) ? await ownRetry(request.params, services.config.sessionSecret, call) : undefined;
     if (round === "forged") {
       return refuse({ decision: "invalid_arguments", rule: verdict.outcome.rule, reason: "its requestState was not issued by this gateway for this call" });
     }
@@ -101,7 +109,9 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   const authorized = await authorize();
 
   if (authorized.kind === "approval" && terms) {
-    const { approval } = authorized.state;
+    const { state } = authorized;
+    if (state.kind === "full") return refuse(fullRefusal(state, verdict.outcome.rule));
+    const { approval } = state;
     // The client opened the approval page: its retry waits a while for the human it sent there.
     const waitMs = retry?.accepted && approval.status === "pending" ? Math.max(terms.holdMs, WAIT_AFTER_ELICITATION_MS) : terms.holdMs;
     if (approval.status === "pending" && waitMs > 0) {
@@ -134,7 +144,10 @@ async function proceed(c: Context<AppEnv>, request: ToolCallRequest, context: Ca
     how.log({ ...(how.wouldRefuse ? how.outcome : { decision: refusal.decision, rule: refusal.rule, reason: refusal.reason }), wouldRefuse: true });
     return send(c, request, context, how.audit);
   }
-  if (authorized.kind === "approval") return how.refuse(approvalRefusal(authorized.state.approval, how.outcome.rule));
+  if (authorized.kind === "approval") {
+    const { state } = authorized;
+    return how.refuse(state.kind === "full" ? fullRefusal(state, how.outcome.rule) : approvalRefusal(state.approval, how.outcome.rule));
+  }
   const overLimit: Outcome | undefined = authorized.overLimit ? { decision: "rate_limited", rule: authorized.overLimit.rule } : undefined;
   const final: Outcome = authorized.approval ? { decision: "approved", rule: how.outcome.rule } : how.wouldRefuse ? how.outcome : (overLimit ?? how.outcome);
   how.log({ ...final, wouldRefuse: final.decision !== "allow" && final.decision !== "approved", approval: authorized.approval?.id });
@@ -220,6 +233,15 @@ async function send(c: Context<AppEnv>, request: ToolCallRequest, context: CallC
 function approvalRefusal(approval: ApprovalRecord, rule: string): Omit<Refusal, "tool" | "policy" | "policyVersion"> {
   const decision = approval.status === "denied" ? "deny" : "approval_required";
   return { decision, rule, reason: approvalReason(approval), approval: approvalMeta(approval) };
+}
+
+/** The grant has as many pending approvals as it may: no new one is opened for this call. */
+function fullRefusal(full: { pending: number; max: number }, rule: string): Omit<Refusal, "tool" | "policy" | "policyVersion"> {
+  return {
+    decision: "approval_limit",
+    rule,
+    reason: `it needs a human's approval, and this grant already has ${full.pending} approvals waiting for a decision, the most it may have (${full.max}); no new one was opened. Retry once an operator has decided some of them`,
+  };
 }
 
 /** Why the limiter refuses the call. */

@@ -210,6 +210,10 @@ export function formatApproval(a: ApprovalRecord): string {
   lines.push(`  page:      ${printable(a.url)}`);
   lines.push(`  arguments (sha-256 ${a.argumentsHash}):`);
   lines.push(...JSON.stringify(a.arguments, null, 2).split("\n").map((line) => `    ${printable(line)}`));
+  if (a.params !== null) {
+    lines.push("  also sent with the call (approved with it):");
+    lines.push(...JSON.stringify(a.params, null, 2).split("\n").map((line) => `    ${printable(line)}`));
+  }
   return lines.join("\n");
 }
 

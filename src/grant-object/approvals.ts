@@ -8,8 +8,10 @@ import type { ApprovalRecord, ApprovalStatus, DecisionInput } from "../approvals
  *
  * Table `approvals`: one row per approval (see ApprovalRecord for the
  * fields). `arguments` is the canonical JSON (RFC 8785) of the call's
- * arguments, `arguments_hash` its SHA-256; a call matches an approval on
- * (tool, arguments_hash, policy_version), the grant being this object.
+ * arguments and `params` that of its other forwarded params (null when it has
+ * none), `arguments_hash` the SHA-256 of both; a call matches an approval on
+ * (tool, arguments_hash, policy_version), the grant being this object. At
+ * most `maxPending` rows of a grant are pending and unexpired at once.
  * `status` is what was last written; a pending or approved row whose
  * `expires_at` has passed reads as expired. `reservation` names the ledger
  * reservation of the call that consumed it, so giving that call's count back
@@ -38,17 +40,28 @@ export const APPROVALS_SCHEMA = `
     note TEXT,
     reservation TEXT,
     revision INTEGER NOT NULL DEFAULT 1,
-    indexed INTEGER NOT NULL DEFAULT 0
+    indexed INTEGER NOT NULL DEFAULT 0,
+    params TEXT
   );
   CREATE INDEX IF NOT EXISTS approvals_call ON approvals (tool, arguments_hash, policy_version, requested_at);
   CREATE INDEX IF NOT EXISTS approvals_reservation ON approvals (reservation);
+  CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (status, expires_at);
 `;
+
+/** Brings a table made by an older version up to APPROVALS_SCHEMA (run after it). */
+export function migrateApprovals(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('approvals')").toArray();
+  if (!columns.some((column) => column.name === "params")) sql.exec("ALTER TABLE approvals ADD COLUMN params TEXT");
+}
 
 /** One call that needs approval, as the gateway describes it. */
 export type ApprovalRequest = {
   tool: string;
   /** Canonical JSON (RFC 8785) of the arguments. */
   arguments: string;
+  /** Canonical JSON of the other params forwarded with them (approvals/call.ts boundParams), or null. */
+  params: string | null;
+  /** SHA-256 (hex) of the whole call as bound (approvals/call.ts approvalRequestFor). */
   argumentsHash: string;
   policy: { name: string; version: string };
   grant: { id: string; label: string };
@@ -56,6 +69,8 @@ export type ApprovalRequest = {
   ttlMs: number;
   /** Where the approval page lives; the approval's id is appended. */
   pageBase: string;
+  /** Pending approvals this grant may have at once (MAX_PENDING_APPROVALS). */
+  maxPending: number;
 };
 
 /** Where a call stands with its approval. `approved` is ready to be consumed by this call. */
@@ -63,7 +78,9 @@ export type ApprovalState =
   | { kind: "approved"; approval: ApprovalRecord }
   | { kind: "pending"; approval: ApprovalRecord; created: boolean }
   | { kind: "denied"; approval: ApprovalRecord }
-  | { kind: "expired"; approval: ApprovalRecord };
+  | { kind: "expired"; approval: ApprovalRecord }
+  /** A new approval would be one more than the grant may have pending: none was made. */
+  | { kind: "full"; pending: number; max: number };
 
 /** An approval's state as sent to the approval index; the higher revision wins there. */
 export type IndexEntry = { record: ApprovalRecord; revision: number };
@@ -90,6 +107,7 @@ type Row = {
   reservation: string | null;
   revision: number;
   indexed: number;
+  params: string | null;
 };
 
 export class Approvals {
@@ -122,12 +140,15 @@ export class Approvals {
         return { kind: "expired", approval: this.#get(latest.id, now) as ApprovalRecord };
       }
     }
+    const pending = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending' AND expires_at > ?", now).one().n;
+    if (pending >= request.maxPending) return { kind: "full", pending, max: request.maxPending };
     this.#sql.exec(
-      `INSERT INTO approvals (id, tool, arguments, arguments_hash, policy_name, policy_version, grant_id, grant_label, session, url, requested_at, expires_at, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+      `INSERT INTO approvals (id, tool, arguments, params, arguments_hash, policy_name, policy_version, grant_id, grant_label, session, url, requested_at, expires_at, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
       newId,
       request.tool,
       request.arguments,
+      request.params,
       request.argumentsHash,
       request.policy.name,
       request.policy.version,
@@ -207,6 +228,7 @@ function toRecord(row: Row, now: number): ApprovalRecord {
     grant: { id: row.grant_id, label: row.grant_label },
     tool: row.tool,
     arguments: JSON.parse(row.arguments) as Record<string, unknown>,
+    params: row.params === null ? null : (JSON.parse(row.params) as Record<string, unknown>),
     argumentsHash: row.arguments_hash,
     policy: { name: row.policy_name, version: row.policy_version },
     session: row.session,

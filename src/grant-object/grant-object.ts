@@ -5,7 +5,7 @@ import { CONFIG_DEFAULTS } from "../config.ts";
 import { base64url, randomBytes } from "../crypto.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import { newAuditId } from "../audit/writer.ts";
-import { Approvals, APPROVALS_SCHEMA, type ApprovalRequest, type ApprovalState, type Decided } from "./approvals.ts";
+import { Approvals, APPROVALS_SCHEMA, migrateApprovals, type ApprovalRequest, type ApprovalState, type Decided } from "./approvals.ts";
 import { AuditLog, AUDIT_SCHEMA, type AuditPage, type AuditPageQuery } from "./audit.ts";
 import { Ledger, LEDGER_SCHEMA, type LedgerItem, type LimitHit } from "./ledger.ts";
 
@@ -67,6 +67,7 @@ export class GrantObject extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(LEDGER_SCHEMA);
       ctx.storage.sql.exec(APPROVALS_SCHEMA);
+      migrateApprovals(ctx.storage.sql);
       ctx.storage.sql.exec(AUDIT_SCHEMA);
     });
   }
@@ -81,6 +82,10 @@ export class GrantObject extends DurableObject<Env> {
     let approved: ApprovalRecord | undefined;
     if (request.approval) {
       const state = this.#approvals.resolve(request.approval, now, newApprovalId());
+      if (state.kind === "full") {
+        this.#changed();
+        return { kind: "approval", state };
+      }
       if (state.kind !== "approved") {
         // A new approval is sent to the index before its id reaches anyone, so an operator can decide
         // it at once; if the index cannot take it now, the alarm sends it again within INDEX_RETRY_MS.

@@ -3,8 +3,13 @@ import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { stripHopByHop } from "../http/headers.ts";
 import { isEventStream } from "./sse.ts";
 
-/** Client headers that belong to the agent's hop and must never reach the upstream. */
-const CLIENT_ONLY_HEADERS = ["authorization", "cookie", "host", "origin", "referer", "content-length", "accept-encoding"];
+/**
+ * The agent headers the upstream sees: the transport's own (and its
+ * `Mcp-Param-*`) and W3C trace context, plus FORWARD_HEADERS. Anything else an agent sends (its token, its
+ * cookies, a header an upstream might act on) stays here: what reaches the
+ * upstream is what was judged, and approved.
+ */
+const FORWARDED_HEADERS = ["accept", "content-type", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id", "traceparent", "tracestate"];
 /** Upstream headers the agent must never see. */
 const UPSTREAM_ONLY_HEADERS = ["set-cookie", "set-cookie2"];
 
@@ -70,8 +75,11 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
 }
 
 function upstreamRequestHeaders(config: GatewayConfig, request: UpstreamRequest): Headers {
-  const headers = stripHopByHop(request.headers);
-  for (const name of CLIENT_ONLY_HEADERS) headers.delete(name);
+  const headers = new Headers();
+  for (const [name, value] of request.headers) {
+    // Mcp-Param-* mirror a tools/call's arguments (SEP-2243): the upstream checks them against the body.
+    if (FORWARDED_HEADERS.includes(name) || name.startsWith("mcp-param-") || config.forwardHeaders.includes(name)) headers.append(name, value);
+  }
   // The agent cannot choose the upstream credential, and its own never travels on.
   headers.delete(config.upstreamCredentialHeader);
   if (config.upstreamCredential !== undefined) {

@@ -93,6 +93,7 @@ const VERDICTS: Record<CallDecision, Verdict> = {
   allow: "allowed",
   approved: "needs approval",
   approval_required: "needs approval",
+  approval_limit: "needs approval",
   deny: "denied",
   hidden: "denied",
   unknown_tool: "denied",

@@ -368,6 +368,7 @@ describe("what the page shows of an approval", () => {
     grant: { id: "grt_test", label: "bot <img src=x>" },
     tool: "send_campaign",
     arguments: { subject: "</code></pre><script>alert(1)</script>", "pay\u202Eto": "evil\u200Bcom", tag: "a\u{E0041}b", nbsp: "a\u00A0b", nl: "line\nbreak" },
+    params: null,
     argumentsHash: "0".repeat(64),
     policy: { name: "p", version: "0123456789abcdef" },
     session: null,
@@ -402,7 +403,7 @@ describe("what the page shows of an approval", () => {
   });
 
   it("the list links each pending approval", async () => {
-    const { arguments: args, ...rest } = record;
+    const { arguments: args, params: _params, ...rest } = record;
     const row = { ...rest, argumentsPreview: JSON.stringify(args), argumentsBytes: JSON.stringify(args).length };
     const html = await rendered(ApprovalListPage({ pending: { approvals: [row], cursor: null }, session }));
     expect(html).toContain('href="/admin/approvals/apr_AAAAAAAAAAAAAAAAAAAAAA"');

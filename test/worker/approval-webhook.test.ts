@@ -449,6 +449,7 @@ function fakeApproval(label: string, overrides: Partial<ApprovalRecord> = {}): A
     grant: { id: `grant-${crypto.randomUUID()}`, label },
     tool: "send_campaign",
     arguments: { campaignId: 1 },
+    params: null,
     argumentsHash: "0".repeat(64),
     policy: { name: "p", version: "v1" },
     session: null,

@@ -104,9 +104,18 @@ export function ApprovalPage({ approval, session, notice, now = Date.now() }: Ap
       <pre>
         <code>{prettyArguments(approval.arguments)}</code>
       </pre>
+      {approval.params === null ? null : (
+        <>
+          <h2>Also sent with the call</h2>
+          <p class="hint">Other parameters of this call, forwarded to the server with the arguments and approved with them.</p>
+          <pre>
+            <code>{prettyArguments(approval.params)}</code>
+          </pre>
+        </>
+      )}
       <p class="hint">
-        SHA-256 of the canonical arguments: <span class="mono">{approval.argumentsHash}</span>. The approval is good for this tool with exactly these
-        arguments under this policy version, once.
+        SHA-256 of the canonical call: <span class="mono">{approval.argumentsHash}</span>. The approval is good for this tool with exactly these
+        {approval.params === null ? " arguments" : " arguments and parameters"} under this policy version, once.
       </p>
       {approval.status === "pending" ? <DecisionForm approval={approval} session={session} /> : null}
     </Layout>
