@@ -50,7 +50,9 @@ export async function readJsonRpcBody(request: Request, maxBytes: number): Promi
     const problem = changedNumberIn(changed, isBatch ? index : undefined) ?? unfaithfulValue(message);
     if (problem !== undefined) {
       const error = new GatewayError(400, ErrorCode.InvalidParams, `Invalid params: ${problem}${where}`);
-      if (!isBatch && "id" in message && "method" in message) error.requestId = message.id;
+      // An id that parsing changed is not the id the client waits for: the answer carries null.
+      const idChanged = changed?.path[0] === "id";
+      if (!isBatch && "id" in message && "method" in message && !idChanged) error.requestId = message.id;
       throw error;
     }
     // Keep the parsed JSON itself: the schema's params are open-ended and its

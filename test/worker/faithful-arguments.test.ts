@@ -223,6 +223,13 @@ describe("defect 13: numbers change on the way", () => {
     expect(forwarded.params.arguments.eventName).toBe("9007199254740993");
   });
 
+  it("a request id that parsing would change is refused, answered with id null", async () => {
+    const { token } = await openGrant();
+    const { json, received } = await postRaw(gateway(), token, '{"jsonrpc":"2.0","id":1.00000000000000001,"method":"tools/call","params":{"name":"get_campaigns","arguments":{}}}');
+    expect(json).toMatchObject({ id: null, error: { code: -32602, message: expect.stringContaining("the number at id") } });
+    expect(received).toEqual([]);
+  });
+
   it("in a batch, the element holding the number is named", async () => {
     const { token } = await openGrant();
     const body = '[{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}},{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":2,"progress":0.30000000000000000001}}]';
