@@ -57,11 +57,17 @@ export const CallRecordSchema = z.object({
   policy: PolicyRefSchema,
   /** Monitor mode: the decision would have refused the call, which went ahead. */
   wouldRefuse: z.boolean(),
+  /** The arguments' keys (at most 100, each cut at 128 characters: see audit/bounds.ts). */
   argumentKeys: z.array(z.string()),
+  /** How many keys the arguments had, when there were more than `argumentKeys` lists. */
+  argumentKeyCount: z.number().optional(),
   /** SHA-256 (hex) of the canonical arguments (RFC 8785), or "unavailable: <why>" when they could not be hashed: the record is written either way. */
   argumentsHash: z.string(),
   /** Present only under `"audit": {"arguments": "full"}`. */
   arguments: z.record(z.string(), z.unknown()).optional(),
+  /** Under "full", arguments too large for the record's 64 KiB: the start of their JSON, and their size. */
+  argumentsPreview: z.string().optional(),
+  argumentsBytes: z.number().optional(),
   approval: z.string().nullable(),
   /** The upstream's answer: its HTTP status and how long it took (null when the call was not sent). */
   upstream: z.object({ status: z.number().nullable(), latencyMs: z.number() }).nullable(),

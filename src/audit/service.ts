@@ -29,8 +29,14 @@ export class AuditService {
   async allPage(query: AuditQuery): Promise<AuditPageResult> {
     const objects = [...(await this.#grantIds()), GATEWAY_AUDIT_OBJECT];
     const pages = await Promise.all(objects.map((name) => this.#page(name, query)));
-    const merged = pages.flatMap((page) => page.records.map((record) => ({ record, position: positionOf(record) })));
-    merged.sort((a, b) => b.position.at - a.position.at || (b.position.id > a.position.id ? 1 : b.position.id < a.position.id ? -1 : 0));
+    // An object's page that ended early (by count or by bytes) says nothing of its records older than its
+    // last one: the merged page stops there, at the newest such edge, so the next page misses nothing.
+    const edges = pages.filter((page) => page.next !== undefined).map((page) => page.next as AuditPosition);
+    const edge = edges.sort(newestFirst)[0];
+    const merged = pages
+      .flatMap((page) => page.records.map((record) => ({ record, position: positionOf(record) })))
+      .filter((entry) => edge === undefined || newestFirst(entry.position, edge) <= 0);
+    merged.sort((a, b) => newestFirst(a.position, b.position));
     const taken = merged.slice(0, query.limit);
     const more = merged.length > query.limit || pages.some((page) => page.next !== undefined);
     const last = taken.at(-1);
@@ -75,6 +81,11 @@ export class AuditService {
     } while (cursor);
     return ids;
   }
+}
+
+/** Sorts positions newest first: negative when `a` is newer. */
+function newestFirst(a: AuditPosition, b: AuditPosition): number {
+  return b.at - a.at || (b.id > a.id ? 1 : b.id < a.id ? -1 : 0);
 }
 
 function positionOf(record: AuditRecord): AuditPosition {

@@ -1,5 +1,6 @@
 import { base64url, randomBytes } from "../crypto.ts";
 import type { GrantObject } from "../grant-object/grant-object.ts";
+import { boundedRecord } from "./bounds.ts";
 import type { AuditRecord } from "./record.ts";
 
 /** Records wait this long in the isolate for others to share their trip to the grant's object. */
@@ -22,7 +23,9 @@ const CARRIER_LOST_AFTER_MS = 5_000;
  * keeps itself alive (`waitUntil`) on its own timer and sends everything
  * waiting by then, in its own request; the others only add their records. A
  * failed write is logged (the log line already holds the record) and never
- * reaches the agent.
+ * reaches the agent. Every record is first brought within its bounds
+ * (bounds.ts), so neither the log nor the trail holds more of what an agent
+ * sent than that.
  */
 export class AuditWriter {
   #namespace: DurableObjectNamespace<GrantObject>;
@@ -35,7 +38,8 @@ export class AuditWriter {
     this.#namespace = namespace;
   }
 
-  write(grantId: string, record: AuditRecord, waitUntil: (promise: Promise<unknown>) => void): void {
+  write(grantId: string, written: AuditRecord, waitUntil: (promise: Promise<unknown>) => void): void {
+    const record = boundedRecord(written);
     console.log(JSON.stringify({ event: "audit", ...record }));
     const records = this.#waiting.get(grantId) ?? [];
     records.push(record);
@@ -50,7 +54,8 @@ export class AuditWriter {
   }
 
   /** Stores an operator's action now (not batched: the operator waits for it to be on record). */
-  async writeNow(grantId: string, record: AuditRecord): Promise<void> {
+  async writeNow(grantId: string, written: AuditRecord): Promise<void> {
+    const record = boundedRecord(written);
     console.log(JSON.stringify({ event: "audit", ...record }));
     await this.#namespace.getByName(grantId).recordAudit([record]);
   }
@@ -66,15 +71,26 @@ export class AuditWriter {
     this.#waiting = new Map();
     this.#count = 0;
     this.#carrierSince = undefined;
-    await Promise.all(
-      batches.map(async ([grantId, records]) => {
-        try {
-          await this.#namespace.getByName(grantId).recordAudit(records);
-        } catch (error) {
-          console.error("audit records not stored", { grant: grantId, records: records.length, error: String(error) });
-        }
-      }),
-    );
+    await Promise.all(batches.map(([grantId, records]) => this.#store(grantId, records)));
+  }
+
+  /**
+   * Stores a batch; one that fails is split in halves, each stored on its
+   * own, so whatever one record does (or a batch too large for one RPC) never
+   * costs the others. A single record that still fails is logged by id (its
+   * log line already holds it).
+   */
+  async #store(grantId: string, records: AuditRecord[]): Promise<void> {
+    try {
+      await this.#namespace.getByName(grantId).recordAudit(records);
+    } catch (error) {
+      if (records.length > 1) {
+        const half = Math.ceil(records.length / 2);
+        await Promise.all([this.#store(grantId, records.slice(0, half)), this.#store(grantId, records.slice(half))]);
+        return;
+      }
+      console.error("audit record not stored", { grant: grantId, record: records[0]?.id, error: String(error).slice(0, 200) });
+    }
   }
 }
 

@@ -1,4 +1,8 @@
+import { boundedRecord } from "../audit/bounds.ts";
 import type { AuditPosition, AuditRecord } from "../audit/record.ts";
+
+/** The most record text one page carries (about: never fewer than one record, each at most 64 KiB). */
+export const PAGE_BYTES = 1024 * 1024;
 
 /**
  * The audit trail of one grant, in its Durable Object's SQLite storage:
@@ -45,7 +49,9 @@ export class AuditLog {
   }
 
   append(records: AuditRecord[]): void {
-    for (const record of records) {
+    for (const written of records) {
+      // Whoever wrote it, a stored record is within its bounds.
+      const record = boundedRecord(written);
       this.#sql.exec(
         "INSERT OR IGNORE INTO audit (id, at, kind, decision, tool, record) VALUES (?, ?, ?, ?, ?, ?)",
         record.id,
@@ -71,18 +77,27 @@ export class AuditLog {
     if (query.sinceMs !== undefined) filter("at >= ?", query.sinceMs);
     if (query.untilMs !== undefined) filter("at <= ?", query.untilMs);
     if (query.before !== undefined) filter("(at < ? OR (at = ? AND id < ?))", query.before.at, query.before.at, query.before.id);
-    const rows = this.#sql
-      .exec<{ id: string; at: number; record: string }>(
-        `SELECT id, at, record FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, id DESC LIMIT ?`,
-        ...bindings,
-        query.limit,
-      )
-      .toArray();
-    const last = rows.at(-1);
-    return {
-      records: rows.map((row) => JSON.parse(row.record) as AuditRecord),
-      next: rows.length === query.limit && last ? { at: last.at, id: last.id } : undefined,
-    };
+    const cursor = this.#sql.exec<{ id: string; at: number; record: string }>(
+      `SELECT id, at, record FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, id DESC LIMIT ?`,
+      ...bindings,
+      query.limit,
+    );
+    // Rows are read one at a time and the page ends at PAGE_BYTES (never before its first row), so one
+    // page is a bounded RPC whatever the records hold; `next` then starts right after the last one sent.
+    const records: AuditRecord[] = [];
+    let bytes = 0;
+    let last: { id: string; at: number } | undefined;
+    let cut = false;
+    for (const row of cursor) {
+      if (records.length > 0 && bytes + row.record.length > PAGE_BYTES) {
+        cut = true;
+        break;
+      }
+      bytes += row.record.length;
+      records.push(JSON.parse(row.record) as AuditRecord);
+      last = { at: row.at, id: row.id };
+    }
+    return { records, next: (cut || records.length === query.limit) && last ? last : undefined };
   }
 
   /** Deletes records older than `now - retentionMs`; returns how many remain. */
