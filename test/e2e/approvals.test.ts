@@ -14,6 +14,8 @@ const operator = `${userInfo().username} (cli)`;
 
 type Decision = { decision: string; approval?: { id: string; status: string; expiresAt: string; url: string } };
 type Approval = { id: string; status: string; tool: string; arguments: Record<string, unknown>; grant: { label: string }; note: string | null; url: string };
+/** A row of `approvals list --json`: the approval without its arguments, with their start. */
+type ListedApproval = Omit<Approval, "arguments"> & { argumentsPreview: string };
 
 let gateway: RunningGateway;
 // Every CLI answer, to prove the admin token never shows up in one.
@@ -109,8 +111,8 @@ describe("approvals through npm start: the agent waits, an operator decides with
 
     const listed = await approvals("list", "--status", "pending", "--json");
     expect(listed.status, listed.stderr).toBe(0);
-    const pending = JSON.parse(listed.stdout) as Approval[];
-    expect(pending).toContainEqual(expect.objectContaining({ id: firstId, status: "pending", tool: "send_campaign", arguments: { campaignId }, grant: expect.objectContaining({ label: "dev" }) }));
+    const pending = (JSON.parse(listed.stdout) as { approvals: ListedApproval[]; cursor: string | null }).approvals;
+    expect(pending).toContainEqual(expect.objectContaining({ id: firstId, status: "pending", tool: "send_campaign", argumentsPreview: `{"campaignId":${campaignId}}`, grant: expect.objectContaining({ label: "dev" }) }));
 
     const text = await approvals("list", "--status", "pending");
     expect(text.status, text.stderr).toBe(0);
@@ -180,7 +182,7 @@ describe("approvals through npm start: the agent waits, an operator decides with
 
     const listed = await run({ [ADMIN_TOKEN_ENV]: undefined }, "approvals", "list", "--status", "pending", "--json");
     expect(listed.status, listed.stderr).toBe(0);
-    expect((JSON.parse(listed.stdout) as Approval[]).map((a) => a.id)).toContain(id);
+    expect((JSON.parse(listed.stdout) as { approvals: ListedApproval[] }).approvals.map((a) => a.id)).toContain(id);
     const denied = await run({ [ADMIN_TOKEN_ENV]: undefined }, "approvals", "deny", id);
     expect(denied.status, denied.stderr).toBe(0);
     expect(denied.stdout).toContain(`approval ${id} denied by ${operator}`);

@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { createTestHarness } from "wrangler";
 import { cli, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
 import { startFaultProxy } from "../setup/fault-proxy.ts";
+import { SANDBOX_CONTROL_HEADERS } from "../upstream/control-headers.ts";
 
 const CREDENTIAL = "e2e-sandbox-key";
 let gateway: RunningGateway;
@@ -28,7 +29,7 @@ beforeAll(async () => {
     await faults.close();
     await sandbox.close();
   };
-  gateway = await startGateway(["--var", `UPSTREAM_URL:${faults.url}mcp`, "--var", `UPSTREAM_CREDENTIAL:${CREDENTIAL}`]);
+  gateway = await startGateway(["--var", `UPSTREAM_URL:${faults.url}mcp`, "--var", `UPSTREAM_CREDENTIAL:${CREDENTIAL}`, "--var", `FORWARD_HEADERS:${SANDBOX_CONTROL_HEADERS.join(",")}`]);
 });
 afterAll(async () => {
   await gateway?.stop();

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { APPROVAL_INDEX_NAME } from "../../src/approval-index/approval-index.ts";
 import { approvalInputRequired, ownRetry } from "../../src/approvals/call.ts";
 import type { ApprovalRecord, ApprovalSummary } from "../../src/approvals/record.ts";
-import { createGrant, decisionOf, gateway, newTag, putPolicy, rawAgent, upstreamLog, type Gateway } from "./gateway.ts";
+import { createGrant, decisionOf, gateway, newTag, putPolicy, rawAgent, upstreamLog, signInCookie, type Gateway } from "./gateway.ts";
 
 const ORIGIN = "https://gateway.test";
 const APPROVE_EMAILS = { version: "1", default: "deny", tools: { send_email: { action: "approve" }, send_campaign: { action: "approve" } } };
@@ -93,7 +93,7 @@ describe("one agent takes the approvals list down for everyone (issue 16, defect
     // The whole record is one request away.
     expect((await admin(gw, `/approvals/${mine[0]!.id}`)).body.arguments.dataFields.blob).toHaveLength(60_000);
     // The console's list and the CLI's (the same API) open.
-    const cookie = await signIn(gw);
+    const cookie = await signInCookie(gw);
     const page = await gw.fetch(`${ORIGIN}/admin/approvals`, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect((await page.text()).length).toBeLessThan(200_000);
@@ -138,7 +138,7 @@ describe("an approval binds less than what is forwarded (issue 16, defect 14)", 
     const { id } = (decisionOf(first) as { approval: { id: string } }).approval;
     const record = (await admin(gw, `/approvals/${id}`)).body as ApprovalRecord;
     expect(record.params).toEqual({ _meta: { "com.example/route": "eu" } });
-    const cookie = await signIn(gw);
+    const cookie = await signInCookie(gw);
     const page = await (await gw.fetch(`${ORIGIN}/admin/approvals/${id}`, { headers: { cookie } })).text();
     expect(page).toContain("Also sent with the call");
     expect(page).toContain("com.example/route");
@@ -178,16 +178,6 @@ describe("an approval binds less than what is forwarded (issue 16, defect 14)", 
     expect(await ownRetry(params, secret, { grantId: "g_other", tool: "send_campaign", argumentsHash: "a".repeat(64) })).toBe("forged");
   });
 });
-
-async function signIn(gw: Gateway): Promise<string> {
-  const response = await gw.fetch(`${ORIGIN}/admin/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ token: env.ADMIN_TOKEN, next: "/admin/approvals" }).toString(),
-    redirect: "manual",
-  });
-  return response.headers.get("set-cookie")!.split(";")[0]!;
-}
 
 function oldApproval(grantId: string, label: string): ApprovalRecord {
   const now = Date.now();

@@ -12,7 +12,7 @@ import type { AuditRecord, CallRecord } from "../../src/audit/record.ts";
 import { AuditService } from "../../src/audit/service.ts";
 import { AuditWriter } from "../../src/audit/writer.ts";
 import { AuditLog } from "../../src/grant-object/audit.ts";
-import { createGrant, gateway, newTag, putPolicy, rawAgent, type Gateway } from "./gateway.ts";
+import { createGrant, gateway, newTag, putPolicy, rawAgent, signInCookie, type Gateway } from "./gateway.ts";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -80,7 +80,7 @@ describe("one agent takes the audit trail down for everyone (issue 16, defect 3)
     const everything = await api(gw, "/audit", { accept: "application/x-ndjson" });
     expect(everything.status).toBe(200);
     await everything.body?.cancel();
-    const cookie = await signIn(gw);
+    const cookie = await signInCookie(gw);
     expect((await gw.fetch(`${ORIGIN}/admin/decisions?grant=${grant.id}`, { headers: { cookie } })).status).toBe(200);
     expect(Date.now() - started).toBeLessThan(10_000);
 
@@ -174,14 +174,4 @@ function callRecord(id: string, at: number, extra: Partial<CallRecord> = {}): Ca
     gatewayMs: 0,
     ...extra,
   };
-}
-
-async function signIn(gw: Gateway): Promise<string> {
-  const response = await gw.fetch(`${ORIGIN}/admin/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ token: env.ADMIN_TOKEN, next: "/admin/approvals" }).toString(),
-    redirect: "manual",
-  });
-  return response.headers.get("set-cookie")!.split(";")[0]!;
 }

@@ -156,3 +156,16 @@ export async function rawAgent(gw: Gateway, token: string, tag = newTag()) {
 }
 
 export const decisionOf = (answer: RpcAnswer) => answer.result?._meta?.["mcp-policy-gateway/decision"];
+
+/** An operator signed in to the console with the admin token: the session cookie (`name=value`). */
+export async function signInCookie(gw: Gateway): Promise<string> {
+  const response = await gw.fetch("https://gateway.test/admin/sign-in", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: env.ADMIN_TOKEN, next: "/admin/approvals" }).toString(),
+    redirect: "manual",
+  });
+  const cookie = response.headers.get("set-cookie")?.split(";")[0];
+  if (response.status !== 303 || !cookie) throw new Error(`sign-in failed: ${response.status}`);
+  return cookie;
+}

@@ -152,19 +152,7 @@ describe("defect 5: open redirect from /authorize errors", () => {
       }
     }
   });
-
-  it("after the consent screen, Deny still goes back to the app", async () => {
-    const { token: grantToken } = await createGrant(await putPolicy(ALLOW_ALL));
-    const gw = gateway();
-    const client = await register(gw);
-    const { challenge } = await pkce();
-    const browser = new Browser(gw);
-    const page = await (await browser.fetch(authorizeUrl(client.client_id, challenge))).text();
-    const consent = await (await browser.submit(page, "grant", { grant_token: grantToken })).text();
-    const denied = await browser.submit(consent, "consent", { decision: "deny" });
-    expect(denied.status).toBe(302);
-    expect(denied.headers.get("location")).toMatch(new RegExp(`^${REDIRECT}\\?error=access_denied`));
-  });
+  // That Deny, after the consent screen, still goes back to the app is oauth.test.ts's "Deny goes back to the app".
 });
 
 describe("defect 6: a stolen refresh token keeps a live chain", () => {
