@@ -205,7 +205,7 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
                 </a>
               </td>
               <td data-label="Grant">{visible(approval.grant.label)}</td>
-              <td data-label="Arguments" class="mono">
+              <td data-label="Arguments" class="mono arguments">
                 {visible(approval.argumentsPreview)}
               </td>
               {status ? (
