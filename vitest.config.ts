@@ -15,6 +15,15 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              // wrangler.toml binds UPSTREAM to the Iterable Worker; here the binding reaches the sandbox
+              // (the tests that go through it leave UPSTREAM_URL empty; the others set it, and it wins).
+              serviceBindings: {
+                UPSTREAM: async (request: Request) => {
+                  const url = new URL(request.url);
+                  const target = new URL(url.pathname + url.search, inject("sandboxUrl"));
+                  return fetch(new Request(target, request));
+                },
+              },
               bindings: {
                 UPSTREAM_URL: new URL("/mcp", inject("sandboxUrl")).href,
                 UPSTREAM_CREDENTIAL: SANDBOX_CREDENTIAL,

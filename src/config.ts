@@ -6,6 +6,7 @@ import { z } from "zod";
  * deployment must choose (UPSTREAM_URL), so the three cannot drift apart.
  */
 export const CONFIG_DEFAULTS = {
+  UPSTREAM_URL: "",
   UPSTREAM_CREDENTIAL_HEADER: "Api-Key",
   UPSTREAM_TIMEOUT_MS: 30_000,
   UNKNOWN_TOOL_ERROR_CODE: -32601,
@@ -32,7 +33,7 @@ const oauthSeconds = (fallback: number) => z.coerce.number().int().min(60).max(3
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 const ConfigSchema = z.object({
-  UPSTREAM_URL: httpUrl,
+  UPSTREAM_URL: z.union([z.literal(""), httpUrl]).default(CONFIG_DEFAULTS.UPSTREAM_URL),
   UPSTREAM_CREDENTIAL: z.string().optional(),
   UPSTREAM_CREDENTIAL_HEADER: z.string().min(1).default(CONFIG_DEFAULTS.UPSTREAM_CREDENTIAL_HEADER),
   UPSTREAM_TIMEOUT_MS: positiveInt(CONFIG_DEFAULTS.UPSTREAM_TIMEOUT_MS),
@@ -58,8 +59,19 @@ const ConfigSchema = z.object({
   OAUTH_REFRESH_TOKEN_TTL: oauthSeconds(CONFIG_DEFAULTS.OAUTH_REFRESH_TOKEN_TTL),
 });
 
+/**
+ * How the gateway reaches its upstream: UPSTREAM_URL when it is set (any
+ * Streamable HTTP MCP server), else the UPSTREAM service binding (a Worker of
+ * the same account with no public route, such as upstreams/iterable/), at
+ * UPSTREAM_BINDING_URL, whose host the binding ignores.
+ */
+export type Upstream = { via: "url" | "binding"; url: URL; fetch: (request: Request) => Promise<Response> };
+
+/** The URL requests through the UPSTREAM binding are addressed to: the path is the MCP endpoint; the host is never resolved. */
+export const UPSTREAM_BINDING_URL = "https://upstream.binding/mcp";
+
 export type GatewayConfig = {
-  upstreamUrl: URL;
+  upstream: Upstream;
   upstreamCredential: string | undefined;
   upstreamCredentialHeader: string;
   upstreamTimeoutMs: number;
@@ -114,7 +126,7 @@ export function readConfig(env: object): GatewayConfig {
   const vars = parsed.data;
   const publicUrl = vars.PUBLIC_URL === "" ? undefined : new URL(vars.PUBLIC_URL);
   const config: GatewayConfig = {
-    upstreamUrl: new URL(vars.UPSTREAM_URL),
+    upstream: upstreamOf(vars.UPSTREAM_URL, (env as { UPSTREAM?: ServiceBinding }).UPSTREAM),
     upstreamCredential: vars.UPSTREAM_CREDENTIAL || undefined,
     upstreamCredentialHeader: vars.UPSTREAM_CREDENTIAL_HEADER,
     upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
@@ -136,6 +148,15 @@ export function readConfig(env: object): GatewayConfig {
   };
   cache.set(env, config);
   return config;
+}
+
+/** What a service binding offers the gateway (the runtime's Fetcher, named here so Node code can read this file). */
+type ServiceBinding = { fetch(request: Request): Promise<Response> };
+
+function upstreamOf(url: string, binding: ServiceBinding | undefined): Upstream {
+  if (url !== "") return { via: "url", url: new URL(url), fetch: (request) => fetch(request) };
+  if (binding) return { via: "binding", url: new URL(UPSTREAM_BINDING_URL), fetch: (request) => binding.fetch(request) };
+  throw new Error("invalid gateway configuration: no upstream: set UPSTREAM_URL, or bind the UPSTREAM service (wrangler.toml [[services]])");
 }
 
 const LOOPBACK_HOSTNAMES = ["localhost", "127.0.0.1", "[::1]"];

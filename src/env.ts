@@ -4,6 +4,8 @@ import type { Services } from "./services.ts";
 
 /** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
 export type Bindings = Env & {
+  /** A URL upstream (any Streamable HTTP MCP server); when set it wins over the UPSTREAM service binding. */
+  UPSTREAM_URL?: string;
   /** The upstream's credential, injected into every upstream request (`wrangler secret put UPSTREAM_CREDENTIAL`). */
   UPSTREAM_CREDENTIAL?: string;
   /** Key of the HMAC that binds session ids to grants (`wrangler secret put SESSION_SECRET`). */

@@ -43,13 +43,9 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
   const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
   let response: Response;
   try {
-    response = await fetch(config.upstreamUrl, {
-      method: request.method,
-      headers,
-      body: request.body ?? null,
-      signal: timeout.signal,
-      redirect: "manual",
-    });
+    response = await config.upstream.fetch(
+      new Request(config.upstream.url, { method: request.method, headers, body: request.body ?? null, signal: timeout.signal, redirect: "manual" }),
+    );
   } catch (error) {
     if (timeout.signal.aborted) {
       throw new GatewayError(
@@ -58,7 +54,7 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
         `Upstream timeout: the MCP server did not answer within ${config.upstreamTimeoutMs} ms`,
       );
     }
-    console.error("upstream fetch failed", { upstream: config.upstreamUrl.origin, error: String(error) });
+    console.error("upstream fetch failed", { upstream: config.upstream.via === "url" ? config.upstream.url.origin : "UPSTREAM binding", error: String(error) });
     throw new GatewayError(502, GatewayErrorCode.UpstreamError, "Upstream unreachable: the MCP server could not be contacted");
   } finally {
     clearTimeout(timer);
