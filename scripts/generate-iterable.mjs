@@ -36,10 +36,10 @@ const { version } = JSON.parse(await readFile(packageJsonPath, "utf8"));
 // round trip drops the `handler` function exactly as the wire does.
 const DUMMY_CLIENT = {};
 const allTools = createAllTools(DUMMY_CLIENT);
-if (allTools.length !== EXPECTED_TOOL_COUNT) {
-  throw new Error(`expected ${EXPECTED_TOOL_COUNT} tools from ${PACKAGE_NAME}, got ${allTools.length}`);
-}
-const tools = allTools.map(({ name, description, inputSchema }) => wire({ name, description, inputSchema }));
+if (allTools.length === 0) throw new Error(`${PACKAGE_NAME}@${version} built no tools`);
+if (allTools.length !== EXPECTED_TOOL_COUNT) console.log(`note: ${PACKAGE_NAME}@${version} has ${allTools.length} tools (1.9.0 had ${EXPECTED_TOOL_COUNT})`);
+// Every field the wire carries (a later version may add title, annotations, outputSchema).
+const tools = allTools.map(wire);
 
 // Same construction as IterableMcpServer.run(): prompts come from the read-only,
 // no-send subset. PII is allowed so the snapshot matches a PII-enabled deployment.
