@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { FAKE_ITERABLE_TEST_KEY, ITERABLE_BUNDLE } from "./test/fake-iterable/global-setup.ts";
 import { SANDBOX_CONTROL_HEADERS } from "./test/upstream/control-headers.ts";
 
 export const SANDBOX_CREDENTIAL = "sandbox-test-key";
@@ -49,6 +50,29 @@ export default defineConfig({
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/worker/**/*.test.ts"],
           globalSetup: ["test/setup/sandbox.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // The Iterable MCP server Worker (upstreams/iterable), as wrangler bundles it for deployment,
+        // in workerd with its wrangler.toml, calling the fake Iterable REST API on a loopback port.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: ITERABLE_BUNDLE,
+            wrangler: { configPath: "./upstreams/iterable/wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ITERABLE_BASE_URL: inject("fakeIterableUrl"),
+                ITERABLE_API_KEY: FAKE_ITERABLE_TEST_KEY,
+                FAKE_ITERABLE_URL: inject("fakeIterableUrl"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "iterable",
+          include: ["test/iterable/**/*.test.ts"],
+          globalSetup: ["test/fake-iterable/global-setup.ts"],
           testTimeout: 30_000,
         },
       },
