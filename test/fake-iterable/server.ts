@@ -15,7 +15,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Json } from "./data.ts";
+import type { LoggedRequest } from "./logged-request.ts";
 import { findRoute, type RouteAnswer } from "./routes.ts";
+
+export type { LoggedRequest } from "./logged-request.ts";
 
 export type FakeIterableOptions = {
   /** The key the fake accepts in `Api-Key`. */
@@ -24,26 +27,6 @@ export type FakeIterableOptions = {
   port?: number;
   /** Called with each logged request (the standalone runner prints them). */
   onRequest?: (logged: LoggedRequest) => void;
-};
-
-/** One request as the fake Iterable API saw it. */
-export type LoggedRequest = {
-  at: string;
-  method: string;
-  path: string;
-  /** The query string's parameters, repeated ones as arrays. */
-  query: Record<string, string | string[]>;
-  /** Whether `Api-Key` held the right key (the key itself is never kept). */
-  keyValid: boolean;
-  /** `Iterable-MCP-Client`, `Iterable-MCP-Session-Id`, `Iterable-MCP-Tool` as sent. */
-  client: string | undefined;
-  sessionId: string | undefined;
-  tool: string | undefined;
-  userAgent: string | undefined;
-  /** The parsed JSON body, or the start of a body that is not JSON (or too long to keep whole). */
-  body: unknown;
-  /** What the fake answered. */
-  status: number;
 };
 
 /** Which requests `requests` and `clear` touch: all, or those whose `Iterable-MCP-Client` is `client`. */

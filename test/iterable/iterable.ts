@@ -9,7 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { env } from "cloudflare:workers";
 import type { IterableWorkerEnv } from "../../upstreams/iterable/src/config.ts";
-import type { LoggedRequest } from "../fake-iterable/server.ts";
+import type { LoggedRequest } from "../fake-iterable/logged-request.ts";
 
 export const WORKER_URL = "https://iterable-mcp.test/mcp";
 export const REVISION = "2025-06-18";

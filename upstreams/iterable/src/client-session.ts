@@ -12,9 +12,9 @@
  *
  * The id is not signed: the name is the client's own claim either way (it
  * chose its `clientInfo`), and it only labels requests to Iterable. It is
- * read defensively all the same, as any client may send any id: cut to
- * MAX_CLIENT_NAME_LENGTH, and anything outside printable ASCII replaced, so it
- * is always a valid header value. The gateway in front wraps this id in its
+ * read defensively all the same, as any client may send any id: lower-cased,
+ * cut to MAX_CLIENT_NAME_LENGTH, and anything outside printable ASCII
+ * replaced, so it is always a valid header value. The gateway in front wraps this id in its
  * own HMAC-bound one and unwraps it again, so nothing about it is
  * gateway-specific.
  */
@@ -50,9 +50,9 @@ export function identityOf(sessionHeader: string | null, fallbackName: string): 
   return { clientName: cleanClientName(name), sessionId };
 }
 
-/** Printable ASCII only (a header value cannot hold the rest), at most MAX_CLIENT_NAME_LENGTH, never empty. */
+/** Lower-cased as the package sends it, printable ASCII only (a header value cannot hold the rest), at most MAX_CLIENT_NAME_LENGTH, never empty. */
 export function cleanClientName(name: string): string {
-  const printable = name.replace(/[^\x20-\x7e]/g, "_").trim().slice(0, MAX_CLIENT_NAME_LENGTH);
+  const printable = name.toLowerCase().replace(/[^\x20-\x7e]/g, "_").trim().slice(0, MAX_CLIENT_NAME_LENGTH);
   return printable.length > 0 ? printable : UNKNOWN_CLIENT;
 }
 
