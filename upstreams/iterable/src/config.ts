@@ -1,6 +1,7 @@
 import type { McpServerConfig } from "@iterable/mcp/dist/config.js";
 import { isHttpsOrLocalhost } from "@iterable/mcp/dist/utils/url.js";
 import { z } from "zod";
+import { ConfigError } from "./config-error.ts";
 
 /** The Worker's bindings: the package's own settings, under the names `@iterable/mcp` reads from its environment. */
 export type IterableWorkerEnv = {
@@ -40,10 +41,6 @@ const ConfigSchema = z.object({
   ITERABLE_ENABLE_WRITES: flag,
   ITERABLE_ENABLE_SENDS: flag,
 });
-
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
 
 /** The request's settings, or a ConfigError naming every problem (never a value). */
 export function readConfig(env: IterableWorkerEnv): IterableConfig {

@@ -4,17 +4,16 @@
  * route; the gateway reaches it through a service binding (README "The
  * Iterable server").
  *
- * Each request gets a new server and a stateless transport; the tools are
- * built once per isolate, on its first request (toolbox.ts), and the client's
- * name travels in the session id (client-session.ts).
+ * Each request gets a new server and a stateless transport (mcp-request.ts);
+ * the tools are built once per isolate, on its first request (toolbox.ts),
+ * and the client's name travels in the session id (client-session.ts). This
+ * module, the Worker's global scope, loads none of that: Cloudflare limits
+ * the time a Worker's global scope may take, and building the package's
+ * schemas is most of the Worker's work.
  */
-import { detectClientName } from "@iterable/mcp/dist/client-detection.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { identityOf, mintSessionId } from "./client-session.ts";
-import { ConfigError, readConfig, type IterableWorkerEnv } from "./config.ts";
+import { ConfigError } from "./config-error.ts";
+import type { IterableWorkerEnv } from "./config.ts";
 import { logRequest, type RequestRecord } from "./request-log.ts";
-import { createIterableServer, serveIterable } from "./server.ts";
-import { toolboxFor } from "./toolbox.ts";
 
 const MCP_PATH = "/mcp";
 
@@ -41,28 +40,14 @@ async function answer(request: Request, env: IterableWorkerEnv, record: RequestR
     // A server built per request has nothing to say unprompted, so it opens no GET stream: the spec's answer is 405.
     return jsonRpcError(405, -32000, "Method not allowed: this server opens no GET stream; use POST (or DELETE)", { Allow: "POST, DELETE" });
   }
-  const config = readConfig(env);
   const body = request.method === "POST" ? await readBody(request) : undefined;
   const message = body === undefined ? undefined : parseMessage(new TextDecoder().decode(body));
   record.rpc = message?.method;
   record.tool = message?.tool;
 
-  const server = createIterableServer();
-  const identity = identityOf(request.headers.get("mcp-session-id"), detectClientName(server));
-  record.client = identity.clientName;
-  serveIterable(server, { toolbox: await toolboxFor(config), config, identity });
-  const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
-  await server.connect(transport);
-  const response = await transport.handleRequest(new Request(request.url, { method: request.method, headers: request.headers, body: body ?? null }));
-  await server.close();
-  if (message?.method !== "initialize" || !response.ok) return response;
-
-  // The server that answered `initialize` knows the client; its name rides in the session id from now on.
-  const session = mintSessionId(detectClientName(server));
-  record.client = session.identity.clientName;
-  const headers = new Headers(response.headers);
-  headers.set("mcp-session-id", session.id);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  // The MCP server, the package's tools and their schemas (and zod, for the settings) load on an isolate's first MCP request, not at startup.
+  const { serveMcp } = await import("./mcp-request.ts");
+  return serveMcp({ request, env, body, initialize: message?.method === "initialize", record });
 }
 
 /** The body, refused with 413 past MAX_BODY_BYTES without reading further. */

@@ -1,8 +1,8 @@
 /**
  * The package's 118 tools, bound to one Iterable API client. Loading this
- * module is the Worker's expensive step (every tool's zod schema and its JSON
- * Schema), so it is only ever loaded through `import()`, on an isolate's first
- * request: see toolbox.ts.
+ * module and calling createIterableTools are the Worker's expensive steps
+ * (every tool's zod schema and its JSON Schema): both happen on an isolate's
+ * first MCP request, see index.ts and toolbox.ts.
  */
 import { DEFAULT_USER_AGENT, IterableClient } from "@iterable/api";
 import { HEADER_CLIENT, HEADER_SESSION_ID, HEADER_TOOL, HEADER_USER_AGENT } from "@iterable/mcp/dist/http-headers.js";

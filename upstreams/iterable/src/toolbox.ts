@@ -2,6 +2,7 @@ import { generatePrompts } from "@iterable/mcp/dist/prompts.js";
 import { filterTools } from "@iterable/mcp/dist/tool-filter.js";
 import type { CallToolResult, Prompt, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { IterableConfig } from "./config.ts";
+import { createIterableTools } from "./iterable-tools.ts";
 
 /** A tool as the package builds it: its listing plus the handler that runs it. */
 export type IterableTool = Tool & { handler?: (args: Record<string, unknown>) => Promise<CallToolResult> };
@@ -15,9 +16,10 @@ export type Toolbox = {
 };
 
 /**
- * The package's tools are created once per isolate, on its first request:
- * - creating them builds every tool's schema, most of the Worker's startup
- *   cost, which Cloudflare caps for a Worker's global scope;
+ * The package's tools are created once per isolate, on its first MCP request
+ * (this module is loaded then, see index.ts):
+ * - creating them builds every tool's schema, the Worker's largest cost,
+ *   which Cloudflare would cap if it ran in the Worker's global scope;
  * - a second `createAllTools` in the same process lists some schemas
  *   differently (`partial_update_catalog_items`, `replace_catalog_items`
  *   gain a nested description), so only the first matches the stdio server.
@@ -29,7 +31,7 @@ let allTools: Promise<IterableTool[]> | undefined;
 const views = new Map<string, Toolbox>();
 
 export async function toolboxFor(config: IterableConfig): Promise<Toolbox> {
-  allTools ??= import("./iterable-tools.ts").then(({ createIterableTools }) => createIterableTools());
+  allTools ??= Promise.resolve().then(createIterableTools);
   const tools = await allTools;
   const key = `${config.allowUserPii}/${config.allowWrites}/${config.allowSends}`;
   let view = views.get(key);
