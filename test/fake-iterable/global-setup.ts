@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
@@ -8,6 +9,8 @@ import { startFakeIterable } from "./server.ts";
 declare module "vitest" {
   interface ProvidedContext {
     fakeIterableUrl: string;
+    /** Every module in the Iterable Worker's bundle, by its path from the repository root. */
+    iterableBundleModules: string[];
   }
 }
 
@@ -26,6 +29,7 @@ export const ITERABLE_BUNDLE = resolve(ITERABLE_BUNDLE_DIR, "index.js");
  */
 export default async function setup(project: TestProject) {
   await buildIterableWorker(ITERABLE_BUNDLE_DIR);
+  project.provide("iterableBundleModules", bundleModules(await readFile(ITERABLE_BUNDLE, "utf8")));
   const fake = await startFakeIterable({ apiKey: FAKE_ITERABLE_TEST_KEY });
   project.provide("fakeIterableUrl", fake.url);
   return () => fake.close();
@@ -36,4 +40,10 @@ export async function buildIterableWorker(outdir: string): Promise<void> {
   await promisify(execFile)(process.execPath, [wranglerBin(), "deploy", "--dry-run", "--outdir", outdir, "-c", "upstreams/iterable/wrangler.toml"], {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
+}
+
+/** The modules esbuild put in a bundle: it heads each with a `// <path>` comment (paths relative to the config's folder). */
+export function bundleModules(bundle: string): string[] {
+  const paths = bundle.matchAll(/^\/\/ ((?:\.\.\/)*[\w@./-]+\.(?:[cm]?js|ts|json))$/gm);
+  return [...new Set([...paths].map(([, path = ""]) => (path.startsWith("../../") ? path.slice("../../".length) : `upstreams/iterable/${path}`)))];
 }
