@@ -5,7 +5,7 @@ import { API_ACTOR } from "./manage/admin-record.ts";
 import { CounterRowSchema, CounterService } from "./manage/counters.ts";
 import { GrantCreateInputSchema, GrantService, GrantSummarySchema } from "./manage/grants.ts";
 import { simulate, SimulationSchema } from "../policy/simulate.ts";
-import { parsedPolicy, PolicyNameSchema, PolicyService, PolicySummarySchema, validateDocument, ValidationSchema } from "./manage/policies.ts";
+import { parsedPolicy, POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicyService, PolicySummarySchema, validateDocument, ValidationSchema } from "./manage/policies.ts";
 
 /**
  * The admin API's grants, policies and counters (under /admin/api, merged
@@ -36,6 +36,8 @@ const SECURITY = [{ adminToken: [] }];
 const UNAUTHORIZED = failure("No or a wrong admin token");
 
 const GrantIdParamsSchema = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "g_0bRWBONL4VB0" }) });
+/** Built with this module's z (zod-openapi's), so that `.openapi()` exists on it wherever the rule itself was defined. */
+const PushableNameParamsSchema = z.object({ name: z.string().regex(POLICY_NAME_PATTERN, POLICY_NAME_RULE).openapi({ param: { name: "name", in: "path" }, example: "recommended" }) });
 const PolicyNameParamsSchema = z.object({ name: z.string().min(1).max(512).openapi({ param: { name: "name", in: "path" }, example: "recommended" }) });
 /** A policy document: the parsed JSON object, or its text (as a file holds it). */
 const PolicyDocumentSchema = z.union([z.record(z.string(), z.unknown()), z.string()]).openapi({ description: "The policy: a JSON object, or its JSON text" });
@@ -241,7 +243,7 @@ manageApi.openapi(
     path: "/policies/{name}",
     summary: "Push a new version of a policy (validated first, audited as policy.push)",
     security: SECURITY,
-    request: { params: z.object({ name: PolicyNameSchema.openapi({ param: { name: "name", in: "path" }, example: "recommended" }) }), body: body(z.object({ policy: PolicyDocumentSchema })) },
+    request: { params: PushableNameParamsSchema, body: body(z.object({ policy: PolicyDocumentSchema })) },
     responses: {
       200: json(z.object({ name: z.string(), version: z.string() }), "Stored; in force everywhere within CACHE_TTL_MS plus KV's edge cache"),
       400: json(ProblemsSchema, "Not a valid policy: every problem at its JSON path"),

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { adminApiDocument } from "../../src/admin/api.ts";
-import { app } from "../../src/app.ts";
+import { app, LAZY_APPS } from "../../src/app.ts";
 import { ALLOW_ALL, createGrant, gateway, putPolicy, rawAgent, testAddress, type Gateway } from "./gateway.ts";
 
 const ORIGIN = "https://gateway.test";
@@ -32,9 +32,13 @@ const PUBLIC = new Map<string, string>([
 type Route = { method: string; path: string };
 
 /** Every (method, path) the Worker answers, with middleware-only entries and duplicates dropped. */
-function routes(): Route[] {
+async function routes(): Promise<Route[]> {
   const seen = new Map<string, Route>();
-  for (const { method, path } of app.routes) {
+  // The Worker's own table, and the tables of the apps it builds on first use (their placeholders dropped).
+  const lazy = Object.values(LAZY_APPS);
+  const placeholders = new Set(lazy.flatMap((mount) => mount.paths));
+  const tables = [app.routes.filter((route) => !(route.method === "ALL" && placeholders.has(route.path))), ...(await Promise.all(lazy.map(async (mount) => (await mount.load()).routes)))];
+  for (const { method, path } of tables.flat()) {
     if (path.endsWith("*")) continue; // middleware (use) entries, not routes
     // Under /admin an ALL entry is middleware on one path (a body limit); OAuth's ALL entries are the library's endpoints.
     if (method === "ALL" && path.startsWith("/admin")) continue;
@@ -65,8 +69,8 @@ function send(gw: Gateway, route: Route, headers: Record<string, string> = {}) {
 }
 
 describe("every door refuses without its credential", () => {
-  it("the route table has the doors this test knows, and nothing else", () => {
-    for (const route of routes()) {
+  it("the route table has the doors this test knows, and nothing else", async () => {
+    for (const route of await routes()) {
       const key = `${route.method} ${route.path}`;
       const known = PUBLIC.has(key) || /^\/(admin|mcp$|token$|authorize$|register$|\.well-known\/)/.test(route.path);
       expect(known, `${key} is not behind a known door: add it to PUBLIC with a reason, or put it behind one`).toBe(true);
@@ -93,7 +97,7 @@ describe("every door refuses without its credential", () => {
     expect(walked).toBeGreaterThanOrEqual(16);
     // And the route table has no API route the document does not describe.
     const documented = new Set(Object.entries(document.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} /admin/api${path.replace(/\{(\w+)\}/g, ":$1")}`)));
-    for (const route of routes().filter((r) => r.path.startsWith("/admin/api/"))) {
+    for (const route of (await routes()).filter((r) => r.path.startsWith("/admin/api/"))) {
       const key = `${route.method} ${route.path}`;
       expect(PUBLIC.has(key) || documented.has(key), `${key} is served but not in the OpenAPI document`).toBe(true);
     }
@@ -125,7 +129,7 @@ describe("every door refuses without its credential", () => {
   it("every console route but sign-in sends a request without a session (or with only a grant token) to sign-in, and changes nothing", async () => {
     const gw = gateway();
     const { token: grantToken, record: grant } = await createGrant(await putPolicy(ALLOW_ALL));
-    const consoleRoutes = routes().filter((r) => r.path.startsWith("/admin") && !r.path.startsWith("/admin/api") && !PUBLIC.has(`${r.method} ${r.path}`));
+    const consoleRoutes = (await routes()).filter((r) => r.path.startsWith("/admin") && !r.path.startsWith("/admin/api") && !PUBLIC.has(`${r.method} ${r.path}`));
     expect(consoleRoutes.length).toBeGreaterThanOrEqual(20);
     for (const route of consoleRoutes) {
       const attempts: Array<Record<string, string>> = [{}, { authorization: `Bearer ${grantToken}` }, { cookie: `mcp_gateway_admin=${grantToken}` }, { authorization: `Bearer ${env.ADMIN_TOKEN}` }];
@@ -141,7 +145,7 @@ describe("every door refuses without its credential", () => {
 
   it("/mcp takes a grant's token only: the admin token and nothing are 401", async () => {
     const gw = gateway();
-    for (const route of routes().filter((r) => r.path === "/mcp")) {
+    for (const route of (await routes()).filter((r) => r.path === "/mcp")) {
       const attempts: Array<Record<string, string>> = [{}, { authorization: `Bearer ${env.ADMIN_TOKEN}` }];
       for (const headers of attempts) {
         const response = await send(gw, route, { ...headers, "mcp-protocol-version": "2025-06-18" });
