@@ -1,0 +1,76 @@
+// A dry run of both Workers' deployment, with what Cloudflare will care about:
+//
+//   npm run deploy:check
+//
+// For the Iterable MCP server Worker and the gateway, in deploy order: bundles
+// it as `wrangler deploy --dry-run` would upload it, and profiles its global
+// scope with `wrangler check startup` (Cloudflare refuses a Worker whose
+// startup takes over 1 s of CPU). Prints a line per Worker with its bundle size
+// (raw and gzip) and startup time, and exits 1 if a Worker does not build or
+// starts too slowly. Needs no Cloudflare account: nothing is uploaded.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { ROOT } from "./local-gateway.ts";
+
+/** Cloudflare's limit on a Worker's startup. */
+const STARTUP_LIMIT_MS = 1000;
+const OUT = join(ROOT, ".build", "deploy-check");
+
+const WORKERS = [
+  { name: "iterable-mcp", config: "upstreams/iterable/wrangler.toml", targetMs: 200 },
+  { name: "mcp-policy-gateway", config: "wrangler.toml", targetMs: 40 },
+] as const;
+
+type Checked = { name: string; rawBytes: number; gzipBytes: number; startupMs: number; targetMs: number };
+
+function wrangler(args: string[]): { ok: boolean; output: string } {
+  const result = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Every file of a bundle directory but source maps: what is uploaded. */
+function bundleFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((file) => join(dir, file))
+    .filter((path) => statSync(path).isFile() && !path.endsWith(".map") && !path.endsWith("README.md"));
+}
+
+function check(worker: (typeof WORKERS)[number]): Checked {
+  const outdir = join(OUT, worker.name);
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const built = wrangler(["deploy", "--dry-run", "--outdir", outdir, "-c", worker.config]);
+  if (!built.ok) throw new Error(`${worker.name}: wrangler deploy --dry-run failed:\n${built.output}`);
+  const files = bundleFiles(outdir);
+  const contents = files.map((file) => readFileSync(file));
+  const rawBytes = contents.reduce((sum, bytes) => sum + bytes.byteLength, 0);
+  const gzipBytes = contents.reduce((sum, bytes) => sum + gzipSync(bytes, { level: 9 }).byteLength, 0);
+  const profiled = wrangler(["check", "startup", "-c", worker.config, "--outfile", join(OUT, `${worker.name}.cpuprofile`)]);
+  // The CPU the global scope took ("Active", garbage collection included), not the wall clock around it.
+  const active = /Active:\s*([\d.]+)\s*ms/.exec(profiled.output)?.[1];
+  if (!profiled.ok || active === undefined) throw new Error(`${worker.name}: wrangler check startup failed:\n${profiled.output}`);
+  return { name: worker.name, rawBytes, gzipBytes, startupMs: Number(active), targetMs: worker.targetMs };
+}
+
+const size = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`);
+
+let failed = false;
+for (const worker of WORKERS) {
+  try {
+    const checked = check(worker);
+    const verdict = checked.startupMs >= STARTUP_LIMIT_MS ? `OVER Cloudflare's ${STARTUP_LIMIT_MS} ms limit` : checked.startupMs <= checked.targetMs ? `target ${checked.targetMs} ms met` : `target ${checked.targetMs} ms NOT met`;
+    console.log(`${checked.name}: bundle ${size(checked.rawBytes)} (${size(checked.gzipBytes)} gzip), startup ${checked.startupMs.toFixed(1)} ms (${verdict})`);
+    if (checked.startupMs >= STARTUP_LIMIT_MS) failed = true;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    failed = true;
+  }
+}
+console.log("startup is the CPU of the Worker's global scope on this machine (wrangler check startup); Cloudflare's CPUs differ");
+if (failed) process.exit(1);
