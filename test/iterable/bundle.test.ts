@@ -20,6 +20,11 @@ describe("the Iterable Worker's bundle", () => {
     expect(mcpModules).toContain("node_modules/@iterable/mcp/dist/tools/index.js");
   });
 
+  it("has a console stand-in for winston, whose streams print debug lines in workerd (and were a quarter of the bundle)", () => {
+    expect(modules).toContain("upstreams/iterable/src/build/console-logger.ts");
+    expect(modules.filter((path) => /node_modules\/(winston|winston-transport|logform|readable-stream)\//.test(path))).toEqual([]);
+  });
+
   it("serves @iterable/api's package.json from the bundle (its only file read), not from a disk the Worker does not have", () => {
     expect(modules).toContain("upstreams/iterable/src/build/node-fs.ts");
     expect(modules).toContain("node_modules/@iterable/api/package.json");
