@@ -14,7 +14,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestHarness, type TestHarness } from "wrangler";
-import { startFakeIterable, type FakeIterable } from "../fake-iterable/server.ts";
+import { MAX_LOGGED, startFakeIterable, type FakeIterable } from "../fake-iterable/server.ts";
 
 const KEY = "e2e-iterable-key";
 const REVISION = "2025-06-18";
@@ -166,5 +166,48 @@ describe("@iterable/mcp over stdio and the Iterable Worker answer alike", () => 
     expect(JSON.stringify(await worker.request("tools/call", { name: "get_lists", arguments: {} }))).toBe(JSON.stringify(fromStdio));
     expect(JSON.stringify(fromStdio)).toContain("BadApiKey");
     expect(fake.requests({ client: "e2e-wrong-key" }).map((each) => each.keyValid)).toEqual([false, false]);
+  });
+});
+
+describe("the fake Iterable API", () => {
+  let fake: FakeIterable;
+  beforeAll(async () => {
+    fake = await startFakeIterable({ apiKey: KEY });
+  });
+  afterAll(() => fake?.close());
+
+  const get = (path: string, headers: Record<string, string>) => fetch(new URL(path, fake.url), { headers });
+
+  it("answers a wrong or missing key as Iterable does (401 BadApiKey) and logs whether the key was right, never the key", async () => {
+    const wrong = await get("/api/lists", { "api-key": "a-wrong-key-123", "iterable-mcp-client": "fake-key-test" });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ msg: "Invalid API key", code: "BadApiKey", params: null });
+    expect((await get("/api/lists", { "iterable-mcp-client": "fake-key-test" })).status).toBe(401);
+    expect((await get("/api/lists", { "api-key": KEY, "iterable-mcp-client": "fake-key-test" })).status).toBe(200);
+    const logged = fake.requests({ client: "fake-key-test" });
+    expect(logged.map((each) => each.keyValid)).toEqual([false, false, true]);
+    expect(JSON.stringify(logged)).not.toContain("a-wrong-key-123");
+    expect(JSON.stringify(logged)).not.toContain(KEY);
+  });
+
+  it("answers an endpoint Iterable does not have with 404 NotFound", async () => {
+    const response = await get("/api/no/such/thing", { "api-key": KEY });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: "NotFound" });
+  });
+
+  it("keeps the last MAX_LOGGED requests, readable and clearable over HTTP by client or whole", async () => {
+    fake.clear();
+    for (let index = 0; index < MAX_LOGGED + 5; index += 1) await get(`/api/campaigns/${index}`, { "api-key": KEY, "iterable-mcp-client": index % 2 === 0 ? "even" : "odd" });
+    const all = fake.requests();
+    expect(all).toHaveLength(MAX_LOGGED);
+    expect(all[0]?.path).toBe("/api/campaigns/5");
+    const odd = (await (await fetch(new URL("__fake/requests?client=odd", fake.url))).json()) as unknown[];
+    expect(odd).toHaveLength(MAX_LOGGED / 2);
+    expect((await fetch(new URL("__fake/requests?client=odd", fake.url), { method: "DELETE" })).status).toBe(204);
+    expect(fake.requests({ client: "odd" })).toEqual([]);
+    expect(fake.requests({ client: "even" })).toHaveLength(MAX_LOGGED / 2);
+    await fetch(new URL("__fake/requests", fake.url), { method: "DELETE" });
+    expect(fake.requests()).toEqual([]);
   });
 });
