@@ -27,7 +27,7 @@ let stopping = false;
 type Target = { name: string; url: string; headers: Record<string, string>; session?: string };
 type Sample = { ms: number; bytes: number; tools: number } | { error: string };
 
-const gateway = await startGateway();
+const gateway = await startGateway(["--sandbox"]);
 let passthrough: ChildProcess | undefined;
 // Both servers run in their own process groups: stop them on Ctrl-C too.
 process.once("SIGINT", () => {

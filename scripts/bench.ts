@@ -79,7 +79,7 @@ const micro = await runMicroBenchmarks();
 
 progress("starting npm start (sandbox + gateway) on free ports");
 // The deployed default policy/grant cache TTL (npm start shortens it to 2 s for editing policies).
-const gateway = await startGateway(["--var", `CACHE_TTL_MS:${CONFIG_DEFAULTS.CACHE_TTL_MS}`]);
+const gateway = await startGateway(["--sandbox", "--var", `CACHE_TTL_MS:${CONFIG_DEFAULTS.CACHE_TTL_MS}`]);
 let floor: RunningFloor | undefined;
 const clients: Client[] = [];
 process.once("SIGINT", () => {

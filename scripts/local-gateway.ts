@@ -7,12 +7,17 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export type RunningGateway = {
   url: string;
+  /** The sandbox's /mcp under --sandbox; otherwise where the fake Iterable API listens (its base URL + "mcp", unused). */
   upstreamUrl: string;
+  /** The fake Iterable API's base URL (the default upstream's outside world), with its request log at `__fake/requests`. */
+  iterableApiUrl: string;
   /** The dev grant's token. */
   token: string;
   /** The gateway's origin, where /admin lives. */
   origin: string;
   adminToken: string;
+  /** The start script's process id, which leads the process group of everything npm start runs. */
+  pid: number;
   output: () => string;
   stop: () => Promise<void>;
 };
@@ -56,9 +61,11 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
   return {
     url: `http://localhost:${port}/mcp`,
     upstreamUrl: `http://127.0.0.1:${upstreamPort}/mcp`,
+    iterableApiUrl: `http://127.0.0.1:${upstreamPort}/`,
     token,
     origin: `http://localhost:${port}`,
     adminToken,
+    pid: child.pid!,
     output: () => output,
     stop: async () => {
       if (child.exitCode !== null) return;

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
-// `npm start`: the gateway on http://localhost:8787/mcp in front of the sandbox
-// upstream (an Iterable-shaped MCP server), both in the real workerd runtime via
-// `wrangler dev`, from one command. Seeds the local KV with the recommended
-// Iterable policy and a dev grant, and prints the grant's token.
+// `npm start`: the gateway on http://localhost:8787/mcp in front of the official
+// Iterable MCP server (@iterable/mcp, upstreams/iterable/) in its own Worker, reached
+// through the UPSTREAM service binding, both in the real workerd runtime via one
+// `wrangler dev`; the Iterable server calls a local fake Iterable REST API (the
+// sandbox's data, test/fake-iterable/) on :8788, which prints every request. Seeds
+// the local KV with the recommended Iterable policy and a dev grant, and prints the
+// grant's token.
 //
-//   npm start                                              gateway :8787 → sandbox :8788
+//   npm start                                              gateway :8787 → Iterable Worker → fake Iterable API :8788
+//   npm start -- --sandbox                                 gateway :8787 → the Iterable-shaped sandbox MCP server :8788
+//                                                          (test/upstream: steered by headers in tests and benchmarks)
 //   npm start -- --var UPSTREAM_URL:https://mcp.example.com/mcp   front another MCP server
 //   npm start -- --port 9000 --upstream-port 9001
 //   npm start -- --inspector-port 9229                     attach DevTools to the gateway
@@ -21,19 +26,28 @@ import { createCommand } from "../src/cli/grant-commands.ts";
 import { pushCommand } from "../src/cli/policy-commands.ts";
 import { kvGet, wranglerBin, type KvTarget } from "../src/cli/wrangler-kv.ts";
 import { grantKey } from "../src/grants/grant.ts";
+import { unstable_readConfig } from "wrangler";
+import { startFakeIterable, type FakeIterable } from "../test/fake-iterable/server.ts";
 import { SANDBOX_CONTROL_HEADERS } from "../test/upstream/control-headers.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = wranglerBin();
 // A credential only the local sandbox knows: proves the gateway injects it.
 const SANDBOX_CREDENTIAL = "sandbox-dev-key";
+// The fake Iterable API's key, given to the Iterable Worker alone (the gateway never holds it).
+const ITERABLE_DEV_KEY = "iterable-dev-key";
+const ITERABLE_CONFIG = join(root, "upstreams/iterable/wrangler.toml");
 const DEV_POLICY = "recommended";
 const DEV_GRANT_FILE = join(root, ".wrangler", "dev-grant.json");
 const DEFAULT_PORT = 8787;
 const DEFAULT_UPSTREAM_PORT = 8788;
 
-const { port, upstreamPort, inspectorPort, passThrough } = parseArgs(process.argv.slice(2));
+const { port, upstreamPort, inspectorPort, sandbox, passThrough } = parseArgs(process.argv.slice(2));
 const externalUpstream = passThrough.some((arg) => arg.startsWith("UPSTREAM_URL:"));
+/** What the gateway fronts: the Iterable Worker (default), the sandbox, or a URL given with --var. */
+const upstreamKind: "iterable" | "sandbox" | "external" = externalUpstream ? "external" : sandbox ? "sandbox" : "iterable";
+let fakeIterable: FakeIterable | undefined;
+let iterableConfigDir: string | undefined;
 const children: ChildProcess[] = [];
 // A fresh admin token each start, like the session key; the CLI reads it from DEV_ADMIN_FILE.
 const adminToken = randomBytes(24).toString("base64url");
@@ -41,12 +55,12 @@ process.on("SIGINT", () => shutdown(130));
 process.on("SIGTERM", () => shutdown(143));
 
 const gatewayPort: PortUse = { port, flag: "--port", role: "gateway" };
-const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role: "sandbox upstream" };
+const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role: upstreamKind === "sandbox" ? "sandbox upstream" : "fake Iterable API" };
 checkPortsDistinct();
 await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
 const token = await seedLocalState();
 
-if (!externalUpstream) {
+if (upstreamKind === "sandbox") {
   // Again just before each spawn: seeding and the sandbox's start take seconds,
   // time enough for another `npm start` to take a port that was free above.
   await checkPortsFree([sandboxPort]);
@@ -57,9 +71,20 @@ if (!externalUpstream) {
   ]);
   await waitForHttp(`http://127.0.0.1:${upstreamPort}/__log`, "sandbox", sandbox);
 }
+if (upstreamKind === "iterable") {
+  await checkPortsFree([sandboxPort]);
+  fakeIterable = await startFakeIterable({
+    apiKey: ITERABLE_DEV_KEY,
+    port: upstreamPort,
+    onRequest: (logged) => console.log(`[iterable-api] ${logged.method} ${logged.path} ${logged.status} key ${logged.keyValid ? "right" : "WRONG"}${logged.tool ? ` tool=${logged.tool}` : ""}${logged.client ? ` client=${logged.client}` : ""}`),
+  });
+}
 await checkPortsFree([gatewayPort]);
 const gateway = start("gateway", [
   "dev", "-c", join(root, "wrangler.toml"),
+  // The Iterable Worker runs in the same wrangler dev, as a second Worker: the gateway reaches it through its
+  // UPSTREAM binding, and it has no port of its own (only the first Worker is served), as deployed.
+  ...(upstreamKind === "iterable" ? ["-c", iterableDevConfig(fakeIterable!.url)] : []),
   "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort),
   // Sessions from an earlier run are void: a fresh HMAC key each start.
   "--var", `SESSION_SECRET:${randomBytes(32).toString("hex")}`,
@@ -68,10 +93,10 @@ const gateway = start("gateway", [
   // Only loopback Hosts and Origins of this port pass: DNS-rebinding protection for a local server.
   "--var", `PUBLIC_URL:http://localhost:${port}`,
   "--var", `ADMIN_TOKEN:${adminToken}`,
-  ...(externalUpstream
-    ? []
-    : // Tests and benchmarks steer the sandbox with headers of its own (its request log's tag, a slow call…).
-      ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`, "--var", `FORWARD_HEADERS:${SANDBOX_CONTROL_HEADERS.join(",")}`]),
+  ...(upstreamKind === "sandbox"
+    ? // Tests and benchmarks steer the sandbox with headers of its own (its request log's tag, a slow call…).
+      ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`, "--var", `FORWARD_HEADERS:${SANDBOX_CONTROL_HEADERS.join(",")}`]
+    : []),
   ...passThrough,
 ]);
 await waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway);
@@ -80,7 +105,13 @@ writeFileSync(DEV_ADMIN_FILE, JSON.stringify(devAdmin), { mode: 0o600 });
 
 console.log(`
 mcp-policy-gateway is ready: http://localhost:${port}/mcp
-upstream: ${externalUpstream ? "as given with --var UPSTREAM_URL" : `sandbox Iterable MCP server at http://127.0.0.1:${upstreamPort}/mcp`}
+upstream: ${
+  upstreamKind === "external"
+    ? "as given with --var UPSTREAM_URL"
+    : upstreamKind === "sandbox"
+      ? `sandbox Iterable-shaped MCP server at http://127.0.0.1:${upstreamPort}/mcp`
+      : `the Iterable MCP server (@iterable/mcp) in its own Worker, through the UPSTREAM binding\n          Iterable API: a local fake at ${fakeIterable?.url} (each request is printed as [iterable-api])`
+}
 policy:   "${DEV_POLICY}" (policies/iterable/recommended.json)
 dev token (Authorization: Bearer …):
   ${token}
@@ -105,19 +136,47 @@ async function seedLocalState(): Promise<string> {
   return token;
 }
 
+/**
+ * The Iterable Worker's config for this run: upstreams/iterable/wrangler.toml as
+ * wrangler reads it, with its paths made absolute and the vars that point it at
+ * the fake API. `wrangler dev` gives --var to the first Worker only, so the
+ * second gets its vars from this file, one per run (kept under the gateway's port).
+ */
+function iterableDevConfig(fakeApiUrl: string): string {
+  const config = unstable_readConfig({ config: ITERABLE_CONFIG }, { hideWarnings: true });
+  const base = dirname(ITERABLE_CONFIG);
+  iterableConfigDir = join(root, ".wrangler", "npm-start", String(port));
+  mkdirSync(iterableConfigDir, { recursive: true });
+  const file = join(iterableConfigDir, "iterable.wrangler.json");
+  const json = {
+    name: config.name,
+    main: config.main,
+    compatibility_date: config.compatibility_date,
+    compatibility_flags: config.compatibility_flags,
+    workers_dev: false,
+    define: config.define,
+    alias: Object.fromEntries((Object.entries(config.alias ?? {}) as Array<[string, string]>).map(([from, to]) => [from, to.startsWith(".") ? join(base, to) : to])),
+    vars: { ...config.vars, ITERABLE_BASE_URL: fakeApiUrl.replace(/\/$/, ""), ITERABLE_API_KEY: ITERABLE_DEV_KEY, ITERABLE_USER_PII: "true", ITERABLE_ENABLE_WRITES: "true", ITERABLE_ENABLE_SENDS: "true" },
+  };
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  return file;
+}
+
 function parseArgs(args: string[]) {
   let port = DEFAULT_PORT;
   let upstreamPort = DEFAULT_UPSTREAM_PORT;
   // 0: any free port, so two starts never clash over wrangler's default 9229.
   let inspectorPort = 0;
+  let sandbox = false;
   const passThrough: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--port") port = portArg("--port", args[++i]);
     else if (args[i] === "--upstream-port") upstreamPort = portArg("--upstream-port", args[++i]);
     else if (args[i] === "--inspector-port") inspectorPort = portArg("--inspector-port", args[++i]);
+    else if (args[i] === "--sandbox") sandbox = true;
     else passThrough.push(args[i] ?? "");
   }
-  return { port, upstreamPort, inspectorPort, passThrough };
+  return { port, upstreamPort, inspectorPort, sandbox, passThrough };
 }
 
 function portArg(flag: string, value: string | undefined): number {
@@ -132,7 +191,7 @@ type PortUse = { port: number; flag: string; role: string };
 
 function checkPortsDistinct(): void {
   if (externalUpstream || port !== upstreamPort) return;
-  console.error(`--port and --upstream-port are both ${port}: the gateway and the sandbox upstream need a port each.`);
+  console.error(`--port and --upstream-port are both ${port}: the gateway and the ${sandboxPort.role} need a port each.`);
   process.exit(1);
 }
 
@@ -234,6 +293,8 @@ function isRunning(child: ChildProcess): boolean {
 
 function shutdown(code: number): never {
   for (const child of children) child.kill("SIGTERM");
+  void fakeIterable?.close();
+  if (iterableConfigDir) rmSync(iterableConfigDir, { recursive: true, force: true });
   forgetDevAdmin();
   process.exit(code);
 }

@@ -34,7 +34,7 @@ const dir = mkdtempSync(join(tmpdir(), "approval-browser-"));
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-  [gateway, browser] = await Promise.all([startGateway(), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+  [gateway, browser] = await Promise.all([startGateway(["--sandbox"]), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
 });
 afterAll(async () => {
   await browser?.close();

@@ -22,7 +22,7 @@ let gateway: RunningGateway;
 const outputs: string[] = [];
 
 beforeAll(async () => {
-  gateway = await startGateway();
+  gateway = await startGateway(["--sandbox"]);
 });
 afterAll(async () => {
   try {

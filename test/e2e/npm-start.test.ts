@@ -17,7 +17,7 @@ let inspectorPort: number;
 beforeAll(async () => {
   inspectorPort = await freePort();
   // Revocation is checked below, so grants are cached for 500 ms only.
-  gateway = await startGateway(["--var", "CACHE_TTL_MS:500", "--inspector-port", String(inspectorPort)]);
+  gateway = await startGateway(["--sandbox", "--var", "CACHE_TTL_MS:500", "--inspector-port", String(inspectorPort)]);
 });
 afterAll(async () => gateway?.stop());
 // Each client holds a standalone GET stream open; close them so no test inherits another's sockets.
@@ -37,7 +37,7 @@ async function connect(token: string) {
 
 const iterableTools: Array<{ name: string }> = JSON.parse(readFileSync(`${ROOT}/test/upstream/iterable-tools.json`, "utf8")).tools;
 
-describe("npm start: the gateway in front of the sandbox, with the recommended policy and a dev grant", () => {
+describe("npm start -- --sandbox: the gateway in front of the sandbox, with the recommended policy and a dev grant", () => {
   it("an SDK client lists exactly the tools the recommended policy allows", async () => {
     const validation = validatePolicyText(readFileSync(`${ROOT}/policies/iterable/recommended.json`, "utf8"));
     if (!validation.ok) throw new Error(validation.problems.join("\n"));
