@@ -1,16 +1,24 @@
 /**
- * CPU time of the Iterable Worker's requests, measured in workerd: a
- * `wrangler dev` of the Worker in front of the fake Iterable API, on free
- * ports with its own state folder, and the V8 profiler (over the inspector)
- * recording each request. A request's CPU is the profiler's sampled time that
- * is not idle (JavaScript, compilation, garbage collection), so waiting on the
- * fake API is not counted.
+ * CPU time of the Iterable Worker's requests, two ways:
+ *
+ * - in workerd: a `wrangler dev` of the Worker in front of the fake Iterable
+ *   API, on free ports with its own state folder, and the V8 profiler (over
+ *   the inspector) recording each request. A request's time is the profile's
+ *   samples that are not idle (JavaScript, compilation, garbage collection,
+ *   the runtime's own work on the thread), so waiting on the fake API is not
+ *   counted; but the samples are wall-clock, so on a loaded machine they are
+ *   an upper bound.
+ * - in Node: the same bundle (as `wrangler deploy` builds it) imported into
+ *   this process, its handler called directly, `process.cpuUsage()` around
+ *   the requests: the CPU the bundle's JavaScript takes, with Node's fetch
+ *   instead of workerd's, and minus what the fake API took for the same
+ *   requests.
  *
  *   node upstreams/iterable/measure-cpu.ts [--runs 5]
  *
- * For each run, a new isolate (wrangler dev restarted) answers: tools/list
- * (the isolate's first MCP request), tools/list again (warm), a call of
- * get_lists (warm); and in a second new isolate, get_lists first. Prints the
+ * In workerd, each run starts a new isolate (wrangler dev restarted) for
+ * tools/list (the isolate's first MCP request), tools/list again (warm), a
+ * call of get_lists (warm); and another for get_lists first. Prints the
  * median of each in milliseconds.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -21,6 +29,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { wranglerBin } from "../../src/cli/wrangler-kv.ts";
+import { buildIterableWorker, ITERABLE_BUNDLE, ITERABLE_BUNDLE_DIR } from "../../test/fake-iterable/global-setup.ts";
 import { startFakeIterable } from "../../test/fake-iterable/server.ts";
 
 const KEY = "measure-cpu-key";
@@ -42,12 +51,53 @@ try {
       results["get_lists, first in an isolate"]?.push(await measure({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get_lists", arguments: {} } }));
     });
   }
+  console.log("In workerd (V8 profiler, busy samples):");
+  for (const [label, samples] of Object.entries(results)) {
+    const sorted = [...samples].sort((a, b) => a - b);
+    console.log(`  ${label}: ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} ms (median of ${sorted.length}: ${sorted.map((each) => each.toFixed(1)).join(", ")})`);
+  }
+  await measureInNode();
 } finally {
   await fake.close();
 }
-for (const [label, samples] of Object.entries(results)) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  console.log(`${label}: ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} ms CPU (median of ${sorted.length}: ${sorted.map((each) => each.toFixed(1)).join(", ")})`);
+
+/** The bundle's CPU per request in this Node process: first (module loading and building the tools included), then warm. */
+async function measureInNode(): Promise<void> {
+  await buildIterableWorker(ITERABLE_BUNDLE_DIR);
+  const { default: worker } = (await import(ITERABLE_BUNDLE)) as { default: { fetch(request: Request, env: object): Promise<Response> } };
+  const env = { ITERABLE_API_KEY: KEY, ITERABLE_BASE_URL: fake.url.replace(/\/$/, ""), ITERABLE_USER_PII: "true", ITERABLE_ENABLE_WRITES: "true", ITERABLE_ENABLE_SENDS: "true" };
+  const log = console.log;
+  const cpuMs = async (message: unknown, times: number) => {
+    const start = process.cpuUsage();
+    console.log = () => {}; // the Worker's request lines
+    try {
+      for (let index = 0; index < times; index += 1) {
+        const request = new Request("https://iterable-mcp.test/mcp", {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" },
+          body: JSON.stringify(message),
+        });
+        await (await worker.fetch(request, env)).text();
+      }
+    } finally {
+      console.log = log;
+    }
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000 / times;
+  };
+  const list = { jsonrpc: "2.0", id: 1, method: "tools/list" };
+  const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "get_lists", arguments: {} } };
+  const first = await cpuMs(list, 1);
+  const warmList = await cpuMs(list, 200);
+  const warmCall = await cpuMs(call, 200);
+  const start = process.cpuUsage();
+  for (let index = 0; index < 200; index += 1) await (await fetch(new URL("/api/lists", fake.url), { headers: { "api-key": KEY } })).text();
+  const apiUsed = process.cpuUsage(start);
+  const apiMs = (apiUsed.user + apiUsed.system) / 1000 / 200;
+  console.log("In Node (process.cpuUsage, the same bundle):");
+  console.log(`  tools/list, first in the process: ${first.toFixed(1)} ms`);
+  console.log(`  tools/list, warm: ${warmList.toFixed(1)} ms`);
+  console.log(`  get_lists, warm: ${(warmCall - apiMs).toFixed(1)} ms (${warmCall.toFixed(1)} ms less ${apiMs.toFixed(1)} ms for the fake API and Node's fetch of it)`);
 }
 
 /** Runs `wrangler dev` of the Worker on free ports, hands `use` a function that measures one request's CPU, then stops it. */
