@@ -282,9 +282,9 @@ describe("configuration", () => {
     expect(error.message).not.toContain("ture");
   });
 
-  it("the EU data centre is a base URL like any other: requests go to ITERABLE_BASE_URL", async () => {
+  it("requests go to ITERABLE_BASE_URL's origin, written with or without a trailing slash (the US, EU or any data centre)", async () => {
     const name = clientName();
-    // Only the fake is reachable here; what matters is that the Worker calls the configured origin and path.
+    // The project's binding has the slash; this one has none. Only the fake is reachable here, so it stands for any data centre.
     const { client } = await connect(await iterableWorker({ ITERABLE_BASE_URL: env.FAKE_ITERABLE_URL.replace(/\/$/, "") }), name);
     await client.callTool({ name: "get_channels", arguments: {} });
     expect(await fakeRequests(name)).toMatchObject([{ method: "GET", path: "/api/channels", keyValid: true }]);
