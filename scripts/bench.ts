@@ -201,6 +201,9 @@ try {
   progress(`limit decisions of one grant's Durable Object: ${LIMITER_CALLS} refused calls at concurrency ${CONCURRENCY}`);
   const limiter = await limiterDecisions(await connect("C", bearer(grants.load[0]!)));
 
+  progress("the service-binding upstream: a second npm start, the gateway in front of the Iterable Worker");
+  const binding = await serviceBindingCase();
+
   const driftAtEnd = await sequentialP50(deniedAtGateway, DRIFT_SAMPLES);
   const rssAtEnd = { gateway: runtimeRss("C"), floor: runtimeRss("B") };
   const gatewayPids = [...new Set([rssAtStart.gateway.pid, load.rss.pid, rssAtEnd.gateway.pid])].filter((pid) => pid !== undefined);
@@ -230,6 +233,11 @@ try {
     `C reads the whole event and answers with the ${large.tools.C ?? "?"} tools the recommended policy shows (the padding tools pad_* are not allowed).`,
     "",
     table(microRows(micro, limiter)),
+    "",
+    table(bindingRows(binding)),
+    "D: `npm start` as users run it: the gateway → UPSTREAM service binding → the official Iterable MCP server Worker (@iterable/mcp)",
+    "→ the fake Iterable REST API (Node, loopback). The sandbox (A) answers from memory; D's Iterable server makes a REST call per tool call,",
+    "so D − C is the Iterable server and its API hop, not the binding. CPU: the one workerd running both Workers.",
     "",
     table(loadRows(load)),
     `${LOAD_CALLS} calls sent at once (undici opens a socket per request; at most ${load.connections} open at the gateway), ${(load.wallMs / 1000).toFixed(2)} s, ${(LOAD_CALLS / (load.wallMs / 1000)).toFixed(0)} calls/s; ` +
@@ -289,6 +297,60 @@ async function run(...args: string[]): Promise<string> {
   const result = await cli(...args);
   if (result.status !== 0) throw new Error(`mcp-gateway ${args.join(" ")} failed:\n${result.stderr}`);
   return result.stdout;
+}
+
+/**
+ * The upstream as `npm start` and a deployment run it: a service binding to the Iterable Worker.
+ * A second npm start (its own ports), an allow-all grant made through its admin API, then get_lists
+ * and tools/list, sequential and at concurrency 16.
+ */
+async function serviceBindingCase() {
+  const running = await startGateway(["--var", `CACHE_TTL_MS:${CONFIG_DEFAULTS.CACHE_TTL_MS}`]);
+  const client = new Client({ name: "bench-binding", version: "1" });
+  try {
+    const admin = (path: string, body: unknown) =>
+      fetch(`${running.origin}/admin/api${path}`, { method: path.startsWith("/policies") ? "PUT" : "POST", headers: { authorization: `Bearer ${running.adminToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (!(await admin("/policies/bench_binding", { policy: { version: "1", default: "allow" } })).ok) throw new Error("could not push the binding case's policy");
+    const created = await admin("/grants", { label: `bench-${RUN}-binding`, policy: "bench_binding" });
+    const { token } = (await created.json()) as { token: string };
+    await client.connect(new StreamableHTTPClientTransport(new URL(running.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const port = Number(new URL(running.url).port);
+    const measure = async (label: string, op: Op, samples: number) => {
+      for (let i = 0; i < WARMUP; i++) await op();
+      const latencies: number[] = [];
+      for (let i = 0; i < samples; i++) {
+        const started = performance.now();
+        await op();
+        latencies.push(performance.now() - started);
+      }
+      const requests = 4 * 100;
+      const before = cpuByPid(wranglerTree(port));
+      const started = performance.now();
+      await pool(requests, CONCURRENCY, op);
+      const took = performance.now() - started;
+      const after = cpuByPid(wranglerTree(port));
+      return { label, latencies, perSecond: requests / (took / 1000), cpuMs: cpuSpent(before.worker, after.worker) / requests };
+    };
+    const call: Op = async () => {
+      const result = await client.callTool({ name: "get_lists", arguments: {} });
+      if (result.isError) throw new Error(`get_lists: ${JSON.stringify(result).slice(0, 200)}`);
+    };
+    const list: Op = async () => {
+      const result = await client.request({ method: "tools/list", params: {} }, ToolListSchema);
+      if (result.tools.length !== 118) throw new Error(`tools/list: ${result.tools.length} tools`);
+    };
+    return [await measure("get_lists (allowed call)", call, 200), await measure("tools/list, 118 tools", list, 100)];
+  } finally {
+    await client.close().catch(() => undefined);
+    await running.stop();
+  }
+}
+
+function bindingRows(rows: Awaited<ReturnType<typeof serviceBindingCase>>): string[][] {
+  return [
+    ["D: service-binding upstream", "p50 ms", "p99 ms", "req/s (c=16)", "CPU ms/req"],
+    ...rows.map((row) => [row.label, ms(median(row.latencies)), ms(percentile(row.latencies, 0.99)), row.perSecond.toFixed(0), ms(row.cpuMs)]),
+  ];
 }
 
 // ---------------------------------------------------------------------------
