@@ -23,6 +23,8 @@ const WORKERS = [
   { name: "mcp-policy-gateway", config: "wrangler.toml", targetMs: 40 },
 ] as const;
 
+const size = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`);
+
 type Checked = { name: string; rawBytes: number; gzipBytes: number; startupMs: number; targetMs: number };
 
 function wrangler(args: string[]): { ok: boolean; output: string } {
@@ -51,14 +53,18 @@ function check(worker: (typeof WORKERS)[number]): Checked {
   const contents = files.map((file) => readFileSync(file));
   const rawBytes = contents.reduce((sum, bytes) => sum + bytes.byteLength, 0);
   const gzipBytes = contents.reduce((sum, bytes) => sum + gzipSync(bytes, { level: 9 }).byteLength, 0);
-  const profiled = wrangler(["check", "startup", "-c", worker.config, "--outfile", join(OUT, `${worker.name}.cpuprofile`)]);
+  // check startup builds with `wrangler deploy` and its own -c is not passed on: the config goes in --args.
+  const profiled = wrangler(["check", "startup", `--args=-c ${worker.config}`, "--outfile", join(OUT, `${worker.name}.cpuprofile`)]);
+  const bundled = /Bundle:\s*([\d.]+) KiB/.exec(profiled.output)?.[1];
+  if (bundled !== undefined && Math.abs(Number(bundled) * 1024 - rawBytes) > rawBytes * 0.05) {
+    throw new Error(`${worker.name}: wrangler check startup profiled a ${bundled} KiB bundle, not this Worker's ${size(rawBytes)}`);
+  }
   // The CPU the global scope took ("Active", garbage collection included), not the wall clock around it.
   const active = /Active:\s*([\d.]+)\s*ms/.exec(profiled.output)?.[1];
   if (!profiled.ok || active === undefined) throw new Error(`${worker.name}: wrangler check startup failed:\n${profiled.output}`);
   return { name: worker.name, rawBytes, gzipBytes, startupMs: Number(active), targetMs: worker.targetMs };
 }
 
-const size = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`);
 
 let failed = false;
 for (const worker of WORKERS) {
