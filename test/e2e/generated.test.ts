@@ -31,6 +31,6 @@ describe("defect 12: one source of truth for configuration defaults", () => {
   it("wrangler.toml sets no default of its own", () => {
     const vars = readFileSync(`${ROOT}/wrangler.toml`, "utf8").split("[vars]")[1]?.split("[[")[0] ?? "";
     const set = [...vars.matchAll(/^([A-Z_]+)\s*=/gm)].map((match) => match[1]);
-    expect(set).toEqual(["UPSTREAM_URL"]);
+    expect(set).toEqual([]);
   });
 });
