@@ -6,6 +6,7 @@ import { asGatewayError, httpStatusOf, toJsonRpcError } from "./errors.ts";
 import { authenticate } from "./grants/authenticate.ts";
 import { corsForAllowedOrigins } from "./http/cors.ts";
 import { originGuard } from "./http/origin.ts";
+import { favicon, homePage } from "./http/home.ts";
 import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.ts";
 import { servicesFor } from "./services.ts";
 
@@ -21,6 +22,9 @@ app.post("/mcp", handlePost);
 app.get("/mcp", handleGet);
 app.delete("/mcp", handleDelete);
 app.all("/mcp", methodNotAllowed);
+// For a person who opens the URL in a browser: what this is and where its doors are.
+app.get("/", homePage);
+app.get("/favicon.ico", favicon);
 // OAuth sign-in (metadata, registration, token, the authorize pages: src/oauth/) and the operators'
 // door (its own authentication, the admin token: src/admin/) are built on their first request, not
 // at startup: an isolate that only serves agents never pays for their routes and schemas.

@@ -15,6 +15,8 @@ const WRONG_ADMIN_TOKEN = "not-the-admin-token-0123456789abcdef";
 
 /** Routes that open without a credential, and why. Anything else under a door must refuse. */
 const PUBLIC = new Map<string, string>([
+  ["GET /", "a page naming the gateway and its version, and where /mcp and /admin are"],
+  ["GET /favicon.ico", "the tab icon"],
   ["GET /admin/api/openapi.json", "the API's description: it names routes, never data"],
   ["GET /admin", "a redirect to the approvals page, which then needs a session"],
   ["GET /admin/style.css", "the console's stylesheet"],
@@ -268,5 +270,25 @@ describe("admin token guessing is throttled per address, and a correct token nev
     const right = await signIn(env.ADMIN_TOKEN);
     expect(right.status).toBe(303);
     expect(right.headers.get("set-cookie")).toContain("mcp_gateway_admin=");
+  });
+});
+
+describe("what a browser finds at the gateway's own URL", () => {
+  it("GET / is a small page naming the gateway, its version and where /mcp and /admin are; /favicon.ico is an icon", async () => {
+    const gw = gateway();
+    const home = await gw.fetch(`${ORIGIN}/`);
+    expect(home.status).toBe(200);
+    expect(home.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const text = await home.text();
+    expect(text).toMatch(/mcp-policy-gateway \d+\.\d+\.\d+/);
+    expect(text).toContain(`${ORIGIN}/mcp`);
+    expect(text).toContain('href="/admin"');
+    const icon = await gw.fetch(`${ORIGIN}/favicon.ico`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toBe("image/x-icon");
+    const bytes = new Uint8Array(await icon.arrayBuffer());
+    // An ICO header: reserved 0, type 1 (icon), one image of 16×16.
+    expect([...bytes.slice(0, 8)]).toEqual([0, 0, 1, 0, 1, 0, 16, 16]);
+    expect(bytes.byteLength).toBe(6 + 16 + 40 + 16 * 16 * 4 + 16 * 4);
   });
 });
