@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * Every setting's default, in one place. The README's configuration table is
+ * Every setting's default, in one place. docs/configuration.md's table is
  * checked against this object by a test, and wrangler.toml sets only what a
  * deployment must choose (UPSTREAM_URL), so the three cannot drift apart.
  */

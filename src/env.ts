@@ -14,12 +14,12 @@ export type Bindings = Env & {
   ADMIN_TOKEN?: string;
   /** Signs approval webhooks (`wrangler secret put APPROVAL_WEBHOOK_SECRET`). */
   APPROVAL_WEBHOOK_SECRET?: string;
-  /** Optional vars (README "Configuration"): where approval webhooks go, and Cloudflare Access in front of /admin. */
+  /** Optional vars (docs/configuration.md): where approval webhooks go, and Cloudflare Access in front of /admin. */
   APPROVAL_WEBHOOK_URL?: string;
   ACCESS_TEAM_DOMAIN?: string;
   ACCESS_AUD?: string;
   AUDIT_RETENTION_DAYS?: string;
-  /** OAuth token lifetimes in seconds (README "Configuration"; defaults in src/config.ts). */
+  /** OAuth token lifetimes in seconds (docs/configuration.md; defaults in src/config.ts). */
   OAUTH_ACCESS_TOKEN_TTL?: string;
   OAUTH_REFRESH_TOKEN_TTL?: string;
 };

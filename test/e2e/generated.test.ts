@@ -18,13 +18,13 @@ describe("committed files derived from the code", () => {
 });
 
 describe("defect 12: one source of truth for configuration defaults", () => {
-  const readme = readFileSync(`${ROOT}/README.md`, "utf8");
-  /** The README's configuration table: name → default column, backticks removed. */
+  const reference = readFileSync(`${ROOT}/docs/configuration.md`, "utf8");
+  /** docs/configuration.md's table: name → default column, backticks removed. */
   const documented = new Map(
-    [...readme.matchAll(/^\| `([A-Z_]+)` \| (?:var|secret) \| ([^|]*) \|/gm)].map((row) => [row[1], row[2]?.trim().replace(/^`|`$/g, "")]),
+    [...reference.matchAll(/^\| `([A-Z_]+)` \| (?:var|secret) \| ([^|]*) \|/gm)].map((row) => [row[1], row[2]?.trim().replace(/^`|`$/g, "")]),
   );
 
-  it.each(Object.entries(CONFIG_DEFAULTS))("the README documents %s with the default the code uses", (name, value) => {
+  it.each(Object.entries(CONFIG_DEFAULTS))("docs/configuration.md documents %s with the default the code uses", (name, value) => {
     expect(documented.get(name)).toBe(String(value));
   });
 
@@ -32,5 +32,15 @@ describe("defect 12: one source of truth for configuration defaults", () => {
     const vars = readFileSync(`${ROOT}/wrangler.toml`, "utf8").split("[vars]")[1]?.split("[[")[0] ?? "";
     const set = [...vars.matchAll(/^([A-Z_]+)\s*=/gm)].map((match) => match[1]);
     expect(set).toEqual([]);
+  });
+});
+
+describe("the README and docs/ link to what exists", () => {
+  const files = ["README.md", ...readdirSync(`${ROOT}/docs`).map((file) => `docs/${file}`)];
+  it.each(files)("every relative link in %s names a file of the repository", (file) => {
+    const text = readFileSync(`${ROOT}/${file}`, "utf8");
+    const base = new URL(file, `file://${ROOT}/`);
+    const targets = [...text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1]!).filter((target) => !/^[a-z]+:/.test(target));
+    for (const target of targets) expect(() => readFileSync(new URL(target, base)), `${file} → ${target}`).not.toThrow();
   });
 });
