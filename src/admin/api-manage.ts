@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AdminEnv } from "./env.ts";
-import { API_ACTOR } from "./manage/admin-record.ts";
+import { ActorSchema, apiActor } from "./manage/admin-record.ts";
 import { CounterRowSchema, CounterService } from "./manage/counters.ts";
 import { GrantCreateInputSchema, GrantService, GrantSummarySchema } from "./manage/grants.ts";
 import { simulate, SimulationSchema } from "../policy/simulate.ts";
@@ -12,7 +12,8 @@ import { parsedPolicy, POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicyService, Pol
  * into its OpenAPI document): the same services as the console's pages. The
  * admin API's own middleware (api.ts) requires `Authorization: Bearer
  * <ADMIN_TOKEN>` before any of these routes runs; every change is audited
- * with `by: "admin (api)"`.
+ * with the `by` its body gives (the CLI's "alice (cli)", "npm start"), or
+ * "admin (api)" without one.
  */
 export const manageApi = new OpenAPIHono<AdminEnv>({
   defaultHook: (result, c) => {
@@ -43,6 +44,8 @@ const PolicyNameParamsSchema = z.object({ name: z.string().min(1).max(512).opena
 const PolicyDocumentSchema = z.union([z.record(z.string(), z.unknown()), z.string()]).openapi({ description: "The policy: a JSON object, or its JSON text" });
 
 const notFound = (message: string) => ({ error: "not_found", message });
+/** Who acts, as the caller names them: optional on every route that changes something. */
+const by = ActorSchema.optional().openapi({ description: 'Who acts, recorded in the audit trail as given (1-200 characters); "admin (api)" when absent', example: "alice (cli)" });
 
 // ── Grants ──────────────────────────────────────────────────────────────
 
@@ -63,7 +66,7 @@ manageApi.openapi(
     path: "/grants",
     summary: "Create a grant; its token is in this answer and nowhere else, ever",
     security: SECURITY,
-    request: { body: body(GrantCreateInputSchema) },
+    request: { body: body(GrantCreateInputSchema.extend({ by })) },
     responses: {
       201: json(z.object({ grant: GrantSummarySchema, token: z.string() }), "The grant and its token (shown once: only its SHA-256 is stored)"),
       400: failure("A bad body, or no policy of that name"),
@@ -71,7 +74,8 @@ manageApi.openapi(
     },
   }),
   async (c) => {
-    const created = await new GrantService(c.env).create(c.req.valid("json"), API_ACTOR);
+    const { by: actor, ...input } = c.req.valid("json");
+    const created = await new GrantService(c.env).create(input, apiActor(actor));
     if (!created.ok) return c.json({ error: "invalid_request", message: created.problem }, 400);
     c.header("Cache-Control", "no-store");
     return c.json({ grant: created.grant, token: created.token }, 201);
@@ -84,9 +88,10 @@ manageApi.openapi(
     path: "/grants/{id}/revoke",
     summary: "Revoke a grant (its agents get 401 once caches let go, within CACHE_TTL_MS plus KV's edge cache)",
     security: SECURITY,
-    request: { params: GrantIdParamsSchema },
+    request: { params: GrantIdParamsSchema, body: { content: { "application/json": { schema: z.strictObject({ by }) } }, required: false } },
     responses: {
       200: json(z.object({ grant: GrantSummarySchema }), "The grant, revoked"),
+      400: failure("A bad body"),
       401: UNAUTHORIZED,
       404: failure("No such grant"),
       409: json(ErrorSchema.extend({ grant: GrantSummarySchema }), "The grant was revoked already"),
@@ -94,7 +99,7 @@ manageApi.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    const outcome = await new GrantService(c.env).revoke(id, API_ACTOR);
+    const outcome = await new GrantService(c.env).revoke(id, apiActor(c.req.valid("json").by));
     if (outcome.ok) return c.json({ grant: outcome.grant }, 200);
     if (outcome.reason === "not_found") return c.json(notFound(`no grant with id ${id}`), 404);
     return c.json({ error: "conflict", message: `grant ${id} is revoked already`, grant: outcome.grant }, 409);
@@ -131,7 +136,7 @@ manageApi.openapi(
     path: "/grants/{id}/counters/reset",
     summary: "Reset one counter in one scope (grant or global)",
     security: SECURITY,
-    request: { params: GrantIdParamsSchema, body: body(z.strictObject({ counter: z.string().min(1).max(128), scope: z.enum(["grant", "session", "global"]) })) },
+    request: { params: GrantIdParamsSchema, body: body(z.strictObject({ counter: z.string().min(1).max(128), scope: z.enum(["grant", "session", "global"]), by })) },
     responses: {
       200: json(z.object({ counter: z.string(), scope: z.enum(["grant", "global"]), dropped: z.number() }), "Reset; `dropped` counts the usage rows forgotten"),
       400: failure("The grant's policy has no such limit, or it counts per session"),
@@ -141,8 +146,8 @@ manageApi.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    const { counter, scope } = c.req.valid("json");
-    const outcome = await new CounterService(c.env).reset(id, counter, scope, API_ACTOR);
+    const { counter, scope, by: actor } = c.req.valid("json");
+    const outcome = await new CounterService(c.env).reset(id, counter, scope, apiActor(actor));
     if (outcome.ok) return c.json({ counter: outcome.counter, scope: outcome.scope, dropped: outcome.dropped }, 200);
     return outcome.reason === "not_found" ? c.json(notFound(outcome.message), 404) : c.json({ error: "invalid_request", message: outcome.message }, 400);
   },
@@ -243,7 +248,7 @@ manageApi.openapi(
     path: "/policies/{name}",
     summary: "Push a new version of a policy (validated first, audited as policy.push)",
     security: SECURITY,
-    request: { params: PushableNameParamsSchema, body: body(z.object({ policy: PolicyDocumentSchema })) },
+    request: { params: PushableNameParamsSchema, body: body(z.object({ policy: PolicyDocumentSchema, by })) },
     responses: {
       200: json(z.object({ name: z.string(), version: z.string() }), "Stored; in force everywhere within CACHE_TTL_MS plus KV's edge cache"),
       400: json(ProblemsSchema, "Not a valid policy: every problem at its JSON path"),
@@ -252,7 +257,8 @@ manageApi.openapi(
   }),
   async (c) => {
     const { name } = c.req.valid("param");
-    const pushed = await new PolicyService(c.env).push(name, c.req.valid("json").policy, API_ACTOR);
+    const { policy, by: actor } = c.req.valid("json");
+    const pushed = await new PolicyService(c.env).push(name, policy, apiActor(actor));
     if (!pushed.ok || pushed.version === null) return c.json({ error: "invalid_policy", message: "the policy is not valid; nothing was stored", problems: pushed.problems }, 400);
     return c.json({ name, version: pushed.version }, 200);
   },

@@ -1,9 +1,23 @@
+import { z } from "zod";
 import type { AdminAction, AdminRecord } from "../../audit/record.ts";
 import { AuditWriter, newAuditId } from "../../audit/writer.ts";
 import type { Bindings } from "../../env.ts";
 
 /** Who acts through the admin API (the Bearer ADMIN_TOKEN names nobody in particular). */
 export const API_ACTOR = "admin (api)";
+
+/**
+ * Who the caller of the admin API says acts (`"alice (cli)"`, `"npm start"`):
+ * optional on every route that changes something, recorded as given, bounded
+ * as an approval decision's `by` is. The admin token names nobody, so this is
+ * the caller's word, as the decision's is.
+ */
+export const ActorSchema = z.string().min(1).max(200);
+
+/** The record's `by` for an admin API request: the caller's, else API_ACTOR. */
+export function apiActor(by: string | undefined): string {
+  return by ?? API_ACTOR;
+}
 
 type AdminRecordInput = {
   action: AdminAction;
