@@ -190,7 +190,7 @@ describe("OAuth sign-in through npm start, with the pages filled in Chromium", (
       await page.click("form.stack button.primary");
       await page.waitForSelector("button.approve");
       const consent = (await page.textContent("main"))!;
-      expect(consent).toContain(`Allow ${clientName} to use this gateway as ${clientName}?`);
+      expect(consent).toContain(`Allow ${clientName} to use this gateway?`);
       expect(consent).toContain("recommended");
       expect(consent).toContain("Hidden from the app: @destructive");
       expect(consent).toContain(callback.url);

@@ -2,7 +2,7 @@ import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
 import { visible } from "../../admin/pages/display.ts";
 import { When } from "../../admin/pages/parts.tsx";
 import type { Claims } from "../flow.ts";
-import type { PolicyOverview } from "../policy-overview.ts";
+import { plural, type PolicyOverview } from "../policy-overview.ts";
 import { ClientFacts, SignInLayout } from "./layout.tsx";
 import { Hidden, type FormBase } from "./sign-in.tsx";
 
@@ -37,8 +37,12 @@ export function ConsentPage({ client, base, claims, grant, policy, now = Date.no
   return (
     <SignInLayout title={`Allow ${client.clientName}?`}>
       <h1>
-        Allow <span>{visible(client.clientName)}</span> to use this gateway as <span>{visible(grant.label)}</span>?
+        Allow <span>{visible(client.clientName)}</span> to use this gateway?
       </h1>
+      <p>
+        {grant.kind === "new" ? "With a new grant" : <>As the grant <strong>{visible(grant.label)}</strong></>}, under the policy <strong>{visible(grant.policy)}</strong>,
+        whose rules are summarised below.
+      </p>
       <ClientFacts client={client} />
       <h2>The grant</h2>
       <dl class="facts">
@@ -92,6 +96,7 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
     );
   }
   const { tools } = policy;
+  const offered = tools.allowed.length + tools.approval.length + tools.conditional.length + tools.refused.length;
   return (
     <>
       <ul class="plain">
@@ -110,7 +115,7 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
         ) : null}
         {policy.rules.map((rule) => (
           <li>
-            <code>{visible(rule.pattern)}</code>: {rule.text}
+            <code>{visible(rule.pattern)}</code>: {visible(rule.text)}
           </li>
         ))}
         {policy.allTools.map((limit) => (
@@ -118,14 +123,16 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
         ))}
       </ul>
       <p>
-        Of the {tools.allowed.length + tools.approval.length + tools.conditional.length + tools.hidden.length} tools of the Iterable MCP server, the app is
-        offered {tools.allowed.length + tools.approval.length + tools.conditional.length}: {tools.allowed.length} allowed, {tools.approval.length} only with a
-        human's approval, {tools.conditional.length} only with arguments the rules accept; {tools.hidden.length} are hidden or refused.
+        Of the {offered + tools.hidden.length} tools of the Iterable MCP server, the app is offered {offered}: {tools.allowed.length} allowed,{" "}
+        {tools.approval.length} only with a human's approval, {tools.conditional.length} depending on their arguments
+        {tools.refused.length > 0 ? `, ${tools.refused.length} listed but refused on every call` : ""}; {plural(tools.hidden.length, "tool")}{" "}
+        {tools.hidden.length === 1 ? "is" : "are"} hidden and refused.
       </p>
       <ToolList title="Allowed" names={tools.allowed} />
       <ToolList title="Need a human's approval" names={tools.approval} />
-      <ToolList title="Allowed only with some arguments" names={tools.conditional} />
-      <ToolList title="Hidden or refused" names={tools.hidden} />
+      <ToolList title="Allowed or refused by their arguments" names={tools.conditional} />
+      <ToolList title="Listed, but every call refused" names={tools.refused} />
+      <ToolList title="Hidden and refused" names={tools.hidden} />
     </>
   );
 }
