@@ -37,6 +37,11 @@ export const ApprovalRecordSchema = z.object({
   note: z.string().nullable(),
   /** The approval page. */
   url: z.string(),
+  /**
+   * While pending, until when an agent's call is held open waiting for the decision (the last one, when
+   * several are); null when no call is held. A time already past means the hold is over.
+   */
+  heldUntil: z.iso.datetime().nullable().optional(),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecordSchema>;
 

@@ -168,6 +168,8 @@ function holdCall(
   // Clients give up on a request after 60 s unless progress resets their clock (the TS SDK's
   // resetTimeoutOnProgress): without a progress token, the hold ends in time for the pending answer to be read.
   const waitMs = progressToken === undefined ? Math.min(held.waitMs, services.config.maxHoldWithoutProgressMs) : held.waitMs;
+  // Names this wait in the grant's object, so that an agent going away stops counting as waiting there.
+  const holdId = crypto.randomUUID();
   return holdForApproval({
     requestId: request.id,
     approval: held.approval,
@@ -178,7 +180,7 @@ function holdCall(
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     decision: async () => {
       try {
-        return (await c.env.GRANT_OBJECT.getByName(grant.id).awaitDecision(held.approval.id, waitMs)) as ApprovalRecord | undefined;
+        return (await c.env.GRANT_OBJECT.getByName(grant.id).awaitDecision(held.approval.id, waitMs, holdId)) as ApprovalRecord | undefined;
       } catch (error) {
         console.error("waiting for an approval failed", { approval: held.approval.id, error: String(error) });
         return held.approval;
@@ -198,6 +200,11 @@ function holdCall(
       return proceed(c, request, context, authorized, { outcome: { decision: "approved", rule }, wouldRefuse: false, enforced: true, refuse: held.refuse, log: held.log, audit: held.audit });
     },
     gone: () => {
+      c.executionCtx.waitUntil(
+        c.env.GRANT_OBJECT.getByName(grant.id)
+          .releaseHold(held.approval.id, holdId)
+          .catch((error: unknown) => console.error("ending a hold failed; it ends at its time", { approval: held.approval.id, error: String(error) })),
+      );
       held.log({ decision: "approval_required", rule, reason: `the agent went away while its call was held for approval ${held.approval.id}: the call was not made`, approval: held.approval.id });
       held.audit.settle();
     },

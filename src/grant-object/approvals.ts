@@ -17,8 +17,10 @@ import type { ApprovalRecord, ApprovalStatus, DecisionInput } from "../approvals
  * reservation of the call that consumed it, so giving that call's count back
  * also gives the approval back. `revision` counts the row's changes, and
  * `indexed` is 0 while the approval index has not yet confirmed the latest
- * revision. Rows are deleted once older than the
- * retention period.
+ * revision. `held_until` is when the last of the agents' calls held open for
+ * this pending approval stops waiting (null when none is), so an operator
+ * sees that an agent is waiting and for how long. Rows are deleted once
+ * older than the retention period.
  */
 export const APPROVALS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS approvals (
@@ -41,7 +43,8 @@ export const APPROVALS_SCHEMA = `
     reservation TEXT,
     revision INTEGER NOT NULL DEFAULT 1,
     indexed INTEGER NOT NULL DEFAULT 0,
-    params TEXT
+    params TEXT,
+    held_until INTEGER
   );
   CREATE INDEX IF NOT EXISTS approvals_call ON approvals (tool, arguments_hash, policy_version, requested_at);
   CREATE INDEX IF NOT EXISTS approvals_reservation ON approvals (reservation);
@@ -52,6 +55,7 @@ export const APPROVALS_SCHEMA = `
 export function migrateApprovals(sql: SqlStorage): void {
   const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('approvals')").toArray();
   if (!columns.some((column) => column.name === "params")) sql.exec("ALTER TABLE approvals ADD COLUMN params TEXT");
+  if (!columns.some((column) => column.name === "held_until")) sql.exec("ALTER TABLE approvals ADD COLUMN held_until INTEGER");
 }
 
 /** One call that needs approval, as the gateway describes it. */
@@ -108,6 +112,7 @@ type Row = {
   revision: number;
   indexed: number;
   params: string | null;
+  held_until: number | null;
 };
 
 export class Approvals {
@@ -181,7 +186,7 @@ export class Approvals {
     if (!current) return undefined;
     if (current.status !== "pending") return { ok: false, approval: current };
     this.#sql.exec(
-      "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, note = ?, revision = revision + 1, indexed = 0 WHERE id = ?",
+      "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, note = ?, held_until = NULL, revision = revision + 1, indexed = 0 WHERE id = ?",
       decision === "approve" ? "approved" : "denied",
       now,
       input.by,
@@ -193,6 +198,14 @@ export class Approvals {
 
   get(id: string, now: number): ApprovalRecord | undefined {
     return this.#get(id, now);
+  }
+
+  /**
+   * Until when agents' calls are held open for this pending approval (null:
+   * none is). Returns whether that changed what the record says.
+   */
+  hold(id: string, until: number | null): boolean {
+    return this.#sql.exec("UPDATE approvals SET held_until = ?, revision = revision + 1, indexed = 0 WHERE id = ? AND status = 'pending' AND held_until IS NOT ?", until, id, until).rowsWritten > 0;
   }
 
   /** Approvals whose latest revision the approval index has not confirmed. */
@@ -239,5 +252,6 @@ function toRecord(row: Row, now: number): ApprovalRecord {
     decidedBy: row.decided_by,
     note: row.note,
     url: row.url,
+    heldUntil: row.held_until === null ? null : new Date(row.held_until).toISOString(),
   };
 }

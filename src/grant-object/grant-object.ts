@@ -54,8 +54,8 @@ export class GrantObject extends DurableObject<Env> {
   #ledger: Ledger;
   #approvals: Approvals;
   #audit: AuditLog;
-  /** Calls held open until an approval is decided (awaitDecision), by approval id. */
-  #waiting = new Map<string, Set<(approval: ApprovalRecord | undefined) => void>>();
+  /** Calls held open until an approval is decided (awaitDecision), by approval id, then by hold id: how to wake each, and until when it waits. */
+  #waiting = new Map<string, Map<string, { wake: (approval: ApprovalRecord | undefined) => void; until: number }>>();
   /** When the alarm is set for, as this instance last set or read it (undefined: not read yet; null: none). */
   #alarmAt: number | null | undefined;
 
@@ -135,7 +135,7 @@ export class GrantObject extends DurableObject<Env> {
         },
       ]);
       this.#changed();
-      for (const wake of this.#waiting.get(id) ?? []) wake(decided.approval);
+      for (const { wake } of [...(this.#waiting.get(id)?.values() ?? [])]) wake(decided.approval);
       this.#waiting.delete(id);
     }
     return decided;
@@ -147,23 +147,41 @@ export class GrantObject extends DurableObject<Env> {
 
   /**
    * Waits (without polling) until a pending approval is decided, or
-   * `timeoutMs` passes, and returns it as it then stands. A caller that goes
-   * away simply stops waiting; the approval stays as it is.
+   * `timeoutMs` passes, and returns it as it then stands. While it waits, the
+   * approval records until when (`heldUntil`), so an operator sees that an
+   * agent is waiting; `releaseHold` with the same `holdId` ends the wait of a
+   * caller that went away. The approval's decision is not touched.
    */
-  async awaitDecision(id: string, timeoutMs: number): Promise<ApprovalRecord | undefined> {
+  async awaitDecision(id: string, timeoutMs: number, holdId: string = crypto.randomUUID()): Promise<ApprovalRecord | undefined> {
     const current = this.#approvals.get(id, Date.now());
     if (current?.status !== "pending") return current;
-    const waiters = this.#waiting.get(id) ?? new Set();
-    this.#waiting.set(id, waiters);
+    const holds = this.#waiting.get(id) ?? new Map();
+    this.#waiting.set(id, holds);
+    const waitMs = Math.max(0, Math.min(timeoutMs, new Date(current.expiresAt).getTime() - Date.now()));
     return new Promise((resolve) => {
       const wake = (approval: ApprovalRecord | undefined) => {
         clearTimeout(timer);
-        waiters.delete(wake);
+        holds.delete(holdId);
+        if (holds.size === 0 && this.#waiting.get(id) === holds) this.#waiting.delete(id);
+        this.#heldChanged(id);
         resolve(approval);
       };
-      const timer = setTimeout(() => wake(this.#approvals.get(id, Date.now())), Math.max(0, Math.min(timeoutMs, new Date(current.expiresAt).getTime() - Date.now())));
-      waiters.add(wake);
+      const timer = setTimeout(() => wake(this.#approvals.get(id, Date.now())), waitMs);
+      holds.set(holdId, { wake, until: Date.now() + waitMs });
+      this.#heldChanged(id);
     });
+  }
+
+  /** The agent of a held call went away: its wait ends, and the approval no longer counts it as waiting. */
+  async releaseHold(id: string, holdId: string): Promise<void> {
+    this.#waiting.get(id)?.get(holdId)?.wake(this.#approvals.get(id, Date.now()));
+  }
+
+  /** Records on the approval until when calls are held for it (the latest of them), and tells the index if that changed. */
+  #heldChanged(id: string): void {
+    const holds = [...(this.#waiting.get(id)?.values() ?? [])];
+    const until = holds.length === 0 ? null : Math.max(...holds.map((hold) => hold.until));
+    if (this.#approvals.hold(id, until)) this.#changed();
   }
 
   /** Appends audit records (written off the agents' path, in batches). */

@@ -1,6 +1,8 @@
 import type { ApprovalPage, ApprovalRecord, ApprovalSummary } from "../../approvals/record.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
-import { prettyArguments, visible } from "./display.ts";
+import { argumentSummaries, memberText, type ArgumentSummary } from "./argument-summary.ts";
+import { prettyArguments, relative, visible } from "./display.ts";
+import { grantPath } from "./grants.tsx";
 import { Layout } from "./layout.tsx";
 import { TableScroll, When } from "./parts.tsx";
 
@@ -28,6 +30,16 @@ const ARGUMENTS_HEADING: Record<ApprovalRecord["status"], string> = {
   expired: "Arguments (not sent)",
 };
 
+/** Until when an agent's call is held open for this pending approval, if one is now. */
+function heldUntil(approval: Pick<ApprovalSummary, "status" | "heldUntil">, now: number): string | undefined {
+  return approval.status === "pending" && approval.heldUntil && Date.parse(approval.heldUntil) > now ? approval.heldUntil : undefined;
+}
+
+/** `an agent is waiting · 42 s left`: a held call, and how much longer it waits for the decision. */
+function Waiting({ until, now }: { until: string; now: number }) {
+  return <span class="status tone-warn waiting">agent waiting · {relative(until, now).replace(/^in /, "")} left</span>;
+}
+
 function Status({ status }: { status: ApprovalRecord["status"] }) {
   return <span class={`status status-${status}`}>{status}</span>;
 }
@@ -47,6 +59,7 @@ type ApprovalPageProps = {
  */
 export function ApprovalPage({ approval, session, notice, now = Date.now() }: ApprovalPageProps) {
   const tool = visible(approval.tool);
+  const held = heldUntil(approval, now);
   return (
     <Layout title={`${approval.status === "pending" ? "Approve" : "Approval of"} ${tool}`} session={session} section="approvals">
       <h1>
@@ -69,7 +82,7 @@ export function ApprovalPage({ approval, session, notice, now = Date.now() }: Ap
         </dd>
         <dt>Grant</dt>
         <dd>
-          {visible(approval.grant.label)} <span class="mono hint">{approval.grant.id}</span>
+          <a href={grantPath(approval.grant.id)}>{visible(approval.grant.label)}</a> <span class="mono hint">{approval.grant.id}</span>
         </dd>
         <dt>Policy</dt>
         <dd>
@@ -79,6 +92,15 @@ export function ApprovalPage({ approval, session, notice, now = Date.now() }: Ap
         <dd>
           <Status status={approval.status} />
         </dd>
+        {held ? (
+          <>
+            <dt>Agent</dt>
+            <dd>
+              <Waiting until={held} now={now} /> Its call is held open for this decision until <When iso={held} now={now} />; after that it is told to retry
+              once this is approved.
+            </dd>
+          </>
+        ) : null}
         <dt>Requested</dt>
         <dd>
           <When iso={approval.requestedAt} now={now} />
@@ -183,6 +205,8 @@ export function ApprovalListPage({ pending, recent = [], paged = false, session,
 }
 
 function ApprovalTable({ label, approvals, now, status = false }: { label: string; approvals: ApprovalSummary[]; now: number; status?: boolean }) {
+  // What sets each row apart is computed from the rows shown together.
+  const summaries = argumentSummaries(approvals);
   return (
     <TableScroll label={label}>
       <table class="cards">
@@ -197,42 +221,72 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
           </tr>
         </thead>
         <tbody>
-          {approvals.map((approval) => (
-            <tr>
-              <td data-label="Tool">
-                <a href={`/admin/approvals/${approval.id}`}>
-                  <code>{visible(approval.tool)}</code>
-                </a>
-              </td>
-              <td data-label="Grant">{visible(approval.grant.label)}</td>
-              <td data-label="Arguments" class="mono arguments">
-                {visible(approval.argumentsPreview)}
-              </td>
-              {status ? (
-                <td data-label="Status">
-                  <Status status={approval.status} />
-                </td>
-              ) : null}
-              <td data-label="Requested">
-                <When iso={approval.requestedAt} now={now} />
-              </td>
-              <td data-label={status ? "Decided" : "Expires"}>
-                {status ? (
-                  approval.decidedAt ? (
+          {approvals.map((approval) => {
+            const held = heldUntil(approval, now);
+            return (
+              <tr>
+                <td data-label="Tool">
+                  <a href={`/admin/approvals/${approval.id}`}>
+                    <code>{visible(approval.tool)}</code>
+                  </a>
+                  {held ? (
                     <>
-                      <When iso={approval.decidedAt} now={now} /> <span class="hint">by {visible(approval.decidedBy ?? "unknown")}</span>
+                      <br />
+                      <Waiting until={held} now={now} />
                     </>
+                  ) : null}
+                </td>
+                <td data-label="Grant">
+                  <a href={grantPath(approval.grant.id)}>{visible(approval.grant.label)}</a>
+                </td>
+                <td data-label="Arguments" class="mono arguments" title={visible(approval.argumentsPreview)}>
+                  <ArgumentsSummary summary={summaries.get(approval.id)} bytes={approval.argumentsBytes} />
+                </td>
+                {status ? (
+                  <td data-label="Status">
+                    <Status status={approval.status} />
+                  </td>
+                ) : null}
+                <td data-label="Requested">
+                  <When iso={approval.requestedAt} now={now} />
+                </td>
+                <td data-label={status ? "Decided" : "Expires"}>
+                  {status ? (
+                    approval.decidedAt ? (
+                      <>
+                        <When iso={approval.decidedAt} now={now} /> <span class="hint">by {visible(approval.decidedBy ?? "unknown")}</span>
+                      </>
+                    ) : (
+                      <span class="hint">not decided</span>
+                    )
                   ) : (
-                    <span class="hint">not decided</span>
-                  )
-                ) : (
-                  <When iso={approval.expiresAt} now={now} />
-                )}
-              </td>
-            </tr>
-          ))}
+                    <When iso={approval.expiresAt} now={now} />
+                  )}
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </TableScroll>
+  );
+}
+
+/** The arguments in one cell: what differs from the other rows first (marked), then the rest; the hash's start when only that tells them apart. */
+function ArgumentsSummary({ summary, bytes }: { summary: ArgumentSummary | undefined; bytes: number }) {
+  if (!summary) return null;
+  const members = [...summary.differing.map((member) => ({ member, differs: true })), ...summary.rest.map((member) => ({ member, differs: false }))];
+  if (members.length === 0) return <span class="hint">no arguments</span>;
+  return (
+    <>
+      {members.map(({ member, differs }, index) => (
+        <>
+          {index > 0 ? ", " : ""}
+          {differs ? <mark>{visible(memberText(member))}</mark> : visible(memberText(member))}
+        </>
+      ))}
+      {summary.cut ? <span class="hint"> … ({bytes} bytes)</span> : null}
+      {summary.fingerprint ? <span class="hint"> differs further on: sha256 {summary.fingerprint}…</span> : null}
+    </>
   );
 }
