@@ -140,6 +140,9 @@ export function ApprovalPage({ approval, session, notice, now = Date.now() }: Ap
         {approval.params === null ? " arguments" : " arguments and parameters"} under this policy version, once.
       </p>
       {approval.status === "pending" ? <DecisionForm approval={approval} session={session} /> : null}
+      <p>
+        <a href={`/admin/decisions?${new URLSearchParams({ grant: approval.grant.id, tool: approval.tool })}`}>This grant's decisions on {tool}</a>
+      </p>
     </Layout>
   );
 }

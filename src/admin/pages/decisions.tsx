@@ -1,9 +1,13 @@
-import { CALL_DECISIONS, type AuditRecord } from "../../audit/record.ts";
+import { CALL_DECISIONS, type AdminRecord, type AuditRecord } from "../../audit/record.ts";
 import type { GrantSummary } from "../manage/grants.ts";
 import type { AdminSession } from "../session.ts";
 import { prettyArguments, visible } from "./display.ts";
+import { grantPath } from "./grants.tsx";
 import { Layout } from "./layout.tsx";
-import { Field, Notice, TableScroll, When } from "./parts.tsx";
+import { Field, Notice, ShortTime, TableScroll, When } from "./parts.tsx";
+import { shortReason } from "./short-reason.ts";
+
+const approvalPath = (id: string) => `/admin/approvals/${encodeURIComponent(id)}`;
 
 export type DecisionFilters = { grant: string; decision: string; tool: string };
 
@@ -38,14 +42,43 @@ function Subject({ record }: { record: AuditRecord }) {
   if (record.kind === "call") return <code>{visible(record.tool)}</code>;
   return (
     <>
-      <code>{record.action}</code> <span class="mono hint">{visible(record.target)}</span>
+      <code>{record.action}</code> <Target record={record} />
     </>
   );
 }
 
-function summaryOf(record: AuditRecord): string {
-  if (record.kind === "admin") return `by ${record.by}`;
-  return record.reason ?? (record.rule ? `rule ${record.rule}` : "");
+/** What an operator acted on, linked to its page where it has one. */
+function Target({ record }: { record: AdminRecord }) {
+  const target = <span class="mono">{visible(record.target)}</span>;
+  const href = targetPath(record);
+  return href ? <a href={href}>{target}</a> : <span class="hint">{target}</span>;
+}
+
+function targetPath(record: AdminRecord): string | undefined {
+  if (record.action === "approval.approve" || record.action === "approval.deny") return approvalPath(record.target);
+  if (record.action === "grant.create" || record.action === "grant.revoke") return grantPath(record.target);
+  if (record.action === "oauth.revoke" && record.grant) return grantPath(record.grant.id);
+  if (record.action === "policy.push") return `/admin/policies/${encodeURIComponent(record.target)}`;
+  if (record.action === "counter.reset" && typeof record.detail.grant === "string") return `/admin/counters?grant=${encodeURIComponent(record.detail.grant)}`;
+  return undefined;
+}
+
+/** The reason in a few words, and the approval it concerns as a link; the record's page has the agent's whole text. */
+function Reason({ record }: { record: AuditRecord }) {
+  if (record.kind === "admin") return <>by {visible(record.by)}</>;
+  return (
+    <>
+      {visible(shortReason(record))}
+      {record.approval ? (
+        <>
+          {" "}
+          <a href={approvalPath(record.approval)} class="hint">
+            approval
+          </a>
+        </>
+      ) : null}
+    </>
+  );
 }
 
 type DecisionsPageProps = {
@@ -105,7 +138,7 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
           <table class="records cards">
             <thead>
               <tr>
-                <th scope="col">Time</th>
+                <th scope="col">Time (UTC)</th>
                 <th scope="col">Decision</th>
                 <th scope="col">Tool or action</th>
                 <th scope="col">Grant</th>
@@ -115,9 +148,9 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
             <tbody>
               {records.map((record) => (
                 <tr>
-                  <td data-label="Time">
+                  <td data-label="Time" class="time">
                     <a href={recordPath(record)}>
-                      <When iso={record.time} now={now} />
+                      <ShortTime iso={record.time} now={now} />
                     </a>
                   </td>
                   <td data-label="Decision">
@@ -126,9 +159,9 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
                   <td data-label="Tool or action">
                     <Subject record={record} />
                   </td>
-                  <td data-label="Grant">{record.grant ? visible(record.grant.label) : <span class="hint">gateway</span>}</td>
+                  <td data-label="Grant">{record.grant ? <a href={grantPath(record.grant.id)}>{visible(record.grant.label)}</a> : <span class="hint">gateway</span>}</td>
                   <td data-label="Reason" class="reason">
-                    {visible(summaryOf(record))}
+                    <Reason record={record} />
                   </td>
                 </tr>
               ))}
@@ -181,6 +214,16 @@ export function DecisionRecordPage({ record, session, now = Date.now() }: { reco
             <dd class="mono">{record.rule || "(none)"}</dd>
             <dt>Reason</dt>
             <dd>{record.reason ? visible(record.reason) : <span class="hint">none</span>}</dd>
+            {record.approval ? (
+              <>
+                <dt>Approval</dt>
+                <dd>
+                  <a href={approvalPath(record.approval)} class="mono">
+                    {record.approval}
+                  </a>
+                </dd>
+              </>
+            ) : null}
             <dt>Policy</dt>
             <dd>
               {visible(record.policy.name)} <span class="mono hint">{record.policy.version ? `version ${record.policy.version}` : "no version"}</span>
@@ -205,7 +248,9 @@ export function DecisionRecordPage({ record, session, now = Date.now() }: { reco
             <dt>By</dt>
             <dd>{visible(record.by)}</dd>
             <dt>Target</dt>
-            <dd class="mono">{visible(record.target)}</dd>
+            <dd>
+              <Target record={record} />
+            </dd>
           </>
         )}
         <dt>Record</dt>
@@ -217,6 +262,12 @@ export function DecisionRecordPage({ record, session, now = Date.now() }: { reco
       </pre>
       <p>
         <a href={decisionsPath({ grant: record.grant?.id ?? "", decision: "", tool: "" })}>{record.grant ? "This grant's decisions" : "All decisions"}</a>
+        {record.kind === "call" && record.grant ? (
+          <>
+            {" · "}
+            <a href={decisionsPath({ grant: record.grant.id, decision: "", tool: record.tool })}>its decisions on {visible(record.tool)}</a>
+          </>
+        ) : null}
       </p>
     </Layout>
   );

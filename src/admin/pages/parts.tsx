@@ -13,6 +13,20 @@ export function When({ iso, now = Date.now() }: { iso: string; now?: number }) {
   );
 }
 
+/**
+ * A time on one short line, for a table column: the time of day (UTC) when
+ * it is today, else the date and minute; the whole time and how long ago in
+ * its title.
+ */
+export function ShortTime({ iso, now = Date.now() }: { iso: string; now?: number }) {
+  const today = iso.slice(0, 10) === new Date(now).toISOString().slice(0, 10);
+  return (
+    <time class="short" datetime={iso} title={`${utc(iso)} (${relative(iso, now)})`}>
+      {today ? iso.slice(11, 19) : `${iso.slice(5, 10)} ${iso.slice(11, 16)}`}
+    </time>
+  );
+}
+
 /** A wide table that scrolls sideways on a narrow screen, reachable by keyboard. */
 export function TableScroll({ label, children }: { label: string; children?: Child }) {
   return (

@@ -127,6 +127,7 @@ th, td { text-align: left; padding: 0.45rem 0.6rem; border-bottom: 1px solid var
 th { color: var(--muted); font-weight: 600; font-size: 0.875rem; white-space: nowrap; }
 .table-scroll { position: relative; overflow-x: auto; margin: 0 0 1rem; }
 td.reason { min-width: 12rem; overflow-wrap: anywhere; }
+time.short, td.time { white-space: nowrap; }
 td.arguments { max-width: 22rem; overflow-wrap: anywhere; }
 td.arguments mark { background: var(--current); color: inherit; font-weight: 700; padding: 0 0.2rem; border-radius: 3px; }
 .status.waiting { margin-top: 0.3rem; white-space: nowrap; }
