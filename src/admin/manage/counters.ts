@@ -28,6 +28,29 @@ export type CountersView = {
   counters: CounterRow[];
 };
 
+/** Active grants one page of the overview reads counters for: at most one Durable Object request each, plus one for the global counters. */
+export const OVERVIEW_GRANTS_PER_PAGE = 25;
+
+/** One grant-scoped limit of one grant, with how much of it is used. */
+export type OverviewRow = CounterRow & { grant: { id: string; label: string }; policy: string };
+
+/** Every grant's use against its limits, a page of active grants at a time, nearest the limit first. */
+export type CountersOverview = {
+  /** The grant-scoped limits of this page's grants, nearest their maximum first. */
+  rows: OverviewRow[];
+  /** Global counters (shared by every grant whose policy names them), once each, nearest their maximum first. */
+  global: Array<CounterRow & { policies: string[] }>;
+  /** Grants of this page whose policy cannot be read: every call of theirs is refused. */
+  problems: Array<{ grant: { id: string; label: string }; problem: string }>;
+  /** Active grants on this page, and how many of them have no limit to show. */
+  grants: number;
+  withoutLimits: number;
+  /** Revoked and expired grants, left out (they make no calls). */
+  inactive: number;
+  /** Continues with the next, older, active grants; null when this page has the last. */
+  cursor: string | null;
+};
+
 export type ResetOutcome =
   | { ok: true; counter: string; scope: "grant" | "global"; dropped: number }
   | { ok: false; reason: "not_found" | "not_in_policy" | "per_session"; message: string };
@@ -56,7 +79,7 @@ export class CounterService {
   async forGrant(grantId: string): Promise<CountersView | undefined> {
     const grant = await new GrantService(this.#env).get(grantId);
     if (!grant) return undefined;
-    const loaded = await this.#policyOf(grant);
+    const loaded = await this.policyOf(grant);
     if (!loaded.policy) return { grant, policy: { name: grant.policy, version: null, problem: loaded.problem }, counters: [] };
     const limits = limitsOf(loaded.policy);
     const used = await this.#usage(grant.id, limits);
@@ -67,11 +90,73 @@ export class CounterService {
     };
   }
 
+  /**
+   * Every active grant's use against its grant-scoped limits, and the global
+   * counters, nearest their maximum first. Bounded per page view: one KV list
+   * of the grants (per 1000), one KV read per distinct policy of the page's
+   * grants, one Durable Object request per grant of the page that has
+   * grant-scoped limits (at most OVERVIEW_GRANTS_PER_PAGE), and one to the
+   * global object when a policy has global limits. Session-scoped limits
+   * count each session apart and are left to a grant's own page.
+   */
+  async overview(cursor?: string, now = Date.now()): Promise<CountersOverview> {
+    const all = await new GrantService(this.#env).list(now);
+    const active = all.filter((grant) => grant.status === "active");
+    const after = cursor === undefined ? undefined : decodeGrantCursor(cursor);
+    const remaining = after ? active.filter((grant) => grant.createdAt < after.createdAt || (grant.createdAt === after.createdAt && grant.id > after.id)) : active;
+    const page = remaining.slice(0, OVERVIEW_GRANTS_PER_PAGE);
+    const last = page.at(-1);
+
+    const policies = new Map<string, Promise<Awaited<ReturnType<CounterService["policyOf"]>>>>();
+    const loaded = await Promise.all(
+      page.map(async (grant) => {
+        if (!policies.has(grant.policy)) policies.set(grant.policy, this.policyOf(grant));
+        return { grant, loaded: await policies.get(grant.policy)! };
+      }),
+    );
+    const rows: OverviewRow[] = [];
+    const problems: CountersOverview["problems"] = [];
+    const globals = new Map<string, CounterRow & { policies: string[]; item: UsageItem }>();
+    let withoutLimits = 0;
+    await Promise.all(
+      loaded.map(async ({ grant, loaded: { policy, problem } }) => {
+        const ref = { id: grant.id, label: grant.label };
+        if (!policy) return problems.push({ grant: ref, problem: problem ?? "its policy cannot be read" });
+        const limits = limitsOf(policy);
+        for (const { rule, limit } of limits.filter(({ limit }) => limit.scope === "global")) {
+          const key = JSON.stringify([limit.counter, windowMs(limit.window), limit.align, limit.max]);
+          const known = globals.get(key);
+          if (known) known.policies.includes(grant.policy) || known.policies.push(grant.policy);
+          else globals.set(key, { ...rowOf(rule, limit, null), policies: [grant.policy], item: usageItem(limit) });
+        }
+        const own = limits.filter(({ limit }) => limit.scope === "grant");
+        if (limits.every(({ limit }) => limit.scope === "session")) withoutLimits++;
+        if (own.length === 0) return;
+        const used = await this.#env.GRANT_OBJECT.getByName(grant.id).usage(own.map(({ limit }) => usageItem(limit)));
+        own.forEach(({ rule, limit }, index) => rows.push({ ...rowOf(rule, limit, used[index] ?? 0), grant: ref, policy: grant.policy }));
+      }),
+    );
+    const shared = [...globals.values()];
+    if (shared.length > 0) {
+      const used = await this.#env.GRANT_OBJECT.getByName(GLOBAL_OBJECT).usage(shared.map((row) => row.item));
+      shared.forEach((row, index) => (row.used = used[index] ?? 0));
+    }
+    return {
+      rows: rows.sort(nearestFirst),
+      global: shared.map(({ item: _item, ...row }) => row).sort(nearestFirst),
+      problems,
+      grants: page.length,
+      withoutLimits,
+      inactive: all.length - active.length,
+      cursor: remaining.length > page.length && last ? encodeGrantCursor(last) : null,
+    };
+  }
+
   async reset(grantId: string, counter: string, scope: string, by: string, now = Date.now()): Promise<ResetOutcome> {
     const grant = await new GrantService(this.#env).get(grantId);
     if (!grant) return { ok: false, reason: "not_found", message: `no grant with id ${grantId}` };
     if (scope === "session") return { ok: false, reason: "per_session", message: "a session-scoped counter counts each MCP session apart; it ends with its session and its window" };
-    const { policy } = await this.#policyOf(grant);
+    const { policy } = await this.policyOf(grant);
     const known = policy !== undefined && limitsOf(policy).some(({ limit }) => limit.counter === counter && limit.scope === scope);
     if (!known || (scope !== "grant" && scope !== "global")) {
       return { ok: false, reason: "not_in_policy", message: `policy "${grant.policy}" has no ${scope}-scoped limit on counter "${counter}"` };
@@ -94,7 +179,8 @@ export class CounterService {
     return { ok: true, counter, scope, dropped };
   }
 
-  async #policyOf(grant: GrantSummary): Promise<{ policy: Policy; version: string | null; problem: null } | { policy?: undefined; version: null; problem: string }> {
+  /** The grant's policy, parsed, with its version; or why it cannot be used. */
+  async policyOf(grant: GrantSummary): Promise<{ policy: Policy; version: string | null; problem: null } | { policy?: undefined; version: null; problem: string }> {
     const text = await this.#env.POLICIES.get(grant.policy, { type: "text" });
     if (text === null) return { version: null, problem: `there is no policy named "${grant.policy}": every call of this grant is refused` };
     const policy = parsedPolicy(text);
@@ -122,6 +208,36 @@ export class CounterService {
       }),
     );
     return used;
+  }
+}
+
+function rowOf(rule: string, limit: Limit, used: number | null): CounterRow {
+  return { rule, counter: limit.counter, scope: limit.scope, window: limit.window, align: limit.align, max: limit.max, used };
+}
+
+type UsageItem = { counter: string; scopeKey: string; windowMs: number; calendar: boolean };
+
+/** What the ledger needs to read a limit's usage (src/limits/limiter.ts addresses it the same way). */
+function usageItem(limit: Limit): UsageItem {
+  return { counter: limit.counter, scopeKey: limit.scope, windowMs: windowMs(limit.window), calendar: limit.align === "calendar" };
+}
+
+/** Nearest its maximum first (the largest share used), then the most used. */
+function nearestFirst(a: CounterRow, b: CounterRow): number {
+  return (b.used ?? 0) / b.max - (a.used ?? 0) / a.max || (b.used ?? 0) - (a.used ?? 0);
+}
+
+/** Where a page of the overview ended: the last grant's creation time and id (grants are listed newest first). */
+function encodeGrantCursor(grant: Pick<GrantSummary, "createdAt" | "id">): string {
+  return btoa(JSON.stringify([grant.createdAt, grant.id])).replaceAll("=", "");
+}
+
+function decodeGrantCursor(cursor: string): { createdAt: string; id: string } | undefined {
+  try {
+    const [createdAt, id] = JSON.parse(atob(cursor.slice(0, 400))) as [unknown, unknown];
+    return typeof createdAt === "string" && typeof id === "string" ? { createdAt, id } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

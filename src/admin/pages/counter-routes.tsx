@@ -17,7 +17,11 @@ function noSuchGrant(c: PageContext) {
 counterPages.get("/", async (c) => {
   const grantId = c.req.query("grant") ?? "";
   const grants = await new GrantService(c.env).list();
-  if (grantId === "") return render(c, <CountersPage grants={grants} session={c.var.session} />);
+  if (grantId === "") {
+    const cursor = c.req.query("cursor") || undefined;
+    const overview = await new CounterService(c.env).overview(cursor);
+    return render(c, <CountersPage grants={grants} overview={overview} paged={cursor !== undefined} session={c.var.session} />);
+  }
   const view = await new CounterService(c.env).forGrant(grantId);
   if (!view) return noSuchGrant(c);
   // After a reset: say which, if it names one of these counters.

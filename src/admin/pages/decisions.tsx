@@ -121,7 +121,7 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
           </select>
         </Field>
         <Field id="tool" label="Tool">
-          <input id="tool" name="tool" type="text" value={filters.tool} placeholder="send_campaign" autocomplete="off" maxlength={200} />
+          <input id="tool" name="tool" type="text" value={filters.tool} placeholder="any tool" autocomplete="off" maxlength={200} />
         </Field>
         <div class="buttons">
           <button type="submit">Filter</button>

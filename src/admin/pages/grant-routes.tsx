@@ -1,10 +1,11 @@
 import { Hono } from "hono";
+import { AuditService } from "../../audit/service.ts";
 import { readConfig } from "../../config.ts";
 import { GrantCreateInputSchema, GrantService } from "../manage/grants.ts";
 import { OAuthClientService } from "../manage/oauth-clients.ts";
 import { PolicyService } from "../manage/policies.ts";
 import type { AdminPagesEnv } from "../session.ts";
-import { GrantCreatedPage, GrantPage, grantPath, GrantsPage, RevokeGrantPage, RevokeOAuthClientPage, type GrantFormValues } from "./grants.tsx";
+import { GrantCreatedPage, GrantPage, grantPath, GrantsPage, RevokeGrantPage, RevokeOAuthClientPage, type GrantFormValues, type Revocation } from "./grants.tsx";
 import { pageHeaders } from "./headers.ts";
 import { badRequest, checkedForm, logAction, pageNotFound, render, signedIn, type PageContext } from "./respond.tsx";
 
@@ -49,8 +50,19 @@ grantPages.get("/:id", async (c) => {
   const id = c.req.param("id");
   const [grant, clients] = await Promise.all([new GrantService(c.env).get(id), new OAuthClientService(c.env).list(id)]);
   if (!grant) return noSuchGrant(c);
-  return render(c, <GrantPage grant={grant} clients={clients} session={c.var.session} notice={noticeFor(c, grant.revoked)} />);
+  const revocation = grant.revoked ? await revocationOf(c.env, grant.id) : undefined;
+  return render(c, <GrantPage grant={grant} clients={clients} session={c.var.session} revocation={revocation} notice={noticeFor(c, grant.revoked)} />);
 });
+
+/** Operator actions on a grant read to find its revocation (newest first: it is the last thing done to a grant but for approvals still decided). */
+const REVOCATION_LOOKBACK = 100;
+
+/** When and by whom the grant was revoked, from its own audit trail: one bounded page of its operator actions. */
+async function revocationOf(env: AdminPagesEnv["Bindings"], grantId: string): Promise<Revocation> {
+  const { records } = await new AuditService(env).grantPage(grantId, { decision: "admin", limit: REVOCATION_LOOKBACK });
+  const revoked = records.find((record) => record.kind === "admin" && record.action === "grant.revoke");
+  return revoked && revoked.kind === "admin" ? { at: revoked.time, by: revoked.by } : null;
+}
 
 /** One OAuth client's sign-in to the grant: a confirmation page, then its revocation. */
 async function oauthSignIn(c: PageContext) {

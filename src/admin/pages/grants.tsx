@@ -123,7 +123,10 @@ export function GrantCreatedPage({ grant, token, mcpUrl, session, now = Date.now
   );
 }
 
-function GrantFacts({ grant, now }: { grant: GrantSummary; now: number }) {
+/** When and by whom a grant was revoked, as its audit trail says; null when the trail does not say. */
+export type Revocation = { at: string; by: string } | null;
+
+function GrantFacts({ grant, revocation, now }: { grant: GrantSummary; revocation?: Revocation | undefined; now: number }) {
   return (
     <dl class="facts">
       <dt>Label</dt>
@@ -134,6 +137,22 @@ function GrantFacts({ grant, now }: { grant: GrantSummary; now: number }) {
       <dd>
         <GrantStatusBadge status={grant.status} />
       </dd>
+      {grant.revoked && revocation !== undefined ? (
+        <>
+          <dt>Revoked</dt>
+          <dd>
+            {revocation ? (
+              <>
+                <When iso={revocation.at} now={now} /> by <strong>{visible(revocation.by)}</strong>
+              </>
+            ) : (
+              <span class="hint">
+                not in the audit trail: revoked longer ago than it keeps (AUDIT_RETENTION_DAYS), or straight in KV (the CLI's --via-kv), which leaves no record
+              </span>
+            )}
+          </dd>
+        </>
+      ) : null}
       <dt>Policy</dt>
       <dd>
         <a href={`/admin/policies/${encodeURIComponent(grant.policy)}`}>{visible(grant.policy)}</a>
@@ -152,17 +171,17 @@ function GrantFacts({ grant, now }: { grant: GrantSummary; now: number }) {
 
 const signInPath = (grant: GrantSummary, signIn: OAuthSignIn) => `${grantPath(grant.id)}/oauth/${encodeURIComponent(signIn.id)}/revoke`;
 
-type GrantPageProps = { grant: GrantSummary; clients: OAuthSignIn[]; session: AdminSession; notice?: string | undefined; now?: number };
+type GrantPageProps = { grant: GrantSummary; clients: OAuthSignIn[]; session: AdminSession; revocation?: Revocation | undefined; notice?: string | undefined; now?: number };
 
 /** One grant: how it stands, its counters and decisions, its OAuth clients, and (unless revoked) the way to revoke it. */
-export function GrantPage({ grant, clients, session, notice, now = Date.now() }: GrantPageProps) {
+export function GrantPage({ grant, clients, session, revocation, notice, now = Date.now() }: GrantPageProps) {
   return (
     <Layout title={`Grant ${grant.label}`} session={session} section="grants">
       <h1>
         Grant <span>{visible(grant.label)}</span>
       </h1>
       {notice ? <Notice kind="ok">{notice}</Notice> : null}
-      <GrantFacts grant={grant} now={now} />
+      <GrantFacts grant={grant} revocation={revocation} now={now} />
       <ul class="actions">
         <li>
           <a href={`/admin/counters?grant=${encodeURIComponent(grant.id)}`}>Counters</a>

@@ -82,8 +82,9 @@ export function GrantTermsFields({ policies, values, expiresLabel }: { policies:
           ))}
         </select>
       </Field>
-      <Field id="expires" label={expiresLabel} hint="A duration like 90m, 12h or 30d; leave it empty for a grant that does not expire.">
-        <input id="expires" name="expires" type="text" value={values.expires} placeholder="30d" pattern="[1-9][0-9]{0,5}[mhd]" autocomplete="off" aria-describedby="expires-hint" />
+      {/* No placeholder: a greyed "30d" reads as a value, and an empty field means "never". */}
+      <Field id="expires" label={expiresLabel} hint="Empty: the grant never expires. Otherwise a duration like 90m, 12h or 30d.">
+        <input id="expires" name="expires" type="text" value={values.expires} pattern="[1-9][0-9]{0,5}[mhd]" autocomplete="off" aria-describedby="expires-hint" />
       </Field>
     </>
   );

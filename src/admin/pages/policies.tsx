@@ -111,8 +111,8 @@ export function SimulationResult({ simulation }: { simulation: Simulation }) {
 function SimulateFields({ values }: { values: SimulateValues }) {
   return (
     <>
-      <Field id="tool" label="Tool">
-        <input id="tool" name="tool" type="text" value={values.tool} placeholder="send_campaign" autocomplete="off" maxlength={200} />
+      <Field id="tool" label="Tool" hint="The tool's name, as the agent calls it: send_campaign, get_lists.">
+        <input id="tool" name="tool" type="text" value={values.tool} autocomplete="off" maxlength={200} aria-describedby="tool-hint" />
       </Field>
       <Field id="arguments" label="Arguments (a JSON object)">
         <textarea id="arguments" name="arguments" class="code" rows={4} spellcheck={false}>

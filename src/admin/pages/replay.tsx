@@ -46,9 +46,13 @@ export function ReplaySection({ grants, values, outcome, problem }: ReplaySectio
         <div class="filters">
           <Field id="replay-grant" label="Grant">
             <select id="replay-grant" name="grant" form={EDITOR_FORM_ID}>
+              {/* Nothing is chosen for the operator: the newest grant may well be a revoked one. */}
+              <option value="" selected={!grants.some((grant) => grant.id === values.grant)}>
+                Choose a grant
+              </option>
               {grants.map((grant) => (
                 <option value={grant.id} selected={grant.id === values.grant}>
-                  {`${visible(grant.label)} (${grant.id})`}
+                  {`${visible(grant.label)} (${grant.id}${grant.status === "active" ? "" : `, ${grant.status}`})`}
                 </option>
               ))}
             </select>
