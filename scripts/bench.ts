@@ -27,7 +27,7 @@ import { CONFIG_DEFAULTS } from "../src/config.ts";
 import { cpuMs, establishedTo, rssMiB, startFloor, wranglerTree, type RunningFloor, type WranglerTree } from "./bench-floor.ts";
 import { runMicroBenchmarks, type MicroResult } from "./bench-micro.ts";
 import { median, ms, percentile, perOp, signed, table, verdict } from "./bench-report.ts";
-import { cli, ROOT, startGateway, type RunningGateway } from "./local-gateway.ts";
+import { ROOT, startGateway, type RunningGateway } from "./local-gateway.ts";
 
 const PROTOCOL_VERSION = "2025-11-25";
 const SANDBOX_CREDENTIAL = "sandbox-dev-key";
@@ -278,13 +278,13 @@ async function setUpGrants() {
     const file = join(tmpdir(), `bench-${name}-${RUN}.json`);
     writeFileSync(file, JSON.stringify(policy));
     try {
-      await run("policy", "push", file, "--name", name, "--local");
+      await run("policy", "push", file, "--name", name);
     } finally {
       rmSync(file, { force: true });
     }
   }
   const grant = async (policy: string, label: string) =>
-    (JSON.parse(await run("grant", "create", "--label", `bench-${RUN}-${label}`, "--policy", policy, "--local", "--json")) as { token: string }).token;
+    (JSON.parse(await run("grant", "create", "--label", `bench-${RUN}-${label}`, "--policy", policy, "--json")) as { token: string }).token;
   const unlimited = await grant("bench-unlimited", "unlimited");
   const limited = await grant("bench-limited", "limited");
   const denied = await grant("bench-denied", "denied");
@@ -293,8 +293,9 @@ async function setUpGrants() {
   return { unlimited, limited, denied, load };
 }
 
+/** `mcp-gateway …` against the benchmark's npm start, through its admin API. */
 async function run(...args: string[]): Promise<string> {
-  const result = await cli(...args);
+  const result = await gateway.cli(...args);
   if (result.status !== 0) throw new Error(`mcp-gateway ${args.join(" ")} failed:\n${result.stderr}`);
   return result.stdout;
 }

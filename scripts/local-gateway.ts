@@ -15,12 +15,18 @@ export type RunningGateway = {
   token: string;
   /** The gateway's origin, where /admin lives. */
   origin: string;
+  port: number;
   adminToken: string;
   /** The start script's process id, which leads the process group of everything npm start runs. */
   pid: number;
   output: () => string;
-  stop: () => Promise<void>;
+  /** `mcp-gateway …` against this npm start, picked by its port (its own admin token, found by the CLI). */
+  cli: (...args: string[]) => Promise<CliResult>;
+  /** Stops npm start and everything it runs; SIGKILL leaves its state behind, as a crash would. */
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
 };
+
+export type CliResult = { status: number | null; stdout: string; stderr: string };
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,27 +70,40 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
     iterableApiUrl: `http://127.0.0.1:${upstreamPort}/`,
     token,
     origin: `http://localhost:${port}`,
+    port,
     adminToken,
     pid: child.pid!,
     output: () => output,
-    stop: async () => {
-      if (child.exitCode !== null) return;
+    cli: (...args) => runCli([...args, "--port", String(port)], { MCP_GATEWAY_ADMIN_TOKEN: undefined }),
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
       // The whole process group: the start script and both wrangler dev trees.
-      process.kill(-child.pid!, "SIGTERM");
+      process.kill(-child.pid!, signal);
       await exited;
     },
   };
 }
 
+/** `mcp-gateway …` as a user runs it, in the test's environment. */
+export function cli(...args: string[]): Promise<CliResult> {
+  return runCli(args);
+}
+
 /**
- * `mcp-gateway …` as a user runs it, against the local state of `npm start`.
- * Asynchronous on purpose: a blocked event loop would keep HTTP clients in this
- * process from noticing that the server closed their idle keep-alive sockets.
+ * `mcp-gateway …` with `env` on top of the test's environment (`undefined`
+ * removes a variable). Asynchronous on purpose: a blocked event loop would keep
+ * HTTP clients in this process from noticing that the server closed their idle
+ * keep-alive sockets.
  */
-export function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = value;
+  }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    const child = spawn(process.execPath, ["src/cli/main.ts", ...args], { cwd: ROOT, env: childEnv });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));

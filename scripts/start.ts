@@ -3,9 +3,10 @@
 // Iterable MCP server (@iterable/mcp, upstreams/iterable/) in its own Worker, reached
 // through the UPSTREAM service binding, both in the real workerd runtime via one
 // `wrangler dev`; the Iterable server calls a local fake Iterable REST API (the
-// sandbox's data, test/fake-iterable/) on :8788, which prints every request. Seeds
-// the local KV with the recommended Iterable policy and a dev grant, and prints the
-// grant's token.
+// sandbox's data, test/fake-iterable/) on :8788, which prints every request. Once the
+// gateway answers, it pushes the recommended Iterable policy (unless an operator changed
+// the stored one) and reuses or creates a dev grant, through the admin API (audited as
+// "npm start"), and prints the grant's token. The admin token is kept across restarts.
 //
 //   npm start                                              gateway :8787 → Iterable Worker → fake Iterable API :8788
 //   npm start -- --sandbox                                 gateway :8787 → the Iterable-shaped sandbox MCP server :8788
@@ -13,20 +14,21 @@
 //   npm start -- --var UPSTREAM_URL:https://mcp.example.com/mcp   front another MCP server
 //   npm start -- --port 9000 --upstream-port 9001
 //   npm start -- --inspector-port 9229                     attach DevTools to the gateway
+//   npm start -- --new-admin-token                         replace the kept admin token
 //
 // Other arguments go to the gateway's `wrangler dev`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_ADMIN_FILE, type DevAdmin } from "../src/cli/dev-state.ts";
-import { createCommand } from "../src/cli/grant-commands.ts";
-import { pushCommand } from "../src/cli/policy-commands.ts";
-import { kvGet, wranglerBin, type KvTarget } from "../src/cli/wrangler-kv.ts";
-import { grantKey } from "../src/grants/grant.ts";
+import type { AdminTarget } from "../src/cli/admin-target.ts";
+import { forgetInstance, instanceFile, NPM_START_DIR, recordInstance } from "../src/cli/local-instances.ts";
+import { wranglerBin } from "../src/cli/wrangler-kv.ts";
 import { unstable_readConfig } from "wrangler";
+import { devGrant, seedShippedPolicy } from "./start-seed.ts";
+import { adminToken as keptAdminToken } from "./start-state.ts";
 import { startFakeIterable, type FakeIterable } from "../test/fake-iterable/server.ts";
 import { SANDBOX_CONTROL_HEADERS } from "../test/upstream/control-headers.ts";
 
@@ -37,20 +39,19 @@ const SANDBOX_CREDENTIAL = "sandbox-dev-key";
 // The fake Iterable API's key, given to the Iterable Worker alone (the gateway never holds it).
 const ITERABLE_DEV_KEY = "iterable-dev-key";
 const ITERABLE_CONFIG = join(root, "upstreams/iterable/wrangler.toml");
-const DEV_POLICY = "recommended";
+const SHIPPED_POLICY = { name: "recommended", file: "policies/iterable/recommended.json" };
 const DEV_GRANT_FILE = join(root, ".wrangler", "dev-grant.json");
 const DEFAULT_PORT = 8787;
 const DEFAULT_UPSTREAM_PORT = 8788;
 
-const { port, upstreamPort, inspectorPort, sandbox, passThrough } = parseArgs(process.argv.slice(2));
+const { port, upstreamPort, inspectorPort, sandbox, newAdminToken, passThrough } = parseArgs(process.argv.slice(2));
 const externalUpstream = passThrough.some((arg) => arg.startsWith("UPSTREAM_URL:"));
 /** What the gateway fronts: the Iterable Worker (default), the sandbox, or a URL given with --var. */
 const upstreamKind: "iterable" | "sandbox" | "external" = externalUpstream ? "external" : sandbox ? "sandbox" : "iterable";
 let fakeIterable: FakeIterable | undefined;
-let iterableConfigDir: string | undefined;
+let iterableConfigFile: string | undefined;
+let recorded = false;
 const children: ChildProcess[] = [];
-// A fresh admin token each start, like the session key; the CLI reads it from DEV_ADMIN_FILE.
-const adminToken = randomBytes(24).toString("base64url");
 process.on("SIGINT", () => shutdown(130));
 process.on("SIGTERM", () => shutdown(143));
 
@@ -58,10 +59,11 @@ const gatewayPort: PortUse = { port, flag: "--port", role: "gateway" };
 const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role: upstreamKind === "sandbox" ? "sandbox upstream" : "fake Iterable API" };
 checkPortsDistinct();
 await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
-const token = await seedLocalState();
+// Kept across restarts (browsers stay signed in, saved tokens keep working), unless --new-admin-token.
+const { token: adminToken, fresh: freshAdminToken } = keptAdminToken(newAdminToken);
 
 if (upstreamKind === "sandbox") {
-  // Again just before each spawn: seeding and the sandbox's start take seconds,
+  // Again just before each spawn: the sandbox's start takes seconds,
   // time enough for another `npm start` to take a port that was free above.
   await checkPortsFree([sandboxPort]);
   const sandbox = start("sandbox", [
@@ -100,8 +102,11 @@ const gateway = start("gateway", [
   ...passThrough,
 ]);
 await waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway);
-const devAdmin: DevAdmin = { url: `http://localhost:${port}`, token: adminToken };
-writeFileSync(DEV_ADMIN_FILE, JSON.stringify(devAdmin), { mode: 0o600 });
+// From here the CLI finds this start (and its admin token) by itself; stopping removes only this record.
+const origin = `http://localhost:${port}`;
+recordInstance({ url: origin, port, pid: process.pid, token: adminToken, startedAt: new Date().toISOString() });
+recorded = true;
+const { policyLine, dev } = await seed({ origin, token: adminToken, from: "npm start", tokenFromEnv: false });
 
 console.log(`
 mcp-policy-gateway is ready: http://localhost:${port}/mcp
@@ -112,28 +117,24 @@ upstream: ${
       ? `sandbox Iterable-shaped MCP server at http://127.0.0.1:${upstreamPort}/mcp`
       : `the Iterable MCP server (@iterable/mcp) in its own Worker, through the UPSTREAM binding\n          Iterable API: a local fake at ${fakeIterable?.url} (each request is printed as [iterable-api])`
 }
-policy:   "${DEV_POLICY}" (policies/iterable/recommended.json)
+${policyLine}
 dev token (Authorization: Bearer …):
-  ${token}
-admin:    http://localhost:${port}/admin
-admin token: ${adminToken}
+  ${dev.token}
+admin:    ${origin}/admin
+admin token: ${adminToken}${freshAdminToken && newAdminToken ? "\n          a new one, as --new-admin-token asked: browsers signed in with the old one sign in again" : ""}
 `);
 
-/** Pushes the recommended policy and reuses (or creates) the local dev grant. */
-async function seedLocalState(): Promise<string> {
-  const grants: KvTarget = { binding: "GRANTS", remote: false, config: join(root, "wrangler.toml") };
-  const policies: KvTarget = { binding: "POLICIES", remote: false, config: join(root, "wrangler.toml") };
-  console.log(await pushCommand(join(root, "policies/iterable/recommended.json"), DEV_POLICY, policies));
-  if (existsSync(DEV_GRANT_FILE)) {
-    const saved = JSON.parse(readFileSync(DEV_GRANT_FILE, "utf8")) as { id: string; token: string };
-    const stored = kvGet(grants, grantKey(saved.id));
-    if (stored !== undefined) return saved.token;
+/** The shipped policy and the dev grant, through this gateway's admin API: audited, as any operator's change. */
+async function seed(self: AdminTarget) {
+  try {
+    const policyLine = await seedShippedPolicy(self, SHIPPED_POLICY, root);
+    const dev = await devGrant(self, SHIPPED_POLICY.name, DEV_GRANT_FILE);
+    if (dev.created) console.log(`created dev grant ${dev.id}`);
+    return { policyLine, dev };
+  } catch (error) {
+    console.error(`could not seed the local state through the admin API: ${error instanceof Error ? error.message : String(error)}`);
+    shutdown(1);
   }
-  const { token, record } = await createCommand({ label: "dev", policy: DEV_POLICY }, grants);
-  mkdirSync(dirname(DEV_GRANT_FILE), { recursive: true });
-  writeFileSync(DEV_GRANT_FILE, JSON.stringify({ id: record.id, token }), { mode: 0o600 });
-  console.log(`created dev grant ${record.id}`);
-  return token;
 }
 
 /**
@@ -145,9 +146,8 @@ async function seedLocalState(): Promise<string> {
 function iterableDevConfig(fakeApiUrl: string): string {
   const config = unstable_readConfig({ config: ITERABLE_CONFIG }, { hideWarnings: true });
   const base = dirname(ITERABLE_CONFIG);
-  iterableConfigDir = join(root, ".wrangler", "npm-start", String(port));
-  mkdirSync(iterableConfigDir, { recursive: true });
-  const file = join(iterableConfigDir, "iterable.wrangler.json");
+  const file = join(dirname(instanceFile(port)), "iterable.wrangler.json");
+  mkdirSync(dirname(file), { recursive: true });
   const json = {
     name: config.name,
     main: config.main,
@@ -159,6 +159,7 @@ function iterableDevConfig(fakeApiUrl: string): string {
     vars: { ...config.vars, ITERABLE_BASE_URL: fakeApiUrl.replace(/\/$/, ""), ITERABLE_API_KEY: ITERABLE_DEV_KEY, ITERABLE_USER_PII: "true", ITERABLE_ENABLE_WRITES: "true", ITERABLE_ENABLE_SENDS: "true" },
   };
   writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  iterableConfigFile = file;
   return file;
 }
 
@@ -168,15 +169,17 @@ function parseArgs(args: string[]) {
   // 0: any free port, so two starts never clash over wrangler's default 9229.
   let inspectorPort = 0;
   let sandbox = false;
+  let newAdminToken = false;
   const passThrough: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--port") port = portArg("--port", args[++i]);
     else if (args[i] === "--upstream-port") upstreamPort = portArg("--upstream-port", args[++i]);
     else if (args[i] === "--inspector-port") inspectorPort = portArg("--inspector-port", args[++i]);
     else if (args[i] === "--sandbox") sandbox = true;
+    else if (args[i] === "--new-admin-token") newAdminToken = true;
     else passThrough.push(args[i] ?? "");
   }
-  return { port, upstreamPort, inspectorPort, sandbox, passThrough };
+  return { port, upstreamPort, inspectorPort, sandbox, newAdminToken, passThrough };
 }
 
 function portArg(flag: string, value: string | undefined): number {
@@ -294,17 +297,26 @@ function isRunning(child: ChildProcess): boolean {
 function shutdown(code: number): never {
   for (const child of children) child.kill("SIGTERM");
   void fakeIterable?.close();
-  if (iterableConfigDir) rmSync(iterableConfigDir, { recursive: true, force: true });
-  forgetDevAdmin();
+  forgetOwnState();
   process.exit(code);
 }
 
-/** The CLI must not aim at a gateway that is gone: the admin file goes, unless another start has written its own since. */
-function forgetDevAdmin(): void {
+/**
+ * Removes what this start wrote for itself, and nothing of another start's:
+ * its instance record (only while it is this process's) and its Iterable
+ * Worker config. A start that stops before its ports were found free wrote
+ * neither (another start may be running on that port).
+ */
+function forgetOwnState(): void {
+  if (recorded) forgetInstance(port, process.pid);
+  if (iterableConfigFile) {
+    rmSync(iterableConfigFile, { force: true });
+    // wrangler dev keeps its build of a Worker in .wrangler/ beside that Worker's config.
+    rmSync(join(dirname(iterableConfigFile), ".wrangler"), { recursive: true, force: true });
+  }
   try {
-    const saved = JSON.parse(readFileSync(DEV_ADMIN_FILE, "utf8")) as Partial<DevAdmin>;
-    if (saved.token === adminToken) rmSync(DEV_ADMIN_FILE);
+    rmdirSync(join(NPM_START_DIR, String(port)));
   } catch {
-    // not written yet, or already gone
+    // not empty (another start's files), or not there
   }
 }

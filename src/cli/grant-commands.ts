@@ -1,38 +1,80 @@
-import { GrantRecordSchema, grantKey, tokenKey } from "../grants/grant.ts";
-import { issueGrant, revocationEntries, type GrantListing } from "../grants/records.ts";
-import { expiryFrom } from "../grants/expiry.ts";
-import { kvGet, kvList, kvPutEntries, type KvTarget } from "./wrangler-kv.ts";
-import { UsageError } from "./policy-commands.ts";
+import { z } from "zod";
+import { GrantRecordSchema } from "../grants/grant.ts";
+import { AdminApiError, adminRequest, operator } from "./admin-client.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { printable } from "./text.ts";
+import type { CommandInput } from "./usage.ts";
 
-export function parseExpiry(text: string, now = Date.now()): Date {
-  const expiresAt = expiryFrom(text, now);
-  if (!expiresAt) throw new UsageError(`--expires takes a duration like 90m, 12h or 30d (at most 3650d), not "${text}"`);
-  return expiresAt;
+/** A grant as the admin API shows it: its record (never its token) and how it stands now. */
+export const GrantSchema = GrantRecordSchema.extend({ status: z.enum(["active", "revoked", "expired"]) });
+export type Grant = z.infer<typeof GrantSchema>;
+
+const CreatedSchema = z.object({ grant: GrantSchema, token: z.string() });
+const GrantListSchema = z.object({ grants: z.array(GrantSchema) });
+const RevokedSchema = z.object({ grant: GrantSchema });
+
+/** How soon a revocation is in force everywhere: CACHE_TTL_MS plus KV's edge cache. */
+export const REVOCATION_DELAY = "within 60 s (CACHE_TTL_MS plus KV's 30 s edge cache; 2 s under npm start)";
+
+/** `mcp-gateway grant create|list|revoke`, through the admin API (or, with --via-kv, KV directly). */
+export async function run(input: CommandInput): Promise<string | undefined> {
+  const { command, words, values, need } = input;
+  const viaKv = values["via-kv"] ? await import("./kv-fallback.ts") : undefined;
+  switch (command) {
+    case "create": {
+      const request = { label: need(values.label, "--label"), policy: need(values.policy, "--policy"), ...(values.expires !== undefined ? { expires: values.expires } : {}) };
+      const { grant, token } = viaKv ? await viaKv.createGrantViaKv(request, values) : await createGrant(input, request);
+      return values.json ? JSON.stringify({ token, grant }, null, 2) : formatCreated(grant, token);
+    }
+    case "list": {
+      const grants = viaKv ? viaKv.listGrantsViaKv(values) : (await adminRequest(input.admin(), GrantListSchema, "GET", "/grants")).grants;
+      return values.json ? JSON.stringify(grants, null, 2) : formatGrantList(grants);
+    }
+    case "revoke": {
+      const id = need(words[0], "ID");
+      const grant = viaKv ? viaKv.revokeGrantViaKv(id, values) : await revokeGrant(input, id);
+      return `grant ${grant.id} "${printable(grant.label)}" revoked; the gateway refuses it everywhere ${REVOCATION_DELAY}`;
+    }
+    default:
+      throw new UsageError(`unknown command: grant ${command ?? ""}`.trimEnd());
+  }
 }
 
-export async function createCommand(options: { label: string; policy: string; expires?: string }, target: KvTarget) {
-  const issued = await issueGrant({
-    label: options.label,
-    policy: options.policy,
-    ...(options.expires ? { expiresAt: parseExpiry(options.expires) } : {}),
-  });
-  kvPutEntries(target, issued.entries);
-  return issued;
+type CreateRequest = { label: string; policy: string; expires?: string };
+
+async function createGrant(input: CommandInput, request: CreateRequest): Promise<{ grant: Grant; token: string }> {
+  try {
+    return await adminRequest(input.admin(), CreatedSchema, "POST", "/grants", { ...request, by: operator(input.values.by) });
+  } catch (error) {
+    // The gateway's reason (no such policy, a bad expiry) is the whole story.
+    if (error instanceof AdminApiError && error.status === 400) throw new CliError(`grant not created: ${printable(error.answer?.message ?? "the gateway refused it")}`);
+    throw error;
+  }
 }
 
-export function listCommand(target: KvTarget): Array<GrantListing & { id: string }> {
-  return kvList<GrantListing>(target, "grant:").map(({ name, metadata }) => ({
-    id: name.slice("grant:".length),
-    ...(metadata as GrantListing),
-  }));
+async function revokeGrant(input: CommandInput, id: string): Promise<Grant> {
+  try {
+    return (await adminRequest(input.admin(), RevokedSchema, "POST", `/grants/${encodeURIComponent(id)}/revoke`, { by: operator(input.values.by) })).grant;
+  } catch (error) {
+    if (error instanceof AdminApiError && error.status === 409) throw new CliError(`grant ${printable(id)} is revoked already`);
+    throw error;
+  }
 }
 
-export function revokeCommand(id: string, target: KvTarget) {
-  const index = kvGet(target, grantKey(id));
-  if (index === undefined) throw new UsageError(`no grant with id ${id}`);
-  const { tokenHash } = JSON.parse(index) as { tokenHash: string };
-  const stored = kvGet(target, tokenKey(tokenHash));
-  const record = GrantRecordSchema.parse(stored === undefined ? undefined : JSON.parse(stored));
-  kvPutEntries(target, revocationEntries(record, tokenHash));
-  return record;
+export function formatCreated(grant: Grant, token: string): string {
+  return [
+    `grant ${grant.id} "${printable(grant.label)}" on policy "${printable(grant.policy)}"${grant.expiresAt ? `, expires ${grant.expiresAt}` : ""}`,
+    "",
+    `  token: ${token}`,
+    "",
+    "This token is shown once and cannot be recovered: only its SHA-256 is stored.",
+    `Use it as: Authorization: Bearer ${token.slice(0, 10)}…`,
+  ].join("\n");
+}
+
+export function formatGrantList(grants: Grant[]): string {
+  if (grants.length === 0) return "no grants";
+  return grants
+    .map((g) => `${g.id}  ${g.status.padEnd(7)}  ${printable(g.label)}  policy=${printable(g.policy)}  created=${g.createdAt}${g.expiresAt ? `  expires=${g.expiresAt}` : ""}`)
+    .join("\n");
 }

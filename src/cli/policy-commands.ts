@@ -1,69 +1,103 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicySummarySchema } from "../policy/stored.ts";
-import { simulate } from "../policy/simulate.ts";
-import { validatePolicyText } from "../policy/validate.ts";
-import { policyVersion } from "../policy/version.ts";
-import { adminRequest, type AdminTarget } from "./approval-commands.ts";
-import { kvPutFile, type KvTarget } from "./wrangler-kv.ts";
+import { POLICY_NAME_RULE, PolicySummarySchema, type PolicySummary } from "../policy/stored.ts";
+import type { Simulation } from "../policy/simulate.ts";
+import { AdminApiError, adminRequest, operator } from "./admin-client.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { printable } from "./text.ts";
+import type { CommandInput } from "./usage.ts";
 
-export class UsageError extends Error {}
-
-function load(file: string) {
-  const text = readFileSync(file, "utf8");
-  const validation = validatePolicyText(text);
-  if (!validation.ok) {
-    throw new UsageError(`${file} is not a valid policy:\n${validation.problems.map((problem) => `  ${problem}`).join("\n")}`);
+/**
+ * `mcp-gateway policy …`: validate and simulate a file offline; list, push,
+ * simulate a stored policy and replay through the gateway's admin API.
+ */
+export async function run(input: CommandInput): Promise<string | undefined> {
+  const { command, words, values, need } = input;
+  switch (command) {
+    case "validate":
+      return (await import("./policy-file.ts")).validateCommand(need(words[0], "FILE"));
+    case "simulate":
+      return simulateCommand(input);
+    case "list": {
+      const policies = await listPolicies(input);
+      return values.json ? JSON.stringify(policies, null, 2) : formatPolicyList(policies);
+    }
+    case "push": {
+      const file = need(words[0], "FILE");
+      const name = need(values.name, "--name");
+      if (values["via-kv"]) return (await import("./kv-fallback.ts")).pushViaKv(file, name, values);
+      return pushPolicy(input, file, name);
+    }
+    case "replay":
+      return (await import("./replay-command.ts")).run(input);
+    default:
+      throw new UsageError(`unknown command: policy ${command ?? ""}`.trimEnd());
   }
-  return { text, policy: validation.policy, warnings: validation.warnings };
-}
-
-/** Warnings under a command's answer, as problems are listed: they do not make the policy invalid. */
-function withWarnings(answer: string, warnings: string[]): string {
-  return warnings.length === 0 ? answer : `${answer}\nwarnings:\n${warnings.map((warning) => `  ${warning}`).join("\n")}`;
-}
-
-export async function validateCommand(file: string): Promise<string> {
-  const { text, warnings } = load(file);
-  return withWarnings(`${file}: valid (version ${await policyVersion(JSON.parse(text))})`, warnings);
-}
-
-export async function pushCommand(file: string, name: string, target: KvTarget): Promise<string> {
-  if (!POLICY_NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" cannot be pushed to: a policy name is ${POLICY_NAME_RULE}`);
-  const { text, warnings } = load(file);
-  kvPutFile(target, name, file);
-  const where = target.remote ? "remote" : "local";
-  return withWarnings(`policy "${name}" (version ${await policyVersion(JSON.parse(text))}) pushed to the ${where} POLICIES namespace`, warnings);
-}
-
-export function simulateCommand(file: string, tool: string, argsJson: string, extraTags: string[]): { decision: unknown; text: string } {
-  const { policy } = load(file);
-  let args: unknown;
-  try {
-    args = JSON.parse(argsJson);
-  } catch {
-    throw new UsageError(`--args is not valid JSON: ${argsJson}`);
-  }
-  if (args === null || typeof args !== "object" || Array.isArray(args)) throw new UsageError("--args must be a JSON object");
-  const { text, ...decision } = simulate(policy, tool, args as Record<string, unknown>, extraTags);
-  return { decision, text };
 }
 
 const PolicyListSchema = z.object({ policies: z.array(PolicySummarySchema) });
 
-/** `policy list`: the stored policies, from the admin API, with the names that take no new version marked. */
-export async function listPoliciesCommand(target: AdminTarget): Promise<z.infer<typeof PolicyListSchema>["policies"]> {
-  return PolicyListSchema.parse(await adminRequest(target, "GET", "/admin/api/policies")).policies;
+async function listPolicies(input: CommandInput): Promise<PolicySummary[]> {
+  return (await adminRequest(input.admin(), PolicyListSchema, "GET", "/policies")).policies;
 }
 
-export function formatPolicyList(policies: z.infer<typeof PolicyListSchema>["policies"]): string {
+export function formatPolicyList(policies: PolicySummary[]): string {
   if (policies.length === 0) return "no policies";
   const width = Math.max(...policies.map((policy) => policy.name.length));
   return policies
     .map((policy) =>
-      [policy.name.padEnd(width), policy.valid ? `version ${policy.version}` : "INVALID (its grants refuse every call)", policy.pushable ? "" : `old name: takes no new version (a name is ${POLICY_NAME_RULE})`]
+      [printable(policy.name).padEnd(width), policy.valid ? `version ${policy.version}` : "INVALID (its grants refuse every call)", policy.pushable ? "" : `old name: takes no new version (a name is ${POLICY_NAME_RULE})`]
         .filter(Boolean)
         .join("  "),
     )
     .join("\n");
+}
+
+const PushedSchema = z.object({ name: z.string(), version: z.string() });
+
+/** The file's text as it is (the gateway stores it so), validated and audited by the gateway. */
+async function pushPolicy(input: CommandInput, file: string, name: string): Promise<string> {
+  const { readText, warningsOf, withWarnings } = await import("./policy-file.ts");
+  const text = readText(file);
+  const target = input.admin();
+  const by = operator(input.values.by);
+  let pushed: z.infer<typeof PushedSchema>;
+  try {
+    pushed = await adminRequest(target, PushedSchema, "PUT", `/policies/${encodeURIComponent(name)}`, { policy: text, by });
+  } catch (error) {
+    if (error instanceof AdminApiError && error.answer?.error === "invalid_policy") {
+      throw new CliError(`${file} is not a valid policy; nothing was stored:\n${(error.answer.problems ?? []).map((problem) => `  ${printable(problem)}`).join("\n")}`);
+    }
+    throw error;
+  }
+  return withWarnings(`policy "${pushed.name}" (version ${pushed.version}) pushed to ${target.origin}, recorded as by ${printable(by)}`, warningsOf(text));
+}
+
+/** `policy simulate FILE …` decides on this machine; `policy simulate --name NAME …` asks the gateway about a stored policy. */
+async function simulateCommand(input: CommandInput): Promise<string> {
+  const { words, values, need } = input;
+  const file = words[0];
+  if ((file === undefined) === (values.name === undefined)) throw new UsageError("policy simulate takes a FILE or --name NAME (a stored policy), not both");
+  const tool = need(values.tool, "--tool");
+  const args = callArguments(values.args);
+  const tags = values.tags.split(",").map((tag) => tag.trim().replace(/^@/, "")).filter(Boolean);
+  const { simulate, SimulationSchema } = await import("../policy/simulate.ts");
+  let simulation: Simulation;
+  if (file !== undefined) {
+    simulation = simulate((await import("./policy-file.ts")).loadPolicyFile(file).policy, tool, args, tags);
+  } else {
+    simulation = await adminRequest(input.admin(), SimulationSchema, "POST", "/policies/simulate", { name: values.name, tool, arguments: args, tags });
+  }
+  const { text, ...decision } = simulation;
+  return values.json ? JSON.stringify(decision, null, 2) : text;
+}
+
+function callArguments(json: string): Record<string, unknown> {
+  let args: unknown;
+  try {
+    args = JSON.parse(json);
+  } catch {
+    throw new CliError(`--args is not valid JSON: ${printable(json)}`);
+  }
+  if (args === null || typeof args !== "object" || Array.isArray(args)) throw new CliError("--args must be a JSON object");
+  return args as Record<string, unknown>;
 }

@@ -1,13 +1,14 @@
-import { readFileSync } from "node:fs";
-import { relative } from "node:path";
 import { z } from "zod";
 import { AuditRecordSchema, type AuditRecord } from "../audit/record.ts";
 import { replay, type ChangeClass, type ReplayReport } from "../policy/replay.ts";
-import { durationMs, type Policy } from "../policy/schema.ts";
-import { validatePolicyText } from "../policy/validate.ts";
-import { ADMIN_TOKEN_ENV, printable, type AdminTarget } from "./approval-commands.ts";
-import { DEV_ADMIN_FILE } from "./dev-state.ts";
-import { UsageError } from "./policy-commands.ts";
+import type { Policy } from "../policy/schema.ts";
+import { adminRequest } from "./admin-client.ts";
+import type { AdminTarget } from "./admin-target.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { instant } from "./instants.ts";
+import { loadPolicyFile } from "./policy-file.ts";
+import { plural, printable } from "./text.ts";
+import { GRANT_ID_PATTERN, type CommandInput } from "./usage.ts";
 
 /**
  * `mcp-gateway policy replay FILE --grant ID`: the grant's recorded calls,
@@ -22,10 +23,18 @@ const DEFAULT_SINCE = "24h";
 const PAGE_SIZE = 1000;
 /** A replay reads the whole window into memory: past this, narrow it. */
 const MAX_RECORDS = 100_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-/** `g_` + 9 random bytes in base64url (grants/grant.ts). */
-const GRANT_ID_PATTERN = /^g_[A-Za-z0-9_-]{12}$/;
-const HOW_TO_REACH = `start the gateway with npm start, or pass --url and set ${ADMIN_TOKEN_ENV}`;
+
+export async function run(input: CommandInput): Promise<string> {
+  const { words, values, need } = input;
+  const file = need(words[0], "FILE");
+  const grant = need(values.grant, "--grant");
+  const window = replayWindow(grant, values.since, values.until);
+  const candidate = loadCandidate(file);
+  const result = await replayCommand(input.admin(), file, candidate, grant, window);
+  // Anything that would change (or cannot be told) fails the command: a CI gate for pushing FILE.
+  if (result.changed) process.exitCode = 1;
+  return values.json ? JSON.stringify(result, null, 2) : formatReplay(result);
+}
 
 export type ReplayWindow = { since: string; until: string };
 
@@ -42,7 +51,6 @@ export type ReplayResult = ReplayReport & {
 };
 
 const AuditPageSchema = z.object({ records: z.array(AuditRecordSchema), cursor: z.string().nullable() });
-const ErrorAnswerSchema = z.object({ error: z.string(), message: z.string().optional() });
 
 /** --grant, --since and --until checked before anything is read; every problem here is a usage error. */
 export function replayWindow(grant: string, since: string | undefined, until: string | undefined, now = Date.now()): ReplayWindow {
@@ -53,19 +61,9 @@ export function replayWindow(grant: string, since: string | undefined, until: st
   return { since: new Date(from).toISOString(), until: new Date(to).toISOString() };
 }
 
-/** `30m`, `24h`, `7d` (that long before now) or an ISO time. */
-function instant(flag: string, value: string, now: number): number {
-  if (/^\d+[smhd]$/.test(value)) return now - durationMs(value);
-  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(at)) throw new UsageError(`${flag} takes a duration before now (30m, 24h, 7d) or an ISO time (2026-11-25T10:00:00Z), not "${printable(value)}"`);
-  return at;
-}
-
 /** The candidate, validated as `policy validate` does: problems at their exact JSON paths. */
 export function loadCandidate(file: string): Policy {
-  const validation = validatePolicyText(readFileSync(file, "utf8"));
-  if (!validation.ok) throw new UsageError(`${file} is not a valid policy:\n${validation.problems.map((problem) => `  ${problem}`).join("\n")}`);
-  return validation.policy;
+  return loadPolicyFile(file).policy;
 }
 
 export async function replayCommand(target: AdminTarget, file: string, candidate: Policy, grant: string, window: ReplayWindow): Promise<ReplayResult> {
@@ -121,83 +119,16 @@ export function formatReplay(result: ReplayResult): string {
   ].join("\n");
 }
 
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
-}
-
 /** Every record of the grant in the window, page after page (the API answers newest first). */
 async function auditTrail(target: AdminTarget, grant: string, window: ReplayWindow): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
   let cursor: string | null = null;
   do {
     const query = new URLSearchParams({ since: window.since, until: window.until, limit: String(PAGE_SIZE), ...(cursor ? { cursor } : {}) });
-    const page = AuditPageSchema.safeParse(await adminGet(target, `/admin/api/grants/${grant}/audit?${query}`));
-    if (!page.success) throw new Error(`${target.origin} answered with audit records this CLI cannot read: is the CLI older than the gateway?`);
-    records.push(...page.data.records);
-    if (records.length > MAX_RECORDS) throw new Error(`more than ${MAX_RECORDS} records from ${window.since} to ${window.until}: narrow the window with --since and --until`);
-    cursor = page.data.cursor;
+    const page = await adminRequest(target, AuditPageSchema, "GET", `/grants/${grant}/audit?${query}`);
+    records.push(...page.records);
+    if (records.length > MAX_RECORDS) throw new CliError(`more than ${MAX_RECORDS} records from ${window.since} to ${window.until}: narrow the window with --since and --until`);
+    cursor = page.cursor;
   } while (cursor !== null);
   return records;
-}
-
-/**
- * One GET on the admin API, failing with what to do about it, in the words of
- * the approvals commands (approval-commands.ts keeps its request helper to
- * itself; this is the read-only part of it).
- */
-async function adminGet(target: AdminTarget, path: string): Promise<unknown> {
-  const { origin } = target;
-  let response: Response;
-  try {
-    response = await fetch(`${origin}${path}`, {
-      headers: { authorization: `Bearer ${target.token}`, accept: "application/json" },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      redirect: "error",
-    });
-  } catch (error) {
-    const cause = error instanceof Error ? (error.name === "TimeoutError" ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : causeOf(error)) : String(error);
-    throw new Error(
-      target.from === "npm start"
-        ? `cannot reach the gateway of npm start at ${origin} (${cause}); is npm start still running? ${HOW_TO_REACH}`
-        : `cannot reach the gateway at ${origin} (${cause})`,
-    );
-  }
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (response.ok) {
-    if (json === undefined) throw new Error(`${origin} answered GET ${path.split("?")[0]} with something that is not JSON: is it the gateway?`);
-    return json;
-  }
-  const answer = ErrorAnswerSchema.safeParse(json).data;
-  switch (response.status) {
-    case 401:
-      throw new Error(
-        target.from === "npm start" && target.tokenFromEnv
-          ? `the gateway at ${origin} refused the admin token in ${ADMIN_TOKEN_ENV}: unset it to use npm start's own token`
-          : target.from === "npm start"
-            ? `the gateway at ${origin} refused npm start's admin token (${shortPath(DEV_ADMIN_FILE)}): is this the npm start that wrote it? Restart it, or pass --url`
-            : `the gateway at ${origin} refused the admin token in ${ADMIN_TOKEN_ENV}: it is not the gateway's ADMIN_TOKEN`,
-      );
-    case 404:
-      throw new Error(`${origin} has no admin API: the gateway runs without an ADMIN_TOKEN (set one: wrangler secret put ADMIN_TOKEN), or this is not the gateway's URL`);
-    default:
-      throw new Error(`the gateway at ${origin} answered ${response.status}${answer?.message ? `: ${printable(answer.message)}` : answer?.error ? `: ${printable(answer.error)}` : ""}`);
-  }
-}
-
-/** fetch's own message is "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a certificate) is its cause. */
-function causeOf(error: Error): string {
-  const cause = error.cause;
-  if (cause instanceof Error) return "code" in cause && typeof cause.code === "string" ? `${cause.code}: ${cause.message}` : cause.message;
-  return error.message;
-}
-
-function shortPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith("..") ? path : rel;
 }

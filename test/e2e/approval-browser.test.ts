@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { cli, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
+import { startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -60,9 +60,9 @@ describe("the approval page in a real browser", () => {
     const name = `hold-${Date.now()}`;
     const file = join(dir, "hold.json");
     writeFileSync(file, JSON.stringify({ version: "1", default: "deny", approval: { hold: "2m" }, tools: { send_campaign: { action: "approve" } } }));
-    const pushed = await cli("policy", "push", file, "--name", name, "--local");
+    const pushed = await gateway.cli("policy", "push", file, "--name", name);
     expect(pushed.status, pushed.stderr).toBe(0);
-    const created = await cli("grant", "create", "--label", "browser-agent", "--policy", name, "--local", "--json");
+    const created = await gateway.cli("grant", "create", "--label", "browser-agent", "--policy", name, "--json");
     expect(created.status, created.stderr).toBe(0);
     const { token, grant } = JSON.parse(created.stdout) as { token: string; grant: { id: string } };
 

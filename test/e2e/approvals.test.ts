@@ -5,9 +5,9 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { randomBytes, randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
-import { cli, freePort, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
-import { ADMIN_TOKEN_ENV } from "../../src/cli/approval-commands.ts";
-import { DEV_ADMIN_FILE } from "../../src/cli/dev-state.ts";
+import { freePort, runCli, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
+import { ADMIN_TOKEN_ENV } from "../../src/cli/admin-target.ts";
+import { instanceFile } from "../../src/cli/local-instances.ts";
 
 /** Who the CLI records as deciding when --by is not given. */
 const operator = `${userInfo().username} (cli)`;
@@ -56,22 +56,9 @@ async function connect() {
   return { call, arrived };
 }
 
-/**
- * `mcp-gateway …` with this environment on top of the test's own (the child
- * takes a copy at spawn; `undefined` removes a variable).
- */
+/** `mcp-gateway …` with this environment on top of the test's own (`undefined` removes a variable). */
 async function run(env: Record<string, string | undefined>, ...args: string[]) {
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  const apply = (values: Record<string, string | undefined>) => {
-    for (const [key, value] of Object.entries(values)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  };
-  apply(env);
-  const pending = cli(...args);
-  apply(saved);
-  const result = await pending;
+  const result = await runCli(args, env);
   outputs.push(result.stdout, result.stderr);
   return result;
 }
@@ -176,7 +163,7 @@ describe("approvals through npm start: the agent waits, an operator decides with
   });
 
   it("without --url the CLI finds the running npm start (URL and admin token) by itself", async () => {
-    expect(JSON.parse(readFileSync(DEV_ADMIN_FILE, "utf8"))).toEqual({ url: gateway.origin, token: gateway.adminToken });
+    expect(JSON.parse(readFileSync(instanceFile(gateway.port), "utf8"))).toMatchObject({ url: gateway.origin, port: gateway.port, pid: gateway.pid, token: gateway.adminToken });
     const agent = await connect();
     const id = pendingId(await agent.call("send_campaign", { campaignId: freshCampaign() }));
 
@@ -207,7 +194,10 @@ describe("approvals through npm start: the agent waits, an operator decides with
     expect(malformed.status).toBe(1);
     expect(malformed.stderr).toContain('"42" is not an approval id');
 
-    const noToken = await run({ [ADMIN_TOKEN_ENV]: undefined }, "approvals", "list", "--url", gateway.origin);
+    // The URL of a running npm start lends its own token; any other URL needs the variable.
+    const local = await run({ [ADMIN_TOKEN_ENV]: undefined }, "approvals", "list", "--url", gateway.origin);
+    expect(local.status, local.stderr).toBe(0);
+    const noToken = await run({ [ADMIN_TOKEN_ENV]: undefined }, "approvals", "list", "--url", new URL(gateway.upstreamUrl).origin);
     expect(noToken.status).toBe(1);
     expect(noToken.stderr).toContain(`${ADMIN_TOKEN_ENV} is not set`);
     expect(noToken.stderr).toContain("start the gateway with npm start, or pass --url and set MCP_GATEWAY_ADMIN_TOKEN");

@@ -45,9 +45,9 @@ async function grantOn(policy: object): Promise<string> {
   const file = join(mkdtempSync(join(tmpdir(), "policy-")), "policy.json");
   writeFileSync(file, JSON.stringify(policy));
   const name = `e2e-${crypto.randomUUID()}`;
-  const pushed = await cli("policy", "push", file, "--name", name, "--local");
+  const pushed = await gateway.cli("policy", "push", file, "--name", name);
   expect(pushed.status, pushed.stderr).toBe(0);
-  const created = await cli("grant", "create", "--label", name, "--policy", name, "--local", "--json");
+  const created = await gateway.cli("grant", "create", "--label", name, "--policy", name, "--json");
   expect(created.status, created.stderr).toBe(0);
   return (JSON.parse(created.stdout) as { token: string }).token;
 }

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { isListed } from "../../src/policy/evaluate.ts";
 import { validatePolicyText } from "../../src/policy/validate.ts";
 import { toolTags } from "../../src/tools/catalog.ts";
-import { cli, freePort, ROOT, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
+import { freePort, ROOT, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
 import { watchRuntime } from "./inspector.ts";
 
 let gateway: RunningGateway;
@@ -54,8 +54,8 @@ describe("npm start -- --sandbox: the gateway in front of the sandbox, with the 
   it("on an allow-all policy the gateway lists the same 118 tools as the sandbox itself", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "policy-")), "allow-all.json");
     writeFileSync(file, JSON.stringify({ version: "1", default: "allow" }));
-    expect((await cli("policy", "push", file, "--name", "allow-all-e2e", "--local")).status).toBe(0);
-    const created = await cli("grant", "create", "--label", "open", "--policy", "allow-all-e2e", "--local", "--json");
+    expect((await gateway.cli("policy", "push", file, "--name", "allow-all-e2e")).status).toBe(0);
+    const created = await gateway.cli("grant", "create", "--label", "open", "--policy", "allow-all-e2e", "--json");
     const viaGateway = await connect((JSON.parse(created.stdout) as { token: string }).token);
 
     const transport = new StreamableHTTPClientTransport(new URL(gateway.upstreamUrl), { requestInit: { headers: { "api-key": "sandbox-dev-key" } } });
@@ -92,16 +92,16 @@ describe("npm start -- --sandbox: the gateway in front of the sandbox, with the 
   });
 
   it("a grant created with the CLI works, and after grant revoke it gets 401", async () => {
-    const created = await cli("grant", "create", "--label", "e2e-agent", "--policy", "recommended", "--local", "--json");
+    const created = await gateway.cli("grant", "create", "--label", "e2e-agent", "--policy", "recommended", "--json");
     expect(created.status, created.stderr).toBe(0);
     const { token, grant } = JSON.parse(created.stdout) as { token: string; grant: { id: string } };
     const client = await connect(token);
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);
 
-    const listed = await cli("grant", "list", "--local", "--json");
+    const listed = await gateway.cli("grant", "list", "--json");
     expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ id: grant.id, label: "e2e-agent", revoked: false }));
 
-    const revoked = await cli("grant", "revoke", grant.id, "--local");
+    const revoked = await gateway.cli("grant", "revoke", grant.id);
     expect(revoked.status, revoked.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 700));
     const response = await fetch(gateway.url, {
@@ -115,12 +115,12 @@ describe("npm start -- --sandbox: the gateway in front of the sandbox, with the 
   });
 
   it("the seed policy: the 11th send_campaign inside a minute is refused with a retry time; a second grant has its own 10", async () => {
-    const pushed = await cli("policy", "push", "policies/examples/send-campaign-rate-limit.json", "--name", "seed-e2e", "--local");
+    const pushed = await gateway.cli("policy", "push", "policies/examples/send-campaign-rate-limit.json", "--name", "seed-e2e");
     expect(pushed.status, pushed.stderr).toBe(0);
     const grants: string[] = [];
     // One after the other, as a user would: local KV is one SQLite file.
     for (const n of [1, 2]) {
-      const created = await cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--local", "--json");
+      const created = await gateway.cli("grant", "create", "--label", `seed-agent-${n}`, "--policy", "seed-e2e", "--json");
       expect(created.status, created.stderr).toBe(0);
       grants.push((JSON.parse(created.stdout) as { token: string }).token);
     }
@@ -150,10 +150,10 @@ describe("requests in the real runtime share no promise", () => {
   it("600 calls, 16 at a time over 3 grants: every audit record is stored, and workerd cancels nothing", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "policy-")), "allow-all.json");
     writeFileSync(file, JSON.stringify({ version: "1", default: "allow" }));
-    expect((await cli("policy", "push", file, "--name", "concurrent-e2e", "--local")).status).toBe(0);
+    expect((await gateway.cli("policy", "push", file, "--name", "concurrent-e2e")).status).toBe(0);
     const grants: Array<{ token: string; grant: { id: string } }> = [];
     for (const n of [1, 2, 3]) {
-      const created = await cli("grant", "create", "--label", `concurrent-${n}`, "--policy", "concurrent-e2e", "--local", "--json");
+      const created = await gateway.cli("grant", "create", "--label", `concurrent-${n}`, "--policy", "concurrent-e2e", "--json");
       expect(created.status, created.stderr).toBe(0);
       grants.push(JSON.parse(created.stdout) as { token: string; grant: { id: string } });
     }

@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
-import { cli, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
-import { ADMIN_TOKEN_ENV } from "../../src/cli/approval-commands.ts";
+import { runCli, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
+import { ADMIN_TOKEN_ENV } from "../../src/cli/admin-target.ts";
 
 let gateway: RunningGateway;
 let grant: { id: string; label: string };
@@ -20,23 +20,8 @@ function policyFile(name: string, document: unknown): string {
 
 const ALLOW_ALL = { version: "1", default: "allow" };
 
-/**
- * `mcp-gateway …` with this environment on top of the test's own (the child
- * takes a copy at spawn; `undefined` removes a variable).
- */
-async function run(env: Record<string, string | undefined>, ...args: string[]) {
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  const apply = (values: Record<string, string | undefined>) => {
-    for (const [key, value] of Object.entries(values)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  };
-  apply(env);
-  const pending = cli(...args);
-  apply(saved);
-  return pending;
-}
+/** `mcp-gateway …` with this environment on top of the test's own (`undefined` removes a variable). */
+const run = (env: Record<string, string | undefined>, ...args: string[]) => runCli(args, env);
 
 /** `mcp-gateway policy replay FILE --grant ID …` against the gateway's origin, as against a deployed one. */
 const replay = (file: string, ...args: string[]) =>
@@ -58,9 +43,9 @@ beforeAll(async () => {
   gateway = await startGateway();
   // A grant of this run's own on an allow-all policy: the local state outlives each npm start.
   const name = `replay-e2e-${randomBytes(4).toString("hex")}`;
-  const pushed = await cli("policy", "push", policyFile("allow-all", ALLOW_ALL), "--name", name, "--local");
+  const pushed = await gateway.cli("policy", "push", policyFile("allow-all", ALLOW_ALL), "--name", name);
   expect(pushed.status, pushed.stderr).toBe(0);
-  const created = await cli("grant", "create", "--label", name, "--policy", name, "--local", "--json");
+  const created = await gateway.cli("grant", "create", "--label", name, "--policy", name, "--json");
   expect(created.status, created.stderr).toBe(0);
   const { token, grant: record } = JSON.parse(created.stdout) as { token: string; grant: { id: string; label: string } };
   grant = record;
