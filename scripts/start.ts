@@ -59,6 +59,8 @@ const gatewayPort: PortUse = { port, flag: "--port", role: "gateway" };
 const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role: upstreamKind === "sandbox" ? "sandbox upstream" : "fake Iterable API" };
 checkPortsDistinct();
 await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
+// No start listens on this port, so what a start left under its directory is a killed one's.
+rmSync(dirname(instanceFile(port)), { recursive: true, force: true });
 // Kept across restarts (browsers stay signed in, saved tokens keep working), unless --new-admin-token.
 const { token: adminToken, fresh: freshAdminToken } = keptAdminToken(newAdminToken);
 

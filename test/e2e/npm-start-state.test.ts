@@ -5,9 +5,9 @@
  * admin token across restarts.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ROOT, runCli, startGateway, type RunningGateway } from "../../scripts/local-gateway.ts";
 import { seedShippedPolicy } from "../../scripts/start-seed.ts";
@@ -161,6 +161,8 @@ describe("one running npm start's state is its own", () => {
     expect(none.status).toBe(1);
     expect(none.stderr.trim()).toBe("no running npm start found: start the gateway with npm start, or pass --url and set MCP_GATEWAY_ADMIN_TOKEN");
     expect(existsSync(instanceFile(a.port))).toBe(false);
+    // The rest of what it left (its Iterable Worker config) goes with the next start on that port; none will come.
+    rmSync(dirname(instanceFile(a.port)), { recursive: true, force: true });
   }, RESTARTS_TIMEOUT_MS);
 
   it("the admin token changed on every start, signing browsers out: it is kept across a restart (mode 0600), and --new-admin-token replaces it and says so", async () => {
