@@ -150,8 +150,9 @@ function authoredReason(rule: ToolRule, pointer: string): string | undefined {
   return pointer.endsWith("/action") ? rule.reason : undefined;
 }
 
+/** The policy author's words for a refusal, as the agent reads them. */
 function quoted(text: string | undefined): string {
-  return text ? ` (“${clip(text, MAX_CONDITIONS_CHARS)}”)` : "";
+  return text ? `, saying “${clip(text, MAX_CONDITIONS_CHARS)}”` : "";
 }
 
 function conditionText(condition: Condition): string {
@@ -185,6 +186,11 @@ function conditionText(condition: Condition): string {
     case "len_gte":
       return `${path} has at least ${plural(condition.value, "item")} (or characters)`;
   }
+}
+
+/** `a, b and c`. */
+export function listed(parts: string[]): string {
+  return parts.length < 2 ? (parts[0] ?? "") : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
 }
 
 /** `1 call`, `20 calls`. */

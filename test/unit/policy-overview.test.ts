@@ -79,7 +79,7 @@ describe("the consent page's policy summary agrees with decide()", () => {
     expect(overview.tools.refused).toEqual(["send_campaign"]);
     expect(overview.tools.conditional).toEqual([]);
     const line = overview.rules.find((rule) => rule.pattern === "send_campaign")!.text;
-    expect(line).toBe("listed, but every call is refused (“Requires human approval.”)");
+    expect(line).toBe("listed, but every call is refused, saying “Requires human approval.”");
     expect(line).not.toContain("some arguments");
     expect(overview.rules.find((rule) => rule.pattern === "get_*")!.text).toBe("allowed");
   });
@@ -89,11 +89,11 @@ describe("the consent page's policy summary agrees with decide()", () => {
     const allowList = policyOverview("x", "v", policies["campaign-allow-list"]!);
     expect(allowList.tools.conditional).toEqual(["send_campaign"]);
     expect(allowList.rules.find((rule) => rule.pattern === "send_campaign")!.text).toBe(
-      "allowed or refused, by its arguments: refused unless args.campaignId is one of 101, 102 (“this agent may only send campaigns 101 and 102”); at most 2 calls a day (fixed UTC windows) for this grant",
+      "allowed or refused, by its arguments: refused unless args.campaignId is one of 101, 102, saying “this agent may only send campaigns 101 and 102”; at most 2 calls a day (fixed UTC windows) for this grant",
     );
     const fanout = policyOverview("x", "v", policies["list-fanout-cap"]!);
     expect(fanout.rules.find((rule) => rule.pattern === "trigger_campaign")!.text).toBe(
-      "allowed or refused, by its arguments: refused when args.listIds has at least 3 items (or characters) (“trigger at most 2 lists per call”); at most 10 per 6 hours for this grant, each call counting args.listIds (its value, or its length)",
+      "allowed or refused, by its arguments: refused when args.listIds has at least 3 items (or characters), saying “trigger at most 2 lists per call”; at most 10 per 6 hours for this grant, each call counting args.listIds (its value, or its length)",
     );
     const rec = policyOverview("recommended", "v", policies.recommended ?? SHIPPED[0]![1]);
     expect(rec.rules.map((rule) => `${rule.pattern}: ${rule.text}`)).toEqual([
@@ -102,7 +102,7 @@ describe("the consent page's policy summary agrees with decide()", () => {
       "@read: allowed",
     ]);
     const noPii = policyOverview("x", "v", policies["no-pii"]!);
-    expect(noPii.rules[0]!.text).toBe("hidden from the app; every call refused (“this agent analyses campaigns; it never sends”)");
+    expect(noPii.rules[0]!.text).toBe("hidden from the app; every call refused, saying “this agent analyses campaigns; it never sends”");
   });
 
   it("bug 5: limits read as English: an hour, a minute, plurals, durations", () => {

@@ -71,7 +71,7 @@ describe("the consent page says what each shipped policy does", () => {
   it("bug 5: the starter policy's unconditional deny_if reads as always refused, never 'refused for some arguments'", async () => {
     const starter = SHIPPED.find(([file]) => file.endsWith("policylayer-starter.json"))![1];
     const text = textOf(await consentFor(await putPolicy(starter)));
-    expect(text).toContain("send_campaign: listed, but every call is refused (“Requires human approval.”)");
+    expect(text).toContain("send_campaign: listed, but every call is refused, saying “Requires human approval.”");
     expect(text).not.toContain("refused for some arguments");
     expect(text).toContain("1 listed but refused on every call");
   });

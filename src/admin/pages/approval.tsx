@@ -4,7 +4,7 @@ import { argumentSummaries, memberText, type ArgumentSummary } from "./argument-
 import { prettyArguments, relative, visible } from "./display.ts";
 import { grantPath } from "./grants.tsx";
 import { Layout } from "./layout.tsx";
-import { TableScroll, When } from "./parts.tsx";
+import { Relative, TableScroll, When } from "./parts.tsx";
 
 /** Who decides on the approval page with the admin token, as the approval records it. */
 export const PAGE_DECIDER = "admin (approval page)";
@@ -251,19 +251,19 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
                   </td>
                 ) : null}
                 <td data-label="Requested">
-                  <When iso={approval.requestedAt} now={now} />
+                  <Relative iso={approval.requestedAt} now={now} />
                 </td>
                 <td data-label={status ? "Decided" : "Expires"}>
                   {status ? (
                     approval.decidedAt ? (
                       <>
-                        <When iso={approval.decidedAt} now={now} /> <span class="hint">by {visible(approval.decidedBy ?? "unknown")}</span>
+                        <Relative iso={approval.decidedAt} now={now} /> <span class="hint">by {visible(approval.decidedBy ?? "unknown")}</span>
                       </>
                     ) : (
                       <span class="hint">not decided</span>
                     )
                   ) : (
-                    <When iso={approval.expiresAt} now={now} />
+                    <Relative iso={approval.expiresAt} now={now} />
                   )}
                 </td>
               </tr>

@@ -27,6 +27,15 @@ export function ShortTime({ iso, now = Date.now() }: { iso: string; now?: number
   );
 }
 
+/** How long ago or ahead a time is (`3 min ago`, `in 60 min`), on one line; the whole time (UTC) in its title. */
+export function Relative({ iso, now = Date.now() }: { iso: string; now?: number }) {
+  return (
+    <time class="short" datetime={iso} title={utc(iso)}>
+      {relative(iso, now)}
+    </time>
+  );
+}
+
 /** A wide table that scrolls sideways on a narrow screen, reachable by keyboard. */
 export function TableScroll({ label, children }: { label: string; children?: Child }) {
   return (

@@ -2,7 +2,7 @@ import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
 import { visible } from "../../admin/pages/display.ts";
 import { When } from "../../admin/pages/parts.tsx";
 import type { Claims } from "../flow.ts";
-import { plural, type PolicyOverview } from "../policy-overview.ts";
+import { listed, plural, type PolicyOverview } from "../policy-overview.ts";
 import { ClientFacts, SignInLayout } from "./layout.tsx";
 import { Hidden, type FormBase } from "./sign-in.tsx";
 
@@ -123,10 +123,20 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
         ))}
       </ul>
       <p>
-        Of the {offered + tools.hidden.length} tools of the Iterable MCP server, the app is offered {offered}: {tools.allowed.length} allowed,{" "}
-        {tools.approval.length} only with a human's approval, {tools.conditional.length} depending on their arguments
-        {tools.refused.length > 0 ? `, ${tools.refused.length} listed but refused on every call` : ""}; {plural(tools.hidden.length, "tool")}{" "}
-        {tools.hidden.length === 1 ? "is" : "are"} hidden and refused.
+        Of the {offered + tools.hidden.length} tools of the Iterable MCP server, the app is offered{" "}
+        {offered === 0
+          ? "none"
+          : `${offered}: ${listed(
+              [
+                [tools.allowed.length, "allowed"],
+                [tools.approval.length, "only with a human's approval"],
+                [tools.conditional.length, "depending on their arguments"],
+                [tools.refused.length, "listed but refused on every call"],
+              ]
+                .filter(([count]) => count !== 0)
+                .map(([count, what]) => `${count} ${what}`),
+            )}`}
+        ; {plural(tools.hidden.length, "tool")} {tools.hidden.length === 1 ? "is" : "are"} hidden and refused.
       </p>
       <ToolList title="Allowed" names={tools.allowed} />
       <ToolList title="Need a human's approval" names={tools.approval} />
