@@ -105,7 +105,8 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
         </li>
         {policy.mode === "monitor" ? (
           <li>
-            <strong>Monitor mode:</strong> calls the rules would refuse are logged but still go through.
+            <strong>Monitor mode:</strong> nothing below is enforced. Calls the rules would refuse or send to a human are logged and still go through
+            (hidden tools stay out of the app's tool list).
           </li>
         ) : null}
         {policy.hidden.length > 0 ? (
