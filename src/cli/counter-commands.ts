@@ -41,8 +41,8 @@ export async function run(input: CommandInput): Promise<string | undefined> {
       if (!(SCOPES as readonly string[]).includes(scope)) throw new CliError(`--scope takes grant or global (a session's counter ends with its session), not "${printable(scope)}"`);
       const by = operator(values.by);
       const reset = await adminRequest(input.admin(), ResetSchema, "POST", `/grants/${grant}/counters/reset`, { counter, scope, by });
-      const whose = reset.scope === "global" ? "every grant's (global scope)" : `grant ${words[0]}'s`;
-      return `counter "${printable(reset.counter)}" reset for ${whose}: ${plural(reset.dropped, "usage row")} forgotten, recorded as by ${printable(by)}`;
+      const whose = reset.scope === "global" ? "of every grant (global scope)" : `of grant ${printable(words[0] ?? "")}`;
+      return `counter "${printable(reset.counter)}" ${whose} reset: ${plural(reset.dropped, "usage row")} forgotten, recorded as by ${printable(by)}`;
     }
     default:
       throw new UsageError(`unknown command: counters ${command ?? ""}`.trimEnd());

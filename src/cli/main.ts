@@ -56,12 +56,19 @@ function checkKvFlags(command: string, values: Values): void {
   if (values["via-kv"] && (values.url !== undefined || values.port !== undefined)) throw new UsageError("--via-kv writes KV through wrangler, not to a gateway: drop --url and --port");
 }
 
+/** The help's lines for the command group the user typed, or the whole help when there are none. */
+function usageOf(argv: string[]): string {
+  const group = argv.find((word) => !word.startsWith("-"));
+  const lines = HELP.split("\n").filter((line) => group !== undefined && line.startsWith(`  mcp-gateway ${group} `));
+  return lines.length === 0 ? HELP : `${lines.join("\n")}\n(mcp-gateway --help says more)`;
+}
+
 try {
   const output = await run(process.argv.slice(2));
   if (output !== undefined) console.log(output);
 } catch (error) {
   if (error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
-    console.error(`${error.message}\n\n${HELP}`);
+    console.error(`${error.message}\n\n${usageOf(process.argv.slice(2))}`);
     process.exit(2);
   }
   // A CliError says what to do; anything else is unexpected, and its message is still the best there is.

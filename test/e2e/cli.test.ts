@@ -97,14 +97,14 @@ describe("mcp-gateway against npm start: every command through the admin API, wh
   afterAll(async () => gateway?.stop());
   beforeEach(() => onTestFailed(() => console.log(`npm start output (last 4000 chars):\n${gateway.output().slice(-4000)}`)));
 
-  it("the CLI was a second, unaudited door that took 11-14 s a command: grant create, run as a user runs it, answers in under a second through the admin API, and its audit record names the CLI's user", async () => {
-    // Three grants, each the whole process as a user runs it; the middle time is the command's, not a busy moment's.
+  it("the CLI was a second, unaudited door that took 11-14 s a command: grant create answers in under a second (the whole process, as a user runs it) through the admin API, and its audit record names the CLI's user", async () => {
+    // Three grants, each a new CLI process (picking this npm start by its port); the middle time is the command's, not a busy moment's.
     const times: number[] = [];
     const grants: Array<{ grant: { id: string; label: string; status: string }; token: string }> = [];
     for (let n = 0; n < 3; n++) {
       const label = `cli-speed-${randomBytes(4).toString("hex")}`;
       const started = performance.now();
-      const created = await cli("grant", "create", "--label", label, "--policy", "recommended", "--json");
+      const created = await gateway.cli("grant", "create", "--label", label, "--policy", "recommended", "--json");
       times.push(performance.now() - started);
       expect(created.status, created.stderr).toBe(0);
       grants.push(JSON.parse(created.stdout) as { grant: { id: string; label: string; status: string }; token: string });
@@ -123,7 +123,7 @@ describe("mcp-gateway against npm start: every command through the admin API, wh
 
   it("grant create --policy doesnotexist exited 0 with a token for a grant that sees nothing: it exits 1 with the admin API's reason, and no grant is made", async () => {
     const label = `cli-nopolicy-${randomBytes(4).toString("hex")}`;
-    const result = await cli("grant", "create", "--label", label, "--policy", "doesnotexist");
+    const result = await gateway.cli("grant", "create", "--label", label, "--policy", "doesnotexist");
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe('grant not created: there is no policy named "doesnotexist"');
     expect(result.stdout).toBe("");
@@ -167,7 +167,7 @@ describe("mcp-gateway against npm start: every command through the admin API, wh
     expect(shown.stdout).toContain(`grant ${grant.id} "${name}" (active), policy "${name}" version ${version}`);
     expect(shown.stdout).toMatch(new RegExp(`^  ${counter} +grant +hour sliding +1/5 +/tools/get_lists/limits/0$`, "m"));
     const reset = await gateway.cli("counters", "reset", grant.id, counter);
-    expect(reset.stdout.trim()).toBe(`counter "${counter}" reset for grant ${grant.id}'s: 1 usage row forgotten, recorded as by ${operator}`);
+    expect(reset.stdout.trim()).toBe(`counter "${counter}" of grant ${grant.id} reset: 1 usage row forgotten, recorded as by ${operator}`);
     expect((await gateway.cli("counters", "show", grant.id, "--json")).stdout).toContain('"used": 0');
     expect((await gateway.cli("counters", "reset", grant.id, "nope")).stderr).toContain(`policy "${name}" has no grant-scoped limit on counter "nope"`);
 
