@@ -58,4 +58,4 @@ for (const step of STEPS) {
   }
   console.log(`${step.worker}: deployed, secrets in place (${step.secrets.filter((secret) => present.has(secret.name)).map((secret) => secret.name).join(", ")})`);
 }
-console.log("\nDone. Point clients at https://mcp-policy-gateway.<your subdomain>.workers.dev/mcp (README: "Point a client at it").");
+console.log("\nDone. Point clients at https://mcp-policy-gateway.<your subdomain>.workers.dev/mcp (README: Point a client at it).");
