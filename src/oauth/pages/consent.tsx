@@ -96,7 +96,6 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
     );
   }
   const { tools } = policy;
-  const offered = tools.allowed.length + tools.approval.length + tools.conditional.length + tools.refused.length;
   return (
     <>
       <ul class="plain">
@@ -123,22 +122,7 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
           <li>Every call: {limit}</li>
         ))}
       </ul>
-      <p>
-        Of the {offered + tools.hidden.length} tools of the Iterable MCP server, the app is offered{" "}
-        {offered === 0
-          ? "none"
-          : `${offered}: ${listed(
-              [
-                [tools.allowed.length, "allowed"],
-                [tools.approval.length, "only with a human's approval"],
-                [tools.conditional.length, "depending on their arguments"],
-                [tools.refused.length, "listed but refused on every call"],
-              ]
-                .filter(([count]) => count !== 0)
-                .map(([count, what]) => `${count} ${what}`),
-            )}`}
-        ; {plural(tools.hidden.length, "tool")} {tools.hidden.length === 1 ? "is" : "are"} hidden and refused.
-      </p>
+      <p>{offeredText(tools)}</p>
       <ToolList title="Allowed" names={tools.allowed} />
       <ToolList title="Need a human's approval" names={tools.approval} />
       <ToolList title="Allowed or refused by their arguments" names={tools.conditional} />
@@ -146,6 +130,20 @@ function PolicyFacts({ policy }: { policy: PolicyOverview | { problem: string } 
       <ToolList title="Hidden and refused" names={tools.hidden} />
     </>
   );
+}
+
+/** `Of the 118 tools …, the app is offered 41: 40 allowed and 1 listed but refused on every call; 77 tools are hidden and refused.` */
+function offeredText(tools: PolicyOverview["tools"]): string {
+  const kinds: Array<[number, string]> = [
+    [tools.allowed.length, "allowed"],
+    [tools.approval.length, "only with a human's approval"],
+    [tools.conditional.length, "depending on their arguments"],
+    [tools.refused.length, "listed but refused on every call"],
+  ];
+  const offered = kinds.reduce((sum, [count]) => sum + count, 0);
+  const parts = listed(kinds.filter(([count]) => count > 0).map(([count, what]) => `${count} ${what}`));
+  const hidden = `${plural(tools.hidden.length, "tool")} ${tools.hidden.length === 1 ? "is" : "are"} hidden and refused`;
+  return `Of the ${offered + tools.hidden.length} tools of the Iterable MCP server, the app is offered ${offered === 0 ? "none" : `${offered}: ${parts}`}; ${hidden}.`;
 }
 
 function ToolList({ title, names }: { title: string; names: string[] }) {
