@@ -41,6 +41,21 @@ const ITERABLE_DEV_KEY = "iterable-dev-key";
 const ITERABLE_CONFIG = join(root, "upstreams/iterable/wrangler.toml");
 const SHIPPED_POLICY = { name: "recommended", file: "policies/iterable/recommended.json" };
 const DEV_GRANT_FILE = join(root, ".wrangler", "dev-grant.json");
+/**
+ * What wrangler dev prints that a person running npm start need not act on: its check of the
+ * types file (npm start's own --var values differ from `npm run types`' on purpose), the OAuth
+ * library's note that CIMD is off (it is, by design: README "OAuth sign-in"), and empty lines.
+ */
+const NOT_FOR_THE_USER = [
+  /Your types might be out of date/,
+  /CIMD \(Client ID Metadata Document\) is disabled/,
+  // The Iterable Worker runs in this same wrangler dev: the binding is connected, whatever the table said before it started.
+  /^Service bindings, Durable Object bindings, and Tail consumers connect to other Wrangler/,
+  /^\s*$/,
+];
+/** Lines of wrangler's that say something wrong about this setup, put right. */
+const PUT_RIGHT: Array<[RegExp, string]> = [[/^(env\.UPSTREAM \(iterable-mcp\).*local) \[not connected\]/, "$1 [in this wrangler dev]"]];
+
 const DEFAULT_PORT = 8787;
 const DEFAULT_UPSTREAM_PORT = 8788;
 
@@ -252,14 +267,19 @@ function start(name: string, args: string[]): ChildProcess {
   const child = spawn(process.execPath, [wrangler, ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    // No Request.cf fetch from workers.cloudflare.com: offline it fails four times, loudly, and nothing here reads request.cf.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
   const prefixLines = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
     let pending = "";
     stream.on("data", (chunk) => {
       const lines = (pending + chunk).split("\n");
       pending = lines.pop() ?? "";
-      for (const line of lines) out.write(`[${name}] ${line}\n`);
+      for (const line of lines) {
+        if (NOT_FOR_THE_USER.some((noise) => noise.test(line))) continue;
+        const shown = PUT_RIGHT.reduce((text, [wrong, right]) => text.replace(wrong, right), line);
+        out.write(`[${name}] ${shown}\n`);
+      }
     });
   };
   prefixLines(child.stdout!, process.stdout);
