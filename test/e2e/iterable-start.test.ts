@@ -62,6 +62,15 @@ describe("npm start: the gateway in front of the official Iterable MCP server, t
     expect(seen).toEqual([expect.objectContaining({ method: "GET", path: "/api/lists", keyValid: true, tool: "get_lists", client: name })]);
   });
 
+  it("starts quietly: nothing printed that the user need not act on, GET / names the gateway, /favicon.ico is served", async () => {
+    const output = gateway.output();
+    for (const noise of ["ENOTFOUND", "Request.cf", "types might be out of date", "CIMD", "not connected", "GET / 404"]) expect(output, noise).not.toContain(noise);
+    const home = await fetch(gateway.origin);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain("mcp-policy-gateway");
+    expect((await fetch(`${gateway.origin}/favicon.ico`)).headers.get("content-type")).toBe("image/x-icon");
+  });
+
   it("30 concurrent send_campaign under a 10-a-minute limit: exactly 10 reach the Iterable API", async () => {
     const { client, name } = await agentOn({ version: "1", default: "deny", tools: { send_campaign: { limits: [{ counter: "sends", window: "minute", max: 10 }] } } });
     const answers = (await Promise.all(Array.from({ length: 30 }, (_, i) => client.callTool({ name: "send_campaign", arguments: { campaignId: 500 + i } })))) as Array<{ isError?: boolean }>;
