@@ -8,6 +8,7 @@ import { corsForAllowedOrigins } from "./http/cors.ts";
 import { originGuard } from "./http/origin.ts";
 import { favicon, homePage } from "./http/home.ts";
 import { handleDelete, handleGet, handlePost, methodNotAllowed } from "./mcp/routes.ts";
+import { selectServer } from "./servers/select.ts";
 import { servicesFor } from "./services.ts";
 
 const loadServices = createMiddleware<AppEnv>(async function loadServices(c, next) {
@@ -17,11 +18,14 @@ const loadServices = createMiddleware<AppEnv>(async function loadServices(c, nex
 
 export const app = new Hono<AppEnv>();
 
-app.use("/mcp", loadServices, corsForAllowedOrigins(), originGuard(), authenticate());
-app.post("/mcp", handlePost);
-app.get("/mcp", handleGet);
-app.delete("/mcp", handleDelete);
-app.all("/mcp", methodNotAllowed);
+// /mcp is the grant's view; /mcp/<server> one declared server (src/servers/).
+for (const path of ["/mcp", "/mcp/:server"]) {
+  app.use(path, loadServices, corsForAllowedOrigins(), originGuard(), authenticate(), selectServer());
+  app.post(path, handlePost);
+  app.get(path, handleGet);
+  app.delete(path, handleDelete);
+  app.all(path, methodNotAllowed);
+}
 // For a person who opens the URL in a browser: what this is and where its doors are.
 app.get("/", homePage);
 app.get("/favicon.ico", favicon);

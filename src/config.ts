@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveServers, SERVER_NAME_PATTERN, SERVER_NAME_RULE, ServerDeclarationsSchema, type Server } from "./servers/registry.ts";
 
 /**
  * Every setting's default, in one place. docs/configuration.md's table is
@@ -6,6 +7,8 @@ import { z } from "zod";
  * deployment must choose (UPSTREAM_URL), so the three cannot drift apart.
  */
 export const CONFIG_DEFAULTS = {
+  SERVERS: "",
+  UPSTREAM_NAME: "iterable",
   UPSTREAM_URL: "",
   UPSTREAM_CREDENTIAL_HEADER: "Api-Key",
   UPSTREAM_TIMEOUT_MS: 30_000,
@@ -32,7 +35,24 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 const oauthSeconds = (fallback: number) => z.coerce.number().int().min(60).max(3650 * 86_400).default(fallback);
 const httpUrl = z.url({ protocol: /^https?$/ });
 
+/** SERVERS: the declared servers as JSON, or empty for the one server of the UPSTREAM_* settings. */
+const ServersVarSchema = z
+  .string()
+  .default(CONFIG_DEFAULTS.SERVERS)
+  .transform((text, context) => {
+    if (text.trim() === "") return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: "custom", message: "is not JSON (a JSON array of server declarations)" });
+      return z.NEVER;
+    }
+  })
+  .pipe(ServerDeclarationsSchema.optional());
+
 const ConfigSchema = z.object({
+  SERVERS: ServersVarSchema,
+  UPSTREAM_NAME: z.string().regex(SERVER_NAME_PATTERN, SERVER_NAME_RULE).default(CONFIG_DEFAULTS.UPSTREAM_NAME),
   UPSTREAM_URL: z.union([z.literal(""), httpUrl]).default(CONFIG_DEFAULTS.UPSTREAM_URL),
   UPSTREAM_CREDENTIAL: z.string().optional(),
   UPSTREAM_CREDENTIAL_HEADER: z.string().min(1).default(CONFIG_DEFAULTS.UPSTREAM_CREDENTIAL_HEADER),
@@ -59,22 +79,11 @@ const ConfigSchema = z.object({
   OAUTH_REFRESH_TOKEN_TTL: oauthSeconds(CONFIG_DEFAULTS.OAUTH_REFRESH_TOKEN_TTL),
 });
 
-/**
- * How the gateway reaches its upstream: UPSTREAM_URL when it is set (any
- * Streamable HTTP MCP server), else the UPSTREAM service binding (a Worker of
- * the same account with no public route, such as upstreams/iterable/), at
- * UPSTREAM_BINDING_URL, whose host the binding ignores.
- */
-export type Upstream = { via: "url" | "binding"; url: URL; fetch: (request: Request) => Promise<Response> };
-
-/** The URL requests through the UPSTREAM binding are addressed to: the path is the MCP endpoint; the host is never resolved. */
-export const UPSTREAM_BINDING_URL = "https://upstream.binding/mcp";
-
 export type GatewayConfig = {
-  upstream: Upstream;
-  upstreamCredential: string | undefined;
-  upstreamCredentialHeader: string;
-  upstreamTimeoutMs: number;
+  /** The MCP servers behind the gateway, in declaration order (src/servers/registry.ts). */
+  servers: Map<string, Server>;
+  /** The first of them: the one a grant reaches when its record names none (every grant made before servers were named). */
+  defaultServer: Server;
   /** How the upstream answers a call to a tool it does not have (Iterable: -32601; the spec suggests -32602). */
   unknownToolErrorCode: number;
   sessionSecret: string;
@@ -124,12 +133,18 @@ export function readConfig(env: object): GatewayConfig {
     throw new Error(`invalid gateway configuration: ${issues}`);
   }
   const vars = parsed.data;
+  const legacy = {
+    name: vars.UPSTREAM_NAME,
+    url: vars.UPSTREAM_URL,
+    credentialHeader: vars.UPSTREAM_CREDENTIAL_HEADER,
+    credential: vars.UPSTREAM_CREDENTIAL || undefined,
+    timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
+  };
+  const servers = resolveServers(env, vars.SERVERS, legacy, vars.UPSTREAM_TIMEOUT_MS);
   const publicUrl = vars.PUBLIC_URL === "" ? undefined : new URL(vars.PUBLIC_URL);
   const config: GatewayConfig = {
-    upstream: upstreamOf(vars.UPSTREAM_URL, (env as { UPSTREAM?: ServiceBinding }).UPSTREAM),
-    upstreamCredential: vars.UPSTREAM_CREDENTIAL || undefined,
-    upstreamCredentialHeader: vars.UPSTREAM_CREDENTIAL_HEADER,
-    upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
+    servers,
+    defaultServer: [...servers.values()][0]!,
     unknownToolErrorCode: vars.UNKNOWN_TOOL_ERROR_CODE,
     sessionSecret: vars.SESSION_SECRET,
     cacheTtlMs: vars.CACHE_TTL_MS,
@@ -148,15 +163,6 @@ export function readConfig(env: object): GatewayConfig {
   };
   cache.set(env, config);
   return config;
-}
-
-/** What a service binding offers the gateway (the runtime's Fetcher, named here so Node code can read this file). */
-type ServiceBinding = { fetch(request: Request): Promise<Response> };
-
-function upstreamOf(url: string, binding: ServiceBinding | undefined): Upstream {
-  if (url !== "") return { via: "url", url: new URL(url), fetch: (request) => fetch(request) };
-  if (binding) return { via: "binding", url: new URL(UPSTREAM_BINDING_URL), fetch: (request) => binding.fetch(request) };
-  throw new Error("invalid gateway configuration: no upstream: set UPSTREAM_URL, or bind the UPSTREAM service (wrangler.toml [[services]])");
 }
 
 const LOOPBACK_HOSTNAMES = ["localhost", "127.0.0.1", "[::1]"];

@@ -1,6 +1,6 @@
 import type { AgentAuth } from "./grants/authenticate.ts";
 import type { GrantRecord } from "./grants/grant.ts";
-import type { Services } from "./services.ts";
+import type { ServerRuntime, Services } from "./services.ts";
 
 /** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
 export type Bindings = Env & {
@@ -30,6 +30,8 @@ export type AppEnv = {
     services: Services;
     /** The authenticated agent's grant. */
     grant: GrantRecord;
+    /** The MCP server this request goes to (from the path, or the grant's only server). */
+    server: ServerRuntime;
     /** How the agent proved it holds that grant: its grant token, or an OAuth access token bound to it. */
     auth: AgentAuth;
   };

@@ -1,16 +1,21 @@
 import { AuditWriter } from "./audit/writer.ts";
 import { readConfig, type GatewayConfig } from "./config.ts";
+import type { Server } from "./servers/registry.ts";
 import type { Bindings } from "./env.ts";
 import { GrantStore } from "./grants/store.ts";
 import { PolicyStore } from "./policy/store.ts";
 import { ToolIndex } from "./tools/tool-index.ts";
+
+/** One MCP server behind the gateway, and what this isolate knows of its tools. */
+export type ServerRuntime = { server: Server; tools: ToolIndex };
 
 /** What the gateway keeps per isolate: configuration and the caches that keep KV off the hot path. */
 export type Services = {
   config: GatewayConfig;
   policies: PolicyStore;
   grants: GrantStore;
-  tools: ToolIndex;
+  /** Each declared server, by name. */
+  servers: Map<string, ServerRuntime>;
   /** Batches audit records per isolate on their way to the grants' objects. */
   audit: AuditWriter;
 };
@@ -29,7 +34,7 @@ export function servicesFor(env: Bindings): Services {
       config,
       policies: new PolicyStore(env.POLICIES, config.cacheTtlMs),
       grants: new GrantStore(env.GRANTS, config.cacheTtlMs),
-      tools: new ToolIndex(TOOL_LIST_TTL_MS),
+      servers: new Map([...config.servers].map(([name, server]) => [name, { server, tools: new ToolIndex(TOOL_LIST_TTL_MS, server.tags) }])),
       audit: new AuditWriter(env.GRANT_OBJECT),
     };
     perEnv.set(env, services);

@@ -3,8 +3,7 @@ import type { CallDecision } from "../audit/record.ts";
 import type { GrantRecord } from "../grants/grant.ts";
 import { decide, type AppliedLimit, type ApprovalTerms, type Decision } from "../policy/evaluate.ts";
 import type { LoadedPolicy } from "../policy/store.ts";
-import type { Services } from "../services.ts";
-import { toolTags } from "../tools/catalog.ts";
+import type { ServerRuntime, Services } from "../services.ts";
 import type { ToolInfo } from "../tools/tool-index.ts";
 import { MAX_TOOL_NAME_LENGTH } from "../tools/tool-name.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
@@ -36,6 +35,8 @@ export type Verdict =
 
 export type Judgement = {
   services: Services;
+  /** The server the call goes to: its tools and their tags. */
+  server: ServerRuntime;
   grant: GrantRecord;
   policy: LoadedPolicy | undefined;
   policyProblem: string | undefined;
@@ -64,7 +65,7 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
     return { answer, outcome: { decision: "deny", rule: "", reason } };
   }
   const tool = await knownTool(judgement);
-  const decision = decide(policy.policy, { name, args, tags: tool?.tags ?? toolTags(name) });
+  const decision = decide(policy.policy, { name, args, tags: tool?.tags ?? judgement.server.server.tags(name) });
   const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
   const allowed: CallDecision = decision.decision === "approve" ? "approval_required" : "allow";
@@ -120,14 +121,14 @@ function overlongName(id: ToolCallRequest["id"]): Verdict {
  * behalf, once for all calls waiting), so a tool's schema and annotations are
  * never older than the index's TTL.
  */
-async function knownTool({ services, request, upstreamHeaders }: Judgement): Promise<ToolInfo | undefined> {
+async function knownTool({ services, server, request, upstreamHeaders }: Judgement): Promise<ToolInfo | undefined> {
   const name = request.params.name;
-  const known = services.tools.lookup(name);
+  const known = server.tools.lookup(name);
   if (known.fresh) return known.tool;
   const meta = request.params._meta;
   const protocolMeta = meta
     ? Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith("io.modelcontextprotocol/")))
     : undefined;
-  await services.tools.load(() => fetchToolList(services.config, upstreamHeaders, protocolMeta));
-  return services.tools.lookup(name).tool;
+  await server.tools.load(() => fetchToolList(server.server, services.config, upstreamHeaders, protocolMeta));
+  return server.tools.lookup(name).tool;
 }

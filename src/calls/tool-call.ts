@@ -51,7 +51,7 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   });
   const lookup = await services.policies.get(grant.policy);
   if (lookup.policy) audit.policy(lookup.policy.name, lookup.policy.version, lookup.policy.policy.audit.arguments === "full");
-  const verdict = await judgeToolCall({ services, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision });
+  const verdict = await judgeToolCall({ services, server: c.var.server, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision });
   const log = (outcome: CallOutcome) => audit.decided(outcome);
   if (verdict.answer) {
     log(verdict.outcome);
@@ -229,7 +229,7 @@ async function send(c: Context<AppEnv>, request: ToolCallRequest, context: CallC
   const { config } = c.var.services;
   return relayAnswer(response, {
     ids: [request.id],
-    timeoutMs: config.upstreamTimeoutMs,
+    timeoutMs: c.var.server.server.timeoutMs,
     keepAliveMs: config.sseKeepAliveMs,
     onNotRun,
     onSettled: (upstream) => audit.settle(upstream),

@@ -5,6 +5,7 @@ import { GatewayError, GatewayErrorCode, jsonRpcError, type RpcCode } from "../e
 import { readListedTools, type ListedTool, type ToolIndex } from "../tools/tool-index.ts";
 import { eventData, isEventStream } from "../mcp/sse.ts";
 import { sendUpstream } from "../mcp/upstream.ts";
+import type { Server } from "../servers/registry.ts";
 import { isObject, parseJson } from "../json.ts";
 
 /** Decides whether `tools/list` shows a tool. */
@@ -52,7 +53,8 @@ let internalRequests = 0;
  * GatewayError, answered to the agent's call as a JSON-RPC error.
  */
 export async function fetchToolList(
-  config: GatewayConfig,
+  server: Server,
+  config: Pick<GatewayConfig, "forwardHeaders">,
   agentHeaders: Headers,
   meta: Record<string, unknown> | undefined,
 ): Promise<ListedTool[]> {
@@ -66,7 +68,7 @@ export async function fetchToolList(
     const id = `mcp-policy-gateway/tools-list/${++internalRequests}`;
     const params = { ...(cursor === undefined ? {} : { cursor }), ...(meta ? { _meta: meta } : {}) };
     const request: JSONRPCMessage = { jsonrpc: "2.0", id, method: "tools/list", params };
-    const response = await sendUpstream(config, { method: "POST", headers, body: JSON.stringify(request) });
+    const response = await sendUpstream(server, config, { method: "POST", headers, body: JSON.stringify(request) });
     const text = await response.text();
     if (response.status >= 400 && response.status < 500) throw upstreamRefusal(response.status, text);
     const messages = isEventStream(response.headers) ? eventData(text).map(parseJson) : [parseJson(text)];

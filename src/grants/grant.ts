@@ -18,6 +18,8 @@ export const GrantRecordSchema = z.object({
   createdAt: z.iso.datetime(),
   expiresAt: z.iso.datetime().nullable(),
   revoked: z.boolean(),
+  /** The servers it reaches (src/servers/); absent on grants made before there were several: the default server. */
+  servers: z.array(z.string()).optional(),
 });
 export type GrantRecord = z.infer<typeof GrantRecordSchema>;
 

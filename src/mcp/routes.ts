@@ -5,7 +5,6 @@ import type { AppEnv } from "../env.ts";
 import { forRequest, GatewayError, GatewayErrorCode } from "../errors.ts";
 import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.ts";
 import { isListed } from "../policy/evaluate.ts";
-import { toolTags } from "../tools/catalog.ts";
 import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
 import { relayAnswer } from "./answers.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
@@ -60,7 +59,7 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
   const ids = body.messages.filter(isJSONRPCRequest).map((each) => each.id);
   const rewrite =
     request?.method === "tools/list" ? await toolListFilter(c, { requestId: request.id, isFirstPage: request.params?.cursor === undefined }) : undefined;
-  return relayAnswer(response, { ids, timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite });
+  return relayAnswer(response, { ids, timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite });
 }
 
 /**
@@ -72,22 +71,22 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
   const { config } = c.var.services;
   const response = await relay(c, { method: "GET", headers: (await agentRequest(c)).headers });
-  return relayAnswer(response, { ids: [], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite: await toolListFilter(c, "any") });
+  return relayAnswer(response, { ids: [], timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite: await toolListFilter(c, "any") });
 }
 
 /** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
 async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
-  const { services, grant } = c.var;
+  const { services, grant, server } = c.var;
   const { policy } = await services.policies.get(grant.policy);
-  const visible = (tool: ListedTool) => isListed(policy?.policy, tool.name, toolTags(tool.name, annotationsOf(tool)));
-  return toolListRewriter(answer, visible, services.tools);
+  const visible = (tool: ListedTool) => isListed(policy?.policy, tool.name, server.server.tags(tool.name, annotationsOf(tool)));
+  return toolListRewriter(answer, visible, server.tools);
 }
 
 /** DELETE /mcp: the client ends its session. */
 export async function handleDelete(c: Context<AppEnv>): Promise<Response> {
   const { config } = c.var.services;
   const response = await relay(c, { method: "DELETE", headers: (await agentRequest(c)).headers });
-  return relayAnswer(response, { ids: [], timeoutMs: config.upstreamTimeoutMs, keepAliveMs: config.sseKeepAliveMs });
+  return relayAnswer(response, { ids: [], timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs });
 }
 
 export function methodNotAllowed(): never {

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from "../config.ts";
+import type { Server } from "../servers/registry.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { stripHopByHop } from "../http/headers.ts";
 import { isEventStream } from "./sse.ts";
@@ -37,24 +38,24 @@ export type UpstreamRequest = {
  * timeout covers the wait for the upstream's response headers; a stream that
  * has started is relayed for as long as it lasts.
  */
-export async function sendUpstream(config: GatewayConfig, request: UpstreamRequest): Promise<Response> {
-  const headers = upstreamRequestHeaders(config, request);
+export async function sendUpstream(server: Server, config: Pick<GatewayConfig, "forwardHeaders">, request: UpstreamRequest): Promise<Response> {
+  const headers = upstreamRequestHeaders(server, config, request);
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
+  const timer = setTimeout(() => timeout.abort(), server.timeoutMs);
   let response: Response;
   try {
-    response = await config.upstream.fetch(
-      new Request(config.upstream.url, { method: request.method, headers, body: request.body ?? null, signal: timeout.signal, redirect: "manual" }),
+    response = await server.upstream.fetch(
+      new Request(server.upstream.url, { method: request.method, headers, body: request.body ?? null, signal: timeout.signal, redirect: "manual" }),
     );
   } catch (error) {
     if (timeout.signal.aborted) {
       throw new GatewayError(
         504,
         GatewayErrorCode.UpstreamError,
-        `Upstream timeout: the MCP server did not answer within ${config.upstreamTimeoutMs} ms`,
+        `Upstream timeout: the MCP server did not answer within ${server.timeoutMs} ms`,
       );
     }
-    console.error("upstream fetch failed", { upstream: config.upstream.via === "url" ? config.upstream.url.origin : "UPSTREAM binding", error: String(error) });
+    console.error("upstream fetch failed", { server: server.name, upstream: server.upstream.via === "url" ? server.upstream.url.origin : "binding", error: String(error) });
     throw new GatewayError(502, GatewayErrorCode.UpstreamError, "Upstream unreachable: the MCP server could not be contacted");
   } finally {
     clearTimeout(timer);
@@ -67,28 +68,26 @@ export async function sendUpstream(config: GatewayConfig, request: UpstreamReque
     refusedBeforeRunning.add(error);
     throw error;
   }
-  return relayResponse(config, response);
+  return relayResponse(server, response);
 }
 
-function upstreamRequestHeaders(config: GatewayConfig, request: UpstreamRequest): Headers {
+function upstreamRequestHeaders(server: Server, config: Pick<GatewayConfig, "forwardHeaders">, request: UpstreamRequest): Headers {
   const headers = new Headers();
   for (const [name, value] of request.headers) {
     // Mcp-Param-* mirror a tools/call's arguments (SEP-2243): the upstream checks them against the body.
     if (FORWARDED_HEADERS.includes(name) || name.startsWith("mcp-param-") || config.forwardHeaders.includes(name)) headers.append(name, value);
   }
   // The agent cannot choose the upstream credential, and its own never travels on.
-  headers.delete(config.upstreamCredentialHeader);
-  if (config.upstreamCredential !== undefined) {
-    headers.set(config.upstreamCredentialHeader, config.upstreamCredential);
-  }
+  headers.delete(server.credentialHeader);
+  if (server.credential !== undefined) headers.set(server.credential.header, server.credential.value);
   if (request.body !== undefined) headers.set("content-type", "application/json");
   return headers;
 }
 
-function relayResponse(config: GatewayConfig, upstream: Response): Response {
+function relayResponse(server: Server, upstream: Response): Response {
   const headers = stripHopByHop(upstream.headers);
   for (const name of UPSTREAM_ONLY_HEADERS) headers.delete(name);
-  headers.delete(config.upstreamCredentialHeader);
+  headers.delete(server.credentialHeader);
   if (headers.has("content-encoding")) {
     // The runtime already decoded the body it hands us.
     headers.delete("content-encoding");

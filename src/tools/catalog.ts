@@ -2,6 +2,8 @@ import catalog from "../../policies/iterable/catalog.json" with { type: "json" }
 
 type CatalogEntry = { tags: string[]; category: string };
 type Annotations = { readOnlyHint?: boolean; destructiveHint?: boolean };
+/** The tags of a tool, by its name and the annotations its server advertises. */
+export type Tagger = (name: string, annotations?: Annotations) => Set<string>;
 
 /**
  * Tags from a catalog, and, for any tool it does not list, from the
@@ -11,7 +13,7 @@ type Annotations = { readOnlyHint?: boolean; destructiveHint?: boolean };
  * has no tags at all, whatever the server says of it, so a policy written in
  * tags refuses it.
  */
-export function taggerOf(tools: Record<string, CatalogEntry>): (name: string, annotations?: Annotations) => Set<string> {
+export function taggerOf(tools: Record<string, CatalogEntry>): Tagger {
   return (name, annotations) => {
     const entry = Object.hasOwn(tools, name) ? tools[name] : undefined;
     if (entry?.category === "unclassified") return new Set();

@@ -1,6 +1,6 @@
 import { Validator, type Schema } from "@cfworker/json-schema";
 import { describeProblems, type ArgumentProblem } from "./argument-problems.ts";
-import { toolTags } from "./catalog.ts";
+import { toolTags, type Tagger } from "./catalog.ts";
 
 /**
  * A tool as the upstream listed it, read leniently: a valid JSON Schema the
@@ -58,14 +58,17 @@ export class ToolIndex {
   /** When the complete list (all pages) was last recorded. */
   #listedAt = Number.NEGATIVE_INFINITY;
   #ttlMs: number;
+  #tags: Tagger;
 
-  constructor(ttlMs: number) {
+  /** `tags`: the tags of this server's tools (the Iterable catalog, or the tools' own annotations). */
+  constructor(ttlMs: number, tags: Tagger = toolTags) {
     this.#ttlMs = ttlMs;
+    this.#tags = tags;
   }
 
   /** Records one page of a `tools/list` answer. */
   record(tools: ListedTool[], now = Date.now()): void {
-    for (const tool of tools) this.#tools.set(tool.name, { info: describe(tool), recordedAt: now });
+    for (const tool of tools) this.#tools.set(tool.name, { info: describe(tool, this.#tags), recordedAt: now });
   }
 
   /** Replaces everything with a complete list (all pages). */
@@ -97,11 +100,11 @@ export class ToolIndex {
 
 const UNUSABLE_SCHEMA = "the tool's inputSchema, as the upstream advertised it, cannot be used to check the arguments";
 
-function describe(tool: ListedTool): ToolInfo {
+function describe(tool: ListedTool, tags: Tagger): ToolInfo {
   let validator: Validator | undefined;
   return {
     name: tool.name,
-    tags: toolTags(tool.name, annotationsOf(tool)),
+    tags: tags(tool.name, annotationsOf(tool)),
     validate(args) {
       try {
         validator ??= new Validator((tool.inputSchema ?? { type: "object" }) as Schema, DRAFT, SHORT_CIRCUIT);

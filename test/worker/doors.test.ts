@@ -56,11 +56,12 @@ function concrete(path: string): string {
     .replace(/[:{]id}?/g, "apr_AAAAAAAAAAAAAAAAAAAAAA")
     .replace(/[:{]name}?/g, "recommended")
     .replace(/[:{]object}?/g, "global")
-    .replace(/[:{]signIn}?/g, "x");
+    .replace(/[:{]signIn}?/g, "x")
+    .replace(/[:{]server}?/g, "iterable");
 }
 
 function send(gw: Gateway, route: Route, headers: Record<string, string> = {}) {
-  const body = route.method === "GET" ? undefined : route.path.startsWith("/admin/api") || route.path === "/mcp" ? "{}" : "a=b";
+  const body = route.method === "GET" ? undefined : route.path.startsWith("/admin/api") || route.path.startsWith("/mcp") ? "{}" : "a=b";
   const type = body === "{}" ? "application/json" : "application/x-www-form-urlencoded";
   return gw.fetch(`${ORIGIN}${concrete(route.path)}`, {
     method: route.method,
@@ -74,7 +75,7 @@ describe("every door refuses without its credential", () => {
   it("the route table has the doors this test knows, and nothing else", async () => {
     for (const route of await routes()) {
       const key = `${route.method} ${route.path}`;
-      const known = PUBLIC.has(key) || /^\/(admin|mcp$|token$|authorize$|register$|\.well-known\/)/.test(route.path);
+      const known = PUBLIC.has(key) || /^\/(admin|mcp$|mcp\/:server$|token$|authorize$|register$|\.well-known\/)/.test(route.path);
       expect(known, `${key} is not behind a known door: add it to PUBLIC with a reason, or put it behind one`).toBe(true);
     }
   });
@@ -147,7 +148,7 @@ describe("every door refuses without its credential", () => {
 
   it("/mcp takes a grant's token only: the admin token and nothing are 401", async () => {
     const gw = gateway();
-    for (const route of (await routes()).filter((r) => r.path === "/mcp")) {
+    for (const route of (await routes()).filter((r) => r.path === "/mcp" || r.path === "/mcp/:server")) {
       const attempts: Array<Record<string, string>> = [{}, { authorization: `Bearer ${env.ADMIN_TOKEN}` }];
       for (const headers of attempts) {
         const response = await send(gw, route, { ...headers, "mcp-protocol-version": "2025-06-18" });
