@@ -16,6 +16,8 @@ export type ApprovalStatus = z.infer<typeof ApprovalStatusSchema>;
 export const ApprovalRecordSchema = z.object({
   id: z.string(),
   grant: z.object({ id: z.string(), label: z.string() }),
+  /** The MCP server the call goes to (src/servers/); absent on approvals made before there were several: the default server. */
+  server: z.string().optional(),
   tool: z.string(),
   /** The call's arguments: the values exactly as they will be sent (stored as canonical JSON, RFC 8785; key order aside). */
   arguments: z.record(z.string(), z.unknown()),

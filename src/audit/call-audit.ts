@@ -26,6 +26,8 @@ export type CallAuditStart = {
   /** How the agent authenticated: recorded with the call, the OAuth client's id included. */
   auth: AgentAuth;
   session: string | null;
+  /** The server the call goes to. */
+  server: string;
   tool: string;
   args: Record<string, unknown>;
 };
@@ -82,7 +84,7 @@ export class CallAudit {
   }
 
   #record(outcome: CallOutcome, failed: CallDecision | undefined, upstream: UpstreamOutcome | undefined, upstreamMs: number, now: number): Omit<CallRecord, "argumentsHash"> {
-    const { requestId, grant, auth, session, tool, args } = this.#start;
+    const { requestId, grant, auth, session, server, tool, args } = this.#start;
     return {
       kind: "call",
       id: this.#id,
@@ -92,6 +94,7 @@ export class CallAudit {
       auth: auth.method,
       ...(auth.method === "oauth" ? { oauthClientId: auth.clientId } : {}),
       session,
+      server,
       tool: recordedToolName(tool),
       decision: failed ?? outcome.decision,
       policyDecision: outcome.decision,

@@ -47,6 +47,8 @@ export const CallRecordSchema = z.object({
   /** The OAuth client the access token was issued to, when `auth` is "oauth". */
   oauthClientId: z.string().optional(),
   session: z.string().nullable(),
+  /** The MCP server the call went to (src/servers/); absent on records written before there were several: the default server. */
+  server: z.string().optional(),
   tool: z.string(),
   decision: CallDecisionSchema,
   /** What the policy decided; differs from `decision` only when the upstream then failed (upstream_error, upstream_timeout). */
@@ -97,6 +99,8 @@ export type AuditRecord = z.infer<typeof AuditRecordSchema>;
 export const AuditQuerySchema = z.object({
   decision: z.union([CallDecisionSchema, z.literal("admin")]).optional(),
   tool: z.string().min(1).max(200).optional(),
+  /** Only calls to this server (records without one are the default server's). */
+  server: z.string().min(1).max(40).optional(),
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -1,3 +1,4 @@
+import { readConfig } from "../config.ts";
 import type { Bindings } from "../env.ts";
 import type { AuditPageQuery } from "../grant-object/audit.ts";
 import { grantKey } from "../grants/grant.ts";
@@ -63,6 +64,7 @@ export class AuditService {
     const pageQuery: AuditPageQuery = {
       decision: query.decision,
       tool: query.tool,
+      server: query.server === undefined ? undefined : { name: query.server, isDefault: query.server === readConfig(this.#env).defaultServer.name },
       sinceMs: query.since === undefined ? undefined : Date.parse(query.since),
       untilMs: query.until === undefined ? undefined : Date.parse(query.until),
       before,

@@ -46,6 +46,7 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
     grant,
     auth,
     session: c.req.header("mcp-session-id") ?? null,
+    server: c.var.server.server.name,
     tool: request.params.name,
     args: request.params.arguments ?? {},
   });

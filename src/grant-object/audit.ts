@@ -22,17 +22,26 @@ export const AUDIT_SCHEMA = `
     kind TEXT NOT NULL,
     decision TEXT NOT NULL,
     tool TEXT,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    server TEXT
   );
   CREATE INDEX IF NOT EXISTS audit_at ON audit (at, id);
   CREATE INDEX IF NOT EXISTS audit_decision ON audit (decision, at);
   CREATE INDEX IF NOT EXISTS audit_tool ON audit (tool, at);
 `;
 
+/** Brings a table made by an older version up to AUDIT_SCHEMA (run after it): rows without a server are the default server's. */
+export function migrateAudit(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('audit')").toArray();
+  if (!columns.some((column) => column.name === "server")) sql.exec("ALTER TABLE audit ADD COLUMN server TEXT");
+}
+
 /** One page of a query: filters in milliseconds, `before` the position the previous page ended at. */
 export type AuditPageQuery = {
   decision?: string | undefined;
   tool?: string | undefined;
+  /** Only this server's calls; `defaultServer` says whether records without a server count as its. */
+  server?: { name: string; isDefault: boolean } | undefined;
   sinceMs?: number | undefined;
   untilMs?: number | undefined;
   before?: AuditPosition | undefined;
@@ -53,13 +62,14 @@ export class AuditLog {
       // Whoever wrote it, a stored record is within its bounds.
       const record = boundedRecord(written);
       this.#sql.exec(
-        "INSERT OR IGNORE INTO audit (id, at, kind, decision, tool, record) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO audit (id, at, kind, decision, tool, record, server) VALUES (?, ?, ?, ?, ?, ?, ?)",
         record.id,
         Date.parse(record.time),
         record.kind,
         record.kind === "call" ? record.decision : "admin",
         record.kind === "call" ? record.tool : null,
         JSON.stringify(record),
+        record.kind === "call" ? (record.server ?? null) : null,
       );
     }
   }
@@ -74,6 +84,9 @@ export class AuditLog {
     };
     if (query.decision !== undefined) filter("decision = ?", query.decision);
     if (query.tool !== undefined) filter("tool = ?", query.tool);
+    if (query.server !== undefined) {
+      filter(query.server.isDefault ? "(server = ? OR (server IS NULL AND kind = 'call'))" : "server = ?", query.server.name);
+    }
     if (query.sinceMs !== undefined) filter("at >= ?", query.sinceMs);
     if (query.untilMs !== undefined) filter("at <= ?", query.untilMs);
     if (query.before !== undefined) filter("(at < ? OR (at = ? AND id < ?))", query.before.at, query.before.at, query.before.id);

@@ -6,7 +6,7 @@ import { base64url, randomBytes } from "../crypto.ts";
 import type { AuditRecord } from "../audit/record.ts";
 import { newAuditId } from "../audit/writer.ts";
 import { Approvals, APPROVALS_SCHEMA, migrateApprovals, type ApprovalRequest, type ApprovalState, type Decided } from "./approvals.ts";
-import { AuditLog, AUDIT_SCHEMA, type AuditPage, type AuditPageQuery } from "./audit.ts";
+import { AuditLog, AUDIT_SCHEMA, migrateAudit, type AuditPage, type AuditPageQuery } from "./audit.ts";
 import { Ledger, LEDGER_SCHEMA, type LedgerItem, type LimitHit } from "./ledger.ts";
 
 /** Old rows are swept this often while any remain, so an idle grant's storage empties itself. */
@@ -69,6 +69,7 @@ export class GrantObject extends DurableObject<Env> {
       ctx.storage.sql.exec(APPROVALS_SCHEMA);
       migrateApprovals(ctx.storage.sql);
       ctx.storage.sql.exec(AUDIT_SCHEMA);
+      migrateAudit(ctx.storage.sql);
     });
   }
 

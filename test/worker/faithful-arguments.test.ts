@@ -174,6 +174,7 @@ describe("defect 12: an allowed call can leave no trace", () => {
       grant,
       auth: { method: "grant_token" },
       session: null,
+      server: "iterable",
       tool: "get_campaigns",
       args: { note: "\ud800" },
     });
