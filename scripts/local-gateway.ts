@@ -11,6 +11,10 @@ export type RunningGateway = {
   upstreamUrl: string;
   /** The fake Iterable API's base URL (the default upstream's outside world), with its request log at `__fake/requests`. */
   iterableApiUrl: string;
+  /** The sandbox's features server, as the gateway reaches it (`Api-Key: sandbox-dev-key`); the default mode only. */
+  featuresUpstreamUrl: string;
+  /** `/mcp/<server>` at this gateway. */
+  serverUrl: (name: string) => string;
   /** The dev grant's token. */
   token: string;
   /** The gateway's origin, where /admin lives. */
@@ -40,8 +44,9 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startGateway(extraArgs: string[] = []): Promise<RunningGateway> {
-  const [port, upstreamPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, ["scripts/start.ts", "--port", String(port), "--upstream-port", String(upstreamPort), ...extraArgs], {
+  const [port, upstreamPort, featuresPort] = [await freePort(), await freePort(), await freePort()];
+  const ports = ["--port", String(port), "--upstream-port", String(upstreamPort), "--features-port", String(featuresPort)];
+  const child: ChildProcess = spawn(process.execPath, ["scripts/start.ts", ...ports, ...extraArgs], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
@@ -68,6 +73,8 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
     url: `http://localhost:${port}/mcp`,
     upstreamUrl: `http://127.0.0.1:${upstreamPort}/mcp`,
     iterableApiUrl: `http://127.0.0.1:${upstreamPort}/`,
+    featuresUpstreamUrl: `http://127.0.0.1:${featuresPort}/features/mcp`,
+    serverUrl: (name) => `http://localhost:${port}/mcp/${name}`,
     token,
     origin: `http://localhost:${port}`,
     port,
@@ -78,7 +85,7 @@ export async function startGateway(extraArgs: string[] = []): Promise<RunningGat
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      // The whole process group: the start script and both wrangler dev trees.
+      // The whole process group: the start script and its wrangler dev trees.
       process.kill(-child.pid!, signal);
       await exited;
     },

@@ -64,14 +64,17 @@ const SavedGrantSchema = z.object({ id: z.string(), token: z.string() });
 const CreatedSchema = z.object({ grant: GrantSchema, token: z.string() });
 const GrantListSchema = z.object({ grants: z.array(GrantSchema) });
 
-/** The dev grant of earlier starts while it is active (its token is kept in `file`, mode 0600), else a new one on `policy`. */
-export async function devGrant(target: AdminTarget, policy: string, file: string): Promise<{ id: string; token: string; created: boolean }> {
+/**
+ * The dev grant of earlier starts while it is active (its token is kept in `file`, mode 0600), else a new one on
+ * `policy` reaching `servers` (absent: the gateway's default server).
+ */
+export async function devGrant(target: AdminTarget, policy: string, file: string, servers?: string[]): Promise<{ id: string; token: string; created: boolean }> {
   const saved = existsSync(file) ? SavedGrantSchema.safeParse(JSON.parse(readFileSync(file, "utf8"))).data : undefined;
   if (saved) {
     const { grants } = await adminRequest(target, GrantListSchema, "GET", "/grants");
     if (grants.some((grant) => grant.id === saved.id && grant.status === "active")) return { ...saved, created: false };
   }
-  const { grant, token } = await adminRequest(target, CreatedSchema, "POST", "/grants", { label: "dev", policy, by: NPM_START_ACTOR });
+  const { grant, token } = await adminRequest(target, CreatedSchema, "POST", "/grants", { label: "dev", policy, ...(servers ? { servers } : {}), by: NPM_START_ACTOR });
   writePrivateFile(file, JSON.stringify({ id: grant.id, token }));
   return { id: grant.id, token, created: true };
 }

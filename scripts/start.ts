@@ -1,18 +1,26 @@
 #!/usr/bin/env node
-// `npm start`: the gateway on http://localhost:8787/mcp in front of the official
-// Iterable MCP server (@iterable/mcp, upstreams/iterable/) in its own Worker, reached
-// through the UPSTREAM service binding, both in the real workerd runtime via one
-// `wrangler dev`; the Iterable server calls a local fake Iterable REST API (the
-// sandbox's data, test/fake-iterable/) on :8788, which prints every request. Once the
-// gateway answers, it pushes the recommended Iterable policy (unless an operator changed
-// the stored one) and reuses or creates a dev grant, through the admin API (audited as
-// "npm start"), and prints the grant's token. The admin token is kept across restarts.
+// `npm start`: the gateway on http://localhost:8787 in front of two MCP servers
+// (docs/servers.md "npm start"), declared through SERVERS:
+// - `iterable` (/mcp/iterable): the official Iterable MCP server (@iterable/mcp,
+//   upstreams/iterable/) in its own Worker, reached through the UPSTREAM service binding,
+//   both in the real workerd runtime via one `wrangler dev`; the Iterable server calls a
+//   local fake Iterable REST API (the sandbox's data, test/fake-iterable/) on :8788, which
+//   prints every request;
+// - `features` (/mcp/features): the sandbox's features server (test/upstream/features-server.ts:
+//   progress, logging, sampling, elicitation, resources, prompts), its own `wrangler dev` on
+//   :8789, reached by URL with a credential the gateway injects.
+// Once the gateway answers, it pushes the recommended Iterable policy (unless an operator
+// changed the stored one) and reuses or creates a dev grant reaching `iterable` alone (so
+// /mcp is Iterable's tools, unprefixed), through the admin API (audited as "npm start"),
+// and prints the grant's token. The admin token is kept across restarts.
 //
-//   npm start                                              gateway :8787 → Iterable Worker → fake Iterable API :8788
+//   npm start                                              gateway :8787 → /mcp/iterable: Iterable Worker → fake Iterable API :8788
+//                                                                        → /mcp/features: the sandbox's features server :8789
+//   npm start -- --server everything=http://127.0.0.1:3001/mcp   one more server, by URL (repeatable; not with --sandbox)
 //   npm start -- --sandbox                                 gateway :8787 → the Iterable-shaped sandbox MCP server :8788
 //                                                          (test/upstream: steered by headers in tests and benchmarks)
 //   npm start -- --var UPSTREAM_URL:https://mcp.example.com/mcp   front another MCP server
-//   npm start -- --port 9000 --upstream-port 9001
+//   npm start -- --port 9000 --upstream-port 9001 --features-port 9002
 //   npm start -- --inspector-port 9229                     attach DevTools to the gateway
 //   npm start -- --new-admin-token                         replace the kept admin token
 //
@@ -31,11 +39,15 @@ import { devGrant, seedShippedPolicy } from "./start-seed.ts";
 import { adminToken as keptAdminToken } from "./start-state.ts";
 import { startFakeIterable, type FakeIterable } from "../test/fake-iterable/server.ts";
 import { SANDBOX_CONTROL_HEADERS } from "../test/upstream/control-headers.ts";
+import { API_KEY_HEADER } from "../test/upstream/credential.ts";
+import { ServerDeclarationsSchema, type ServerDeclaration } from "../src/servers/registry.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = wranglerBin();
 // A credential only the local sandbox knows: proves the gateway injects it.
 const SANDBOX_CREDENTIAL = "sandbox-dev-key";
+/** The Worker var that holds the features server's credential (its declaration names it, never the value). */
+const FEATURES_CREDENTIAL_VAR = "FEATURES_CREDENTIAL";
 // The fake Iterable API's key, given to the Iterable Worker alone (the gateway never holds it).
 const ITERABLE_DEV_KEY = "iterable-dev-key";
 const ITERABLE_CONFIG = join(root, "upstreams/iterable/wrangler.toml");
@@ -58,11 +70,18 @@ const PUT_RIGHT: Array<[RegExp, string]> = [[/^(env\.UPSTREAM \(iterable-mcp\).*
 
 const DEFAULT_PORT = 8787;
 const DEFAULT_UPSTREAM_PORT = 8788;
+const DEFAULT_FEATURES_PORT = 8789;
 
-const { port, upstreamPort, inspectorPort, sandbox, newAdminToken, passThrough } = parseArgs(process.argv.slice(2));
+const { port, upstreamPort, featuresPort, inspectorPort, sandbox, newAdminToken, extraServers, passThrough } = parseArgs(process.argv.slice(2));
 const externalUpstream = passThrough.some((arg) => arg.startsWith("UPSTREAM_URL:"));
-/** What the gateway fronts: the Iterable Worker (default), the sandbox, or a URL given with --var. */
+/** What the gateway fronts: the Iterable Worker and the features server (default), the sandbox, or a URL given with --var. */
 const upstreamKind: "iterable" | "sandbox" | "external" = externalUpstream ? "external" : sandbox ? "sandbox" : "iterable";
+if (upstreamKind !== "iterable" && extraServers.length > 0) {
+  console.error(`--server declares a server beside iterable and features; with ${upstreamKind === "sandbox" ? "--sandbox" : "--var UPSTREAM_URL"} the gateway fronts that one server alone.`);
+  process.exit(1);
+}
+/** The servers this start declares (SERVERS), in order: the first is the default, the one grants made before servers existed reach. */
+const servers = upstreamKind === "iterable" ? declaredServers() : undefined;
 let fakeIterable: FakeIterable | undefined;
 let iterableConfigFile: string | undefined;
 let recorded = false;
@@ -72,8 +91,11 @@ process.on("SIGTERM", () => shutdown(143));
 
 const gatewayPort: PortUse = { port, flag: "--port", role: "gateway" };
 const sandboxPort: PortUse = { port: upstreamPort, flag: "--upstream-port", role: upstreamKind === "sandbox" ? "sandbox upstream" : "fake Iterable API" };
+const featuresSandboxPort: PortUse = { port: featuresPort, flag: "--features-port", role: "sandbox features server" };
+/** The ports this start listens on: the gateway's, and its upstreams' unless the upstream is elsewhere. */
+const ports = upstreamKind === "external" ? [gatewayPort] : upstreamKind === "sandbox" ? [gatewayPort, sandboxPort] : [gatewayPort, sandboxPort, featuresSandboxPort];
 checkPortsDistinct();
-await checkPortsFree(externalUpstream ? [gatewayPort] : [gatewayPort, sandboxPort]);
+await checkPortsFree(ports);
 // No start listens on this port, so what a start left under its directory is a killed one's.
 rmSync(dirname(instanceFile(port)), { recursive: true, force: true });
 // Kept across restarts (browsers stay signed in, saved tokens keep working), unless --new-admin-token.
@@ -90,7 +112,17 @@ if (upstreamKind === "sandbox") {
   ]);
   await waitForHttp(`http://127.0.0.1:${upstreamPort}/__log`, "sandbox", sandbox);
 }
+/** The sandbox serving the features server (default mode): started here, waited for beside the gateway. */
+let featuresSandbox: Promise<void> | undefined;
 if (upstreamKind === "iterable") {
+  await checkPortsFree([featuresSandboxPort]);
+  const sandbox = start("sandbox", [
+    "dev", "-c", join(root, "test/upstream/wrangler.toml"),
+    "--port", String(featuresPort), "--ip", "127.0.0.1", "--inspector-port", "0",
+    // Its /mcp (the Iterable-shaped server) answers nobody without the key; the gateway holds it for /features/mcp.
+    "--var", `SANDBOX_API_KEY:${SANDBOX_CREDENTIAL}`,
+  ]);
+  featuresSandbox = waitForHttp(`http://127.0.0.1:${featuresPort}/__log`, "sandbox", sandbox);
   await checkPortsFree([sandboxPort]);
   fakeIterable = await startFakeIterable({
     apiKey: ITERABLE_DEV_KEY,
@@ -116,9 +148,11 @@ const gateway = start("gateway", [
     ? // Tests and benchmarks steer the sandbox with headers of its own (its request log's tag, a slow call…).
       ["--var", `UPSTREAM_URL:http://127.0.0.1:${upstreamPort}/mcp`, "--var", `UPSTREAM_CREDENTIAL:${SANDBOX_CREDENTIAL}`, "--var", `FORWARD_HEADERS:${SANDBOX_CONTROL_HEADERS.join(",")}`]
     : []),
+  ...(servers ? ["--var", `SERVERS:${JSON.stringify(servers)}`, "--var", `${FEATURES_CREDENTIAL_VAR}:${SANDBOX_CREDENTIAL}`] : []),
   ...passThrough,
 ]);
-await waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway);
+// Both wrangler devs build and start at once; the seeding below needs the gateway only, the banner both.
+await Promise.all([waitForHttp(`http://127.0.0.1:${port}/`, "gateway", gateway), featuresSandbox]);
 // From here the CLI finds this start (and its admin token) by itself; stopping removes only this record.
 const origin = `http://localhost:${port}`;
 recordInstance({ url: origin, port, pid: process.pid, token: adminToken, startedAt: new Date().toISOString() });
@@ -127,25 +161,51 @@ const { policyLine, dev } = await seed({ origin, token: adminToken, from: "npm s
 
 console.log(`
 mcp-policy-gateway is ready: http://localhost:${port}/mcp
-upstream: ${
-  upstreamKind === "external"
-    ? "as given with --var UPSTREAM_URL"
-    : upstreamKind === "sandbox"
-      ? `sandbox Iterable-shaped MCP server at http://127.0.0.1:${upstreamPort}/mcp`
-      : `the Iterable MCP server (@iterable/mcp) in its own Worker, through the UPSTREAM binding\n          Iterable API: a local fake at ${fakeIterable?.url} (each request is printed as [iterable-api])`
-}
+${upstreamLines().join("\n")}
 ${policyLine}
-dev token (Authorization: Bearer …):
+dev token (Authorization: Bearer …), reaching ${servers ? `"iterable" alone: at /mcp (its tools unprefixed) and /mcp/iterable` : "the one server, at /mcp"}:
   ${dev.token}
 admin:    ${origin}/admin
 admin token: ${adminToken}${freshAdminToken && newAdminToken ? "\n          a new one, as --new-admin-token asked: browsers signed in with the old one sign in again" : ""}
 `);
 
+/** What the banner says the gateway fronts, one line per server (with its URL at this gateway). */
+function upstreamLines(): string[] {
+  if (upstreamKind === "external") return ["upstream: as given with --var UPSTREAM_URL"];
+  if (upstreamKind === "sandbox") return [`upstream: sandbox Iterable-shaped MCP server at http://127.0.0.1:${upstreamPort}/mcp`];
+  return [
+    "servers:",
+    `  iterable  http://localhost:${port}/mcp/iterable   the Iterable MCP server (@iterable/mcp) in its own Worker, through the UPSTREAM binding;`,
+    `            Iterable API: a local fake at ${fakeIterable?.url} (each request is printed as [iterable-api])`,
+    `  features  http://localhost:${port}/mcp/features   the sandbox's features server at http://127.0.0.1:${featuresPort}/features/mcp`,
+    ...extraServers.map((server) => `  ${server.name.padEnd(8)}  http://localhost:${port}/mcp/${server.name}   ${server.url} (--server)`),
+  ];
+}
+
+/**
+ * The SERVERS declaration of the default mode: Iterable through its binding (the default server, tagged from the
+ * shipped catalog), the sandbox's features server by URL with a credential from a var, then each --server.
+ */
+function declaredServers(): ServerDeclaration[] {
+  const declared: ServerDeclaration[] = [
+    { name: "iterable", binding: "UPSTREAM", catalog: "iterable" },
+    { name: "features", url: `http://127.0.0.1:${featuresPort}/features/mcp`, credentialHeader: API_KEY_HEADER, credentialSecret: FEATURES_CREDENTIAL_VAR },
+    ...extraServers,
+  ];
+  const checked = ServerDeclarationsSchema.safeParse(declared);
+  if (!checked.success) {
+    console.error(`--server: ${checked.error.issues.map((issue) => issue.message).join("; ")}`);
+    process.exit(1);
+  }
+  return declared;
+}
+
 /** The shipped policy and the dev grant, through this gateway's admin API: audited, as any operator's change. */
 async function seed(self: AdminTarget) {
   try {
     const policyLine = await seedShippedPolicy(self, SHIPPED_POLICY, root);
-    const dev = await devGrant(self, SHIPPED_POLICY.name, DEV_GRANT_FILE);
+    // The dev grant reaches Iterable alone: /mcp stays the Iterable server's tools, unprefixed, as before there were several.
+    const dev = await devGrant(self, SHIPPED_POLICY.name, DEV_GRANT_FILE, servers ? ["iterable"] : undefined);
     if (dev.created) console.log(`created dev grant ${dev.id}`);
     return { policyLine, dev };
   } catch (error) {
@@ -183,6 +243,8 @@ function iterableDevConfig(fakeApiUrl: string): string {
 function parseArgs(args: string[]) {
   let port = DEFAULT_PORT;
   let upstreamPort = DEFAULT_UPSTREAM_PORT;
+  let featuresPort = DEFAULT_FEATURES_PORT;
+  const extraServers: ServerDeclaration[] = [];
   // 0: any free port, so two starts never clash over wrangler's default 9229.
   let inspectorPort = 0;
   let sandbox = false;
@@ -191,12 +253,22 @@ function parseArgs(args: string[]) {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--port") port = portArg("--port", args[++i]);
     else if (args[i] === "--upstream-port") upstreamPort = portArg("--upstream-port", args[++i]);
+    else if (args[i] === "--features-port") featuresPort = portArg("--features-port", args[++i]);
+    else if (args[i] === "--server") extraServers.push(serverArg(args[++i]));
     else if (args[i] === "--inspector-port") inspectorPort = portArg("--inspector-port", args[++i]);
     else if (args[i] === "--sandbox") sandbox = true;
     else if (args[i] === "--new-admin-token") newAdminToken = true;
     else passThrough.push(args[i] ?? "");
   }
-  return { port, upstreamPort, inspectorPort, sandbox, newAdminToken, passThrough };
+  return { port, upstreamPort, featuresPort, inspectorPort, sandbox, newAdminToken, extraServers, passThrough };
+}
+
+/** `--server NAME=URL`: a Streamable HTTP server without a credential, as a declaration (checked with the others). */
+function serverArg(value: string | undefined): ServerDeclaration {
+  const match = /^([^=]+)=(.+)$/.exec(value ?? "");
+  if (match) return { name: match[1]!, url: match[2]! };
+  console.error(`--server needs NAME=URL, e.g. --server everything=http://127.0.0.1:3001/mcp, got ${value === undefined ? "nothing" : `"${value}"`}`);
+  process.exit(1);
 }
 
 function portArg(flag: string, value: string | undefined): number {
@@ -210,9 +282,12 @@ function portArg(flag: string, value: string | undefined): number {
 type PortUse = { port: number; flag: string; role: string };
 
 function checkPortsDistinct(): void {
-  if (externalUpstream || port !== upstreamPort) return;
-  console.error(`--port and --upstream-port are both ${port}: the gateway and the ${sandboxPort.role} need a port each.`);
-  process.exit(1);
+  for (const [index, use] of ports.entries()) {
+    const other = ports.slice(0, index).find((earlier) => earlier.port === use.port);
+    if (!other) continue;
+    console.error(`${other.flag} and ${use.flag} are both ${use.port}: the ${other.role} and the ${use.role} need a port each.`);
+    process.exit(1);
+  }
 }
 
 /**
@@ -231,7 +306,7 @@ async function checkPortsFree(uses: PortUse[]): Promise<void> {
   if (taken.length === 0) return;
   for (const use of taken) console.error(`Port ${use.port} (${use.role}) on 127.0.0.1 ${use.problem}.`);
   // Suggest ports that are free right now, so the command can be pasted as is.
-  const avoid = [port, upstreamPort];
+  const avoid = ports.map((use) => use.port);
   const moves: string[] = [];
   for (const use of taken) {
     const free = await nextFreePort(use.port, avoid);
