@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SERVER_NAME_PATTERN, SERVER_NAME_RULE } from "../servers/registry.ts";
 
 /**
  * The policy document, one JSON object per name in the POLICIES KV namespace.
@@ -99,10 +100,11 @@ export const ToolRuleSchema = z.strictObject({
   approval: ApprovalSettingsSchema.optional(),
 });
 
-export const PolicySchema = z.strictObject({
-  /** Editor completion: "./policy.schema.json" or a URL to it. Ignored by the gateway. */
-  $schema: z.string().optional(),
-  version: z.literal("1"),
+/**
+ * What a policy says about tools: everything but `$schema`, `version` and
+ * `servers`. The top level of a policy is one; so is each per-server section.
+ */
+const policyBody = {
   /** What a tool no entry of `tools` matches gets. */
   default: z.enum(["allow", "deny"]),
   /** "monitor": decide and log everything, but forward anyway. */
@@ -117,10 +119,30 @@ export const PolicySchema = z.strictObject({
   tools: z.record(ToolPatternSchema, ToolRuleSchema).default({}),
   /** Extra tags for tools, beyond the catalog's and the upstream's annotations. */
   tags: z.record(z.string(), z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/))).default({}),
+};
+
+/** One server's section: a whole policy body that replaces the top level for that server (no merging). */
+export const PolicySectionSchema = z.strictObject(policyBody);
+
+/** A server's name, as servers are declared. */
+const SectionNameSchema = z.string().regex(SERVER_NAME_PATTERN, `a server name: ${SERVER_NAME_RULE}`);
+
+export const PolicySchema = z.strictObject({
+  /** Editor completion: "./policy.schema.json" or a URL to it. Ignored by the gateway. */
+  $schema: z.string().optional(),
+  version: z.literal("1"),
+  ...policyBody,
+  /**
+   * Per-server sections: for a server named here, its section is the whole
+   * policy (the top level does not apply to it at all); every other server
+   * the grant reaches gets the top level.
+   */
+  servers: z.record(SectionNameSchema, PolicySectionSchema).optional(),
 });
 
 export type Policy = z.output<typeof PolicySchema>;
 export type PolicyInput = z.input<typeof PolicySchema>;
+export type PolicySection = z.output<typeof PolicySectionSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
 export type Rule = z.output<typeof RuleSchema>;
 export type Limit = z.output<typeof LimitSchema>;
