@@ -1,10 +1,17 @@
 import { z } from "zod";
+import { readConfig } from "../../config.ts";
 import type { Bindings } from "../../env.ts";
 import { grantKey, GrantRecordSchema, tokenKey, type GrantRecord } from "../../grants/grant.ts";
 import { issueGrant, revocationEntries, type GrantListing, type KvEntry } from "../../grants/records.ts";
 import { EXPIRY_PATTERN, expiryFrom } from "../../grants/expiry.ts";
 import { adminRecord, writeAdminRecord } from "./admin-record.ts";
 import { OAuthClientService } from "./oauth-clients.ts";
+import { clipLine } from "../../text/clip.ts";
+
+/** As many as a gateway can declare (src/servers/registry.ts). */
+const MAX_GRANT_SERVERS = 32;
+/** Workers KV refuses metadata larger than this; a grant's listing is its `grant:<id>` key's metadata. */
+const MAX_LISTING_BYTES = 1024;
 
 export const GRANT_STATUSES = ["active", "revoked", "expired"] as const;
 export type GrantStatus = (typeof GRANT_STATUSES)[number];
@@ -19,6 +26,8 @@ export const GrantCreateInputSchema = z.strictObject({
   policy: z.string().min(1, "choose a policy").max(512),
   /** `90m`, `12h`, `30d`; absent: the grant does not expire. */
   expires: z.string().regex(EXPIRY_PATTERN, 'a duration like "90m", "12h" or "30d"').optional(),
+  /** The declared servers it reaches; absent: the default server (the first declared). */
+  servers: z.array(z.string().min(1).max(100)).min(1, "name at least one server").max(MAX_GRANT_SERVERS).optional(),
 });
 export type GrantCreateInput = z.infer<typeof GrantCreateInputSchema>;
 
@@ -81,13 +90,19 @@ export class GrantService {
       expiresAt = expiryFrom(input.expires, now);
       if (!expiresAt) return { ok: false, problem: "the expiry must be a duration like 90m, 12h or 30d, at most 3650d" };
     }
-    const issued = await issueGrant({ label: input.label, policy: input.policy, now: new Date(now), ...(expiresAt ? { expiresAt } : {}) });
+    const servers = this.#reachable(input.servers);
+    if (!servers.ok) return servers;
+    const issued = await issueGrant({ label: input.label, policy: input.policy, now: new Date(now), servers: servers.names, ...(expiresAt ? { expiresAt } : {}) });
+    const listing = issued.entries.find((entry) => entry.metadata)?.metadata;
+    if (new TextEncoder().encode(JSON.stringify(listing)).length > MAX_LISTING_BYTES) {
+      return { ok: false, problem: "the label, policy name and servers are too long together to list (1 KiB): shorten the label" };
+    }
     await this.#put(issued.entries);
     const { record } = issued;
     await writeAdminRecord(
       this.#env,
       record.id,
-      adminRecord({ action: "grant.create", by, target: record.id, grant: { id: record.id, label: record.label }, detail: { ...detail, label: record.label, policy: record.policy } }, now),
+      adminRecord({ action: "grant.create", by, target: record.id, grant: { id: record.id, label: record.label }, detail: { ...detail, label: record.label, policy: record.policy, servers: servers.names } }, now),
     );
     return { ok: true, grant: { ...record, status: grantStatus(record, now) }, token: issued.token };
   }
@@ -118,12 +133,37 @@ export class GrantService {
     return { ok: true, grant: { ...record, revoked: true, status: "revoked" } };
   }
 
+  /**
+   * The servers a new grant names, in the order the gateway declares them:
+   * each must be declared; none given, the default server. Written on the
+   * record either way, so that what a grant reaches does not change when the
+   * declarations are reordered.
+   */
+  #reachable(requested: string[] | undefined): { ok: true; names: string[] } | { ok: false; problem: string } {
+    const { servers, defaultServer } = readConfig(this.#env);
+    if (requested === undefined) return { ok: true, names: [defaultServer.name] };
+    const unknown = requested.filter((name) => !servers.has(name));
+    if (unknown.length > 0) {
+      const named = unknown.slice(0, 5).map((name) => `"${clipLine(name, 40)}"`).join(", ");
+      return { ok: false, problem: `this gateway has no server named ${named}: its servers are ${[...servers.keys()].join(", ")}` };
+    }
+    return { ok: true, names: [...servers.keys()].filter((name) => requested.includes(name)) };
+  }
+
   async #put(entries: KvEntry[]): Promise<void> {
     for (const entry of entries) await this.#env.GRANTS.put(entry.key, entry.value, entry.metadata ? { metadata: entry.metadata } : {});
   }
 }
 
 function summary(id: string, listing: GrantListing, now: number): GrantSummary {
-  const grant = { id, label: listing.label, policy: listing.policy, createdAt: listing.createdAt, expiresAt: listing.expiresAt, revoked: listing.revoked };
+  const grant = {
+    id,
+    label: listing.label,
+    policy: listing.policy,
+    createdAt: listing.createdAt,
+    expiresAt: listing.expiresAt,
+    revoked: listing.revoked,
+    ...(listing.servers ? { servers: listing.servers } : {}),
+  };
   return { ...grant, status: grantStatus(grant, now) };
 }
