@@ -32,6 +32,8 @@ export type AppEnv = {
     grant: GrantRecord;
     /** The MCP server this request goes to (from the path, or the grant's only server). */
     server: ServerRuntime;
+    /** At /mcp, for a grant that reaches several servers: them all, merged into one (src/servers/merged.ts); `server` is then unset until a call picks one. */
+    merged: ServerRuntime[] | undefined;
     /** How the agent proved it holds that grant: its grant token, or an OAuth access token bound to it. */
     auth: AgentAuth;
   };

@@ -13,6 +13,7 @@ import { forwardToolCall } from "../calls/tool-call.ts";
 import type { ToolCallRequest } from "../calls/judge.ts";
 import { toolListRewriter, type ListAnswer } from "../calls/tool-list.ts";
 import { agentRequest, relay } from "./relay.ts";
+import { answerMerged, deleteMerged, streamMerged } from "../servers/merged.ts";
 import { CLIENT_CAPABILITIES_META_KEY, declaresUrlElicitation, isStateless, requestRevision } from "./revision.ts";
 
 /**
@@ -42,6 +43,7 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
   assertHeadersMatchBody(c.req.raw.headers, body);
   assertBatchIsJudgeable(body);
   assertToolCallsAreRequests(body);
+  if (c.var.merged) return answerMerged(c, body, request);
   const { headers, features } = await agentRequest(c);
   const revision = requestRevision(c.req.raw.headers, request);
 
@@ -69,6 +71,7 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
  */
 export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   assertAccepts(c.req.header("accept"), ["text/event-stream"]);
+  if (c.var.merged) return streamMerged(c);
   const { config } = c.var.services;
   const response = await relay(c, { method: "GET", headers: (await agentRequest(c)).headers });
   return relayAnswer(response, { ids: [], timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite: await toolListFilter(c, "any") });
@@ -84,6 +87,7 @@ async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(
 
 /** DELETE /mcp: the client ends its session. */
 export async function handleDelete(c: Context<AppEnv>): Promise<Response> {
+  if (c.var.merged) return deleteMerged(c);
   const { config } = c.var.services;
   const response = await relay(c, { method: "DELETE", headers: (await agentRequest(c)).headers });
   return relayAnswer(response, { ids: [], timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs });

@@ -11,8 +11,9 @@ export function serversOf(grant: GrantRecord, config: Pick<GatewayConfig, "serve
 
 /**
  * Which server a request goes to: `/mcp/<server>` names it; `/mcp` is the
- * grant's view, its one server. A server the grant does not name is refused
- * before anything is read from the body or forwarded.
+ * grant's view: its one server, or all of them merged (src/servers/merged.ts).
+ * A server the grant does not name is refused before anything is read from
+ * the body or forwarded.
  */
 export function selectServer() {
   return createMiddleware<AppEnv>(async function selectServer(c, next) {
@@ -27,7 +28,8 @@ export function selectServer() {
     } else {
       if (reachable.length === 0) throw new GatewayError(403, GatewayErrorCode.TransportError, "Forbidden: this grant reaches none of this gateway's servers");
       if (reachable.length > 1) {
-        throw new GatewayError(400, GatewayErrorCode.TransportError, `Bad Request: this grant reaches ${listOf(reachable)}: use /mcp/<server> for one of them`);
+        c.set("merged", reachable.map((each) => services.servers.get(each)!));
+        return next();
       }
       name = reachable[0]!;
     }

@@ -87,6 +87,11 @@ export class ToolIndex {
     this.replace(await fetchAll());
   }
 
+  /** Every tool's name, when the complete list is fresh (undefined when it must be listed again). */
+  names(now = Date.now()): string[] | undefined {
+    return now - this.#listedAt < this.#ttlMs ? [...this.#tools.keys()] : undefined;
+  }
+
   /**
    * What is known of a tool, and whether it can be trusted: a fresh entry, or
    * a fresh complete list without it (the tool does not exist).

@@ -190,6 +190,17 @@ function registerAnnotatedTools(server: McpServer): void {
     async ({ text: value }) => text(value),
   );
 
+  // A name that, prefixed by a server's name on the gateway's merged endpoint, passes 64 characters.
+  server.registerTool(
+    "describe_the_current_state_of_every_sandbox_feature_in_one_answer",
+    {
+      description: "Names the sandbox's features.",
+      inputSchema: z.object({}),
+      annotations: { readOnlyHint: true },
+    },
+    async () => text("progress, log, long_stream, sample, elicit, echo, wipe, touch_resource"),
+  );
+
   server.registerTool(
     "wipe",
     {

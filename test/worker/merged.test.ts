@@ -1,0 +1,171 @@
+/**
+ * Several servers behind one gateway: `/mcp/<server>` for one, and `/mcp`
+ * merged for a grant that reaches several (src/servers/merged.ts), through
+ * the real SDK client against the sandbox's two servers.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { hashToken, tokenKey, type GrantRecord } from "../../src/grants/grant.ts";
+import { mergedName, splitMergedName } from "../../src/servers/names.ts";
+import { ALLOW_ALL, clientViaGateway, createGrant, gateway, newTag, putPolicy, SANDBOX_FEATURES, SANDBOX_MCP, upstreamLog, type Gateway } from "./gateway.ts";
+
+const credential = { credentialHeader: "api-key", credentialSecret: "UPSTREAM_CREDENTIAL" };
+/** A port nothing listens on: that server is down. */
+const DOWN = "http://127.0.0.1:9/mcp";
+
+function serversGateway(extra: object[] = []): Gateway {
+  return gateway({
+    SERVERS: JSON.stringify([
+      { name: "iterable", url: SANDBOX_MCP, catalog: "iterable", ...credential },
+      { name: "features", url: SANDBOX_FEATURES, ...credential },
+      ...extra,
+    ]),
+  });
+}
+
+/** A grant that names the servers it reaches (written as the admin API writes one). */
+async function grantFor(servers: string[] | undefined, policy = ALLOW_ALL) {
+  const issued = await createGrant(await putPolicy(policy));
+  if (servers === undefined) return issued;
+  const record: GrantRecord = { ...issued.record, servers };
+  await env.GRANTS.put(tokenKey(await hashToken(issued.token)), JSON.stringify(record));
+  return { ...issued, record };
+}
+
+const url = (path: string) => `https://gateway.test${path}`;
+
+describe("one server at its own URL", () => {
+  it("/mcp/<server> lists that server's tools unprefixed, and a grant is refused at a server it does not name before anything is forwarded", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable"]);
+    const { client } = await clientViaGateway(gw, { token, url: url("/mcp/iterable") });
+    const { tools } = await client.listTools();
+    expect(tools).toHaveLength(118);
+    expect(tools.map((tool) => tool.name)).toContain("get_lists");
+    // The grant's one server is also its /mcp.
+    const { client: plain } = await clientViaGateway(gw, { token });
+    expect((await plain.listTools()).tools).toHaveLength(118);
+
+    const tag = newTag();
+    const refused = await gw.fetch(url("/mcp/features"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "x-sandbox-tag": tag },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+    });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('does not reach the server "features"');
+    expect(await upstreamLog(tag)).toEqual([]);
+    const unknown = await gw.fetch(url("/mcp/nowhere"), { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("a grant made before there were several servers reaches the default one alone", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(undefined);
+    const { client } = await clientViaGateway(gw, { token });
+    expect((await client.listTools()).tools).toHaveLength(118);
+    const refused = await gw.fetch(url("/mcp/features"), { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" });
+    expect(refused.status).toBe(403);
+  });
+});
+
+describe("the merged endpoint", () => {
+  it("lists every server's tools prefixed, each name within 64 characters, and routes calls by prefix", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const { client: iterable } = await clientViaGateway(gw, { token, url: url("/mcp/iterable") });
+    const { client: features } = await clientViaGateway(gw, { token, url: url("/mcp/features") });
+    const own = { iterable: (await iterable.listTools()).tools, features: (await features.listTools()).tools };
+
+    const { client } = await clientViaGateway(gw, { token });
+    expect(client.getServerVersion()?.name).toBe("mcp-policy-gateway");
+    expect(client.getServerCapabilities()?.tools).toBeDefined();
+    const { tools } = await client.listTools();
+    expect(tools).toHaveLength(own.iterable.length + own.features.length);
+    for (const tool of tools) {
+      expect(tool.name.length, tool.name).toBeLessThanOrEqual(64);
+      expect(tool.name).toMatch(/^[A-Za-z0-9_.-]+$/);
+    }
+    expect(tools.map((tool) => tool.name)).toContain("iterable__get_lists");
+    expect(tools.map((tool) => tool.name)).toContain("features__echo");
+
+    const lists = await client.callTool({ name: "iterable__get_lists", arguments: {} });
+    expect(lists.isError).toBeFalsy();
+    const echoed = await client.callTool({ name: "features__echo", arguments: { text: "through the merged endpoint" } });
+    expect(echoed.content).toEqual([{ type: "text", text: "through the merged endpoint" }]);
+  });
+
+  it("a name past 64 characters is cut with a stable hash, and a call by that name reaches the tool", async () => {
+    const long = "describe_the_current_state_of_every_sandbox_feature_in_one_answer";
+    const cut = await mergedName("features", long);
+    expect(cut.length).toBe(64);
+    expect(cut).toBe(await mergedName("features", long));
+    expect(splitMergedName(cut)?.server).toBe("features");
+
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const { client } = await clientViaGateway(gw, { token });
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toContain(cut);
+    const answer = await client.callTool({ name: cut, arguments: {} });
+    expect(answer.content).toEqual([{ type: "text", text: "progress, log, long_stream, sample, elicit, echo, wipe, touch_resource" }]);
+    // In a fresh isolate (nothing listed yet) the call finds its tool too.
+    const { client: fresh } = await clientViaGateway(serversGateway(), { token });
+    expect((await fresh.callTool({ name: cut, arguments: {} })).isError).toBeFalsy();
+  });
+
+  it("tools the grant's policy hides are left out of the merged list and refused by their prefixed name", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"], { version: "1", default: "allow", hide: ["wipe", "delete_*"] });
+    const { client } = await clientViaGateway(gw, { token });
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names).not.toContain("features__wipe");
+    expect(names.filter((name) => name.startsWith("iterable__delete_"))).toEqual([]);
+    const wiped = await client.callTool({ name: "features__wipe", arguments: {} }).catch((error: Error) => error);
+    expect(String(wiped instanceof Error ? wiped.message : JSON.stringify(wiped))).toMatch(/Unknown tool/);
+  });
+
+  it("one server down: the others' tools are listed and called; a call to it gets an error for its id", async () => {
+    const gw = serversGateway([{ name: "down", url: DOWN, timeoutMs: 2000 }]);
+    const { token } = await grantFor(["iterable", "down"]);
+    const { client } = await clientViaGateway(gw, { token });
+    const { tools } = await client.listTools();
+    expect(tools).toHaveLength(118);
+    expect((await client.callTool({ name: "iterable__get_lists", arguments: {} })).isError).toBeFalsy();
+    const refused = await client.callTool({ name: "down__anything", arguments: {} }).catch((error: Error) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toMatch(/down|did not answer|Upstream/);
+  });
+
+  it("pages are carried per server: a merged cursor continues each server that has more", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const { client } = await clientViaGateway(gw, { token });
+    const first = await client.listPrompts();
+    expect(first.prompts.map((prompt) => prompt.name)).toContain("features__summarize");
+    // A cursor this gateway did not write is refused, not passed to a server.
+    const forged = await client.listTools({ cursor: "bm90LWEtY3Vyc29y" }).catch((error: Error) => error);
+    expect(forged).toBeInstanceOf(Error);
+    expect((forged as Error).message).toContain("cursor");
+  });
+
+  it("a prompt is fetched from the server its prefix names", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const { client } = await clientViaGateway(gw, { token });
+    const prompt = await client.getPrompt({ name: "features__summarize", arguments: { topic: "MCP gateways", style: "detailed" } });
+    expect(prompt.messages).toEqual([{ role: "user", content: { type: "text", text: "Summarize MCP gateways in a detailed style." } }]);
+  });
+
+  it("the merged session is bound to the grant: another grant's token cannot use it", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const { token: other } = await grantFor(["iterable", "features"]);
+    const { transport } = await clientViaGateway(gw, { token });
+    const response = await gw.fetch(url("/mcp"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${other}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": transport.sessionId!, "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list", params: {} }),
+    });
+    expect(response.status).toBe(404);
+  });
+});
