@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { accessTokenVerifier, ACCESS_TOKEN_PATTERN } from "../oauth/access-token.ts";
-import { oauthSiteFor, resourceMetadataUrlFor } from "../oauth/server.ts";
+import { oauthSiteFor, resourceMetadataUrlFor, resourceOf } from "../oauth/server.ts";
 import { grantProblem, TOKEN_PATTERN, type GrantRecord } from "./grant.ts";
 
 /** How an agent proved it holds its grant, as the audit trail records it. */
@@ -17,15 +17,24 @@ const GRANT_TOKEN: AgentAuth = { method: "grant_token" };
  * - a grant token (`mcpgw_…`), looked up by its SHA-256, so no comparison of
  *   secret bytes happens;
  * - an OAuth access token this gateway issued at sign-in (src/oauth/), which
- *   names the grant it acts as (src/oauth/access-token.ts).
+ *   names the grant it acts as (src/oauth/access-token.ts) and is bound to
+ *   the resource it was issued for (RFC 8707): `/mcp` or one `/mcp/<server>`,
+ *   and works at that URL only.
  * Either way the call then runs as that grant. A missing, malformed, unknown,
- * expired or revoked token, or a grant that is revoked or expired, is refused
- * with 401 before anything is read or forwarded; the challenge names the
- * OAuth metadata (`resource_metadata`) so OAuth clients can sign in. Tokens
+ * expired or revoked token, an access token issued for another resource, or a
+ * grant that is revoked or expired, is refused with 401 before anything is
+ * read or forwarded; the challenge names the OAuth metadata of the resource
+ * the URL is (`resource_metadata`: `/mcp`'s, or `/mcp/<server>`'s) so OAuth
+ * clients sign in for it. A server this gateway does not declare is 404
+ * before any token is looked at: there is no resource to sign in for. Tokens
  * are never logged.
  */
 export function authenticate() {
   return createMiddleware<AppEnv>(async function authenticate(c, next) {
+    const server = c.req.param("server");
+    if (server !== undefined && !c.var.services.config.servers.has(server)) {
+      throw new GatewayError(404, GatewayErrorCode.TransportError, `Not Found: this gateway has no MCP server named "${server.slice(0, 40)}"`);
+    }
     const token = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "")?.[1];
     if (token === undefined) {
       throw unauthorized(c, "a grant token is required: Authorization: Bearer <token>, or sign in with OAuth", "invalid_request");
@@ -50,8 +59,11 @@ async function byGrantToken(c: Context<AppEnv>, token: string): Promise<Authenti
 async function byAccessToken(c: Context<AppEnv>, token: string): Promise<Authenticated> {
   const site = ACCESS_TOKEN_PATTERN.test(token) ? oauthSiteFor(c.env, c.req.url) : undefined;
   if (!site) throw unauthorized(c, "the bearer token is not a gateway grant token, nor an access token this gateway issued");
-  const verified = await lookup(() => accessTokenVerifier(c.env).verify(c.env, site, token));
-  if (!verified) throw unauthorized(c, "the access token is unknown, expired or revoked: sign in again");
+  // Known to be declared (checked above): the resource is there whenever the site is.
+  const resource = resourceOf(site, c.req.param("server"));
+  if (!resource) throw unauthorized(c, "this URL is not a protected resource of this gateway");
+  const verified = await lookup(() => accessTokenVerifier(c.env).verify(c.env, site, resource, token));
+  if ("refused" in verified) throw unauthorized(c, verified.refused);
   if (!verified.grant) throw unauthorized(c, "the access token's grant no longer exists");
   return { grant: verified.grant, auth: { method: "oauth", clientId: verified.clientId } };
 }
@@ -67,7 +79,7 @@ async function lookup<T>(read: () => Promise<T>): Promise<T> {
 }
 
 function unauthorized(c: Context<AppEnv>, description: string, error = "invalid_token"): GatewayError {
-  const metadata = resourceMetadataUrlFor(c.env, c.req.url);
+  const metadata = resourceMetadataUrlFor(c.env, c.req.url, c.req.param("server"));
   return new GatewayError(401, GatewayErrorCode.TransportError, `Unauthorized: ${description}`, undefined, {
     "WWW-Authenticate": `Bearer realm="mcp-policy-gateway", error="${error}", error_description="${description}"${metadata ? `, resource_metadata="${metadata}"` : ""}`,
   });

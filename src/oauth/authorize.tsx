@@ -12,17 +12,19 @@ import { readForm, render } from "../admin/pages/respond.tsx";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../admin/routes.ts";
 import { TOKEN_IDENTITY } from "../admin/session.ts";
 import { isAdminToken } from "../admin/token.ts";
+import { readConfig } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { grantProblem, TOKEN_PATTERN, type GrantRecord } from "../grants/grant.ts";
 import { countAgainst } from "../http/throttle.ts";
+import { serversOf } from "../servers/select.ts";
 import { servicesFor } from "../services.ts";
 import { checkedFlow, endFlow, openClaims, sealClaims, startFlow, type Flow } from "./flow.ts";
 import { readGrant } from "./grant-lookup.ts";
 import { ConsentPage, type ConsentGrant } from "./pages/consent.tsx";
 import { RequestRefusedPage, SignInMessagePage } from "./pages/layout.tsx";
-import { PolicyChoicePage, SignInPage, type FormBase, type NewGrantValues, type OperatorDoor } from "./pages/sign-in.tsx";
+import { PolicyChoicePage, SignInPage, type FormBase, type NewGrantValues, type OperatorDoor, type ServerChoice } from "./pages/sign-in.tsx";
 import { policyOverview, type PolicyOverview } from "./policy-overview.ts";
-import { AUTHORIZE_PATH, oauthSiteFor, type OAuthProps } from "./server.ts";
+import { AUTHORIZE_PATH, oauthSiteFor, resourceByUrl, type OAuthProps, type OAuthSite } from "./server.ts";
 
 /**
  * The authorize endpoint: the gateway's own pages, server-rendered with the
@@ -36,9 +38,16 @@ import { AUTHORIZE_PATH, oauthSiteFor, type OAuthProps } from "./server.ts";
  *    as an operator (the admin token, or Cloudflare Access). A request that
  *    fails validation is refused on this page, never redirected to the app.
  * 2. A grant token: the consent screen for that grant. An operator: a page to
- *    choose the policy (and expiry) of a new grant labelled with the app's name.
+ *    choose the policy (and expiry) of a new grant labelled with the app's name,
+ *    and, when the gateway declares several servers, the servers it reaches.
  * 3. The consent screen: the app's name, its redirect URI, the grant, and what
  *    its policy allows and hides; Allow or Deny.
+ *
+ * The app signs in for one resource (RFC 8707): `/mcp`, the grant's view, or
+ * `/mcp/<server>`, one server, and its tokens work there only. A sign-in for a
+ * server needs a grant that reaches it: an existing grant keeps its servers
+ * and is refused on the page when it does not; a new grant must name it (the
+ * operator's checkbox for it is checked and required).
  * 4. Allow: the consent transaction is consumed (once, in this browser), a new
  *    grant is created if the operator asked for one (audited as grant.create,
  *    by the operator), and the library completes the authorization with the
@@ -100,7 +109,7 @@ function log(entry: Record<string, unknown>): void {
 }
 
 /** The request being authorized, from the URL (every step posts back to the same URL), or the answer that ends it here. */
-type Parsed = { api: OAuthHelpers; request: AuthRequest; client: ConsentDescription } | { response: Response | Promise<Response> };
+type Parsed = { site: OAuthSite; api: OAuthHelpers; request: AuthRequest; client: ConsentDescription } | { response: Response | Promise<Response> };
 
 async function parse(c: Ctx): Promise<Parsed> {
   const site = oauthSiteFor(c.env, c.req.url);
@@ -118,7 +127,7 @@ async function parse(c: Ctx): Promise<Parsed> {
   }
   // OAuth 2.1 and MCP require PKCE of public clients; the gateway requires it of every client, with S256.
   if (!request.codeChallenge || request.codeChallengeMethod !== "S256") return { response: refused(c, "PKCE with code_challenge_method=S256 is required", request.redirectUri) };
-  return { api, request, client: await api.describeConsent(request) };
+  return { site, api, request, client: await api.describeConsent(request) };
 }
 
 /** An authorization request refused before consent: on this page, the redirect URI shown as text. */
@@ -141,6 +150,25 @@ async function operatorDoor(c: Ctx): Promise<OperatorDoor> {
 }
 
 const formBase = (c: Ctx, flow: Flow, handle: string): FormBase => ({ action: `${AUTHORIZE_PATH}${new URL(c.req.url).search}`, csrfToken: flow.csrfToken, handle });
+
+/** The declared servers, in order, when there are several: the pages then offer or show them. A single-server gateway's pages name none. */
+function declaredServers(c: Ctx): string[] | undefined {
+  const names = [...readConfig(c.env).servers.keys()];
+  return names.length > 1 ? names : undefined;
+}
+
+/** The server a request's resource is (`/mcp/<server>`), or undefined for `/mcp`, the grant's view. */
+function requestedServer(site: OAuthSite, request: AuthRequest): string | undefined {
+  return resourceByUrl(site, typeof request.resource === "string" ? request.resource : undefined)?.server;
+}
+
+/** Why `servers` cannot serve a sign-in for `request`'s resource, or undefined when they can. */
+function serverMissing(site: OAuthSite, request: AuthRequest, servers: readonly string[], whose: string): string | undefined {
+  const server = requestedServer(site, request);
+  if (server === undefined || servers.includes(server)) return undefined;
+  const reached = servers.length === 0 ? "none of this gateway's servers" : servers.map((name) => `"${name}"`).join(", ");
+  return `The app asked to connect to the server "${server}" (${request.resource}), and ${whose} does not reach it: it reaches ${reached}.`;
+}
 
 /** The label of a grant an operator creates for an app: its name, as grants take it. */
 const labelFor = (client: ConsentDescription) => client.clientName.trim().slice(0, 200) || client.clientId.slice(0, 200);
@@ -182,7 +210,7 @@ authorizePages.post(AUTHORIZE_PATH, async (c) => {
   }
 });
 
-type Step = { api: OAuthHelpers; request: AuthRequest; client: ConsentDescription; flow: Flow; form: URLSearchParams; handle: string };
+type Step = { site: OAuthSite; api: OAuthHelpers; request: AuthRequest; client: ConsentDescription; flow: Flow; form: URLSearchParams; handle: string };
 
 function sealsRefused(c: Ctx) {
   return message(c, 403, "Form refused", "This form's content was changed, belongs to another sign-in, or is older than 10 minutes. Start again from your app.");
@@ -204,7 +232,7 @@ async function wrongToken(c: Ctx, formAgain: () => Promise<Response>): Promise<R
 
 /** Step 2, a grant token: the consent screen for that grant. */
 async function grantStep(c: Ctx, step: Step) {
-  const { request, client, flow, handle, form } = step;
+  const { site, request, client, flow, handle, form } = step;
   const base = formBase(c, flow, handle);
   const signIn = (error: string) => wrongToken(c, async () => page(c, <SignInPage client={client} base={base} operator={await operatorDoor(c)} error={error} />, 401, { redirectUri: request.redirectUri }));
   const token = (form.get("grant_token") ?? "").trim();
@@ -219,17 +247,32 @@ async function grantStep(c: Ctx, step: Step) {
     log({ step: "grant_token", client: request.clientId, ok: false, reason: problem });
     return signIn(`That grant token does not work: ${problem}.`);
   }
+  // A right token for a grant that cannot serve this sign-in: said on the page, and not counted as a wrong token.
+  const reached = serversOf(grant, readConfig(c.env));
+  const missing = serverMissing(site, request, reached, "that grant");
+  if (missing) {
+    log({ step: "grant_token", client: request.clientId, grant: grant.id, ok: false, reason: "server not reached" });
+    const error = `${missing} Ask an operator for a grant that reaches it, or connect the app to this gateway's /mcp instead.`;
+    return page(c, <SignInPage client={client} base={base} operator={await operatorDoor(c)} error={error} />, 403, { redirectUri: request.redirectUri });
+  }
   log({ step: "grant_token", client: request.clientId, grant: grant.id, ok: true });
   const lookup = await policies.get(grant.policy);
   const overview = lookup.policy ? policyOverview(lookup.policy.name, lookup.policy.version, lookup.policy.policy) : { problem: lookup.problem };
   const claims = await sealClaims(c, flow, handle, { kind: "existing", grant: grant.id });
-  const shown: ConsentGrant = { kind: "existing", label: grant.label, id: grant.id, policy: grant.policy, expires: grant.expiresAt === null ? null : { at: grant.expiresAt } };
-  return page(c, <ConsentPage client={client} base={base} claims={claims} grant={shown} policy={overview} />, 200, { redirectUri: request.redirectUri });
+  const shown: ConsentGrant = {
+    kind: "existing",
+    label: grant.label,
+    id: grant.id,
+    policy: grant.policy,
+    expires: grant.expiresAt === null ? null : { at: grant.expiresAt },
+    ...(declaredServers(c) ? { servers: reached } : {}),
+  };
+  return page(c, <ConsentPage client={client} base={base} claims={claims} grant={shown} policy={overview} resource={request.resource} />, 200, { redirectUri: request.redirectUri });
 }
 
 /** Step 2, an operator: signed in (admin token or Access), then the policy of the new grant. */
 async function operatorStep(c: Ctx, step: Step) {
-  const { request, client, flow, handle, form } = step;
+  const { site, request, client, flow, handle, form } = step;
   const base = formBase(c, flow, handle);
   const door = await operatorDoor(c);
   if (door.kind === "closed") return message(c, 404, "No operator sign-in here", "This gateway has no admin token: sign in with a grant token instead.");
@@ -252,41 +295,83 @@ async function operatorStep(c: Ctx, step: Step) {
   log({ step: "operator", client: request.clientId, by, ok: true });
   const claims = await sealClaims(c, flow, handle, { kind: "operator", by });
   const policies = await new PolicyService(c.env).list();
-  return page(c, <PolicyChoicePage client={client} base={base} claims={claims} by={by} label={labelFor(client)} policies={policies} />, 200, { redirectUri: request.redirectUri });
+  const servers = serverChoice(c, site, request);
+  return page(c, <PolicyChoicePage client={client} base={base} claims={claims} by={by} label={labelFor(client)} policies={policies} servers={servers} />, 200, {
+    redirectUri: request.redirectUri,
+  });
 }
 
-/** Step 2b: the operator's choice of policy, checked; then the consent screen for the grant about to be created. */
+/**
+ * The servers a new grant may reach, when the gateway declares several: every
+ * declared one (an operator may give any); the requested resource's server
+ * checked and required, or for `/mcp` the default server checked.
+ */
+function serverChoice(c: Ctx, site: OAuthSite, request: AuthRequest, chosen?: string[]): ServerChoice | undefined {
+  const declared = declaredServers(c);
+  if (!declared) return undefined;
+  const required = requestedServer(site, request);
+  return { declared, required, chosen: chosen ?? [required ?? readConfig(c.env).defaultServer.name] };
+}
+
+/** The servers the operator checked, in the order the gateway declares them, or what is wrong with them. */
+function chosenServers(choice: ServerChoice, form: URLSearchParams): { servers: string[] } | { problem: string; servers: string[] } {
+  const checked = new Set(form.getAll("servers"));
+  const servers = choice.declared.filter((name) => checked.has(name));
+  const unknown = [...checked].filter((name) => !choice.declared.includes(name));
+  if (unknown.length > 0) return { problem: `there is no server named ${unknown.slice(0, 3).map((name) => `"${name.slice(0, 40)}"`).join(", ")}`, servers };
+  if (servers.length === 0) return { problem: "choose at least one server", servers };
+  if (choice.required !== undefined && !servers.includes(choice.required)) return { problem: `the app connects to the server "${choice.required}": the grant must reach it`, servers };
+  return { servers };
+}
+
+/** Step 2b: the operator's choice of policy (and servers), checked; then the consent screen for the grant about to be created. */
 async function policyStep(c: Ctx, step: Step) {
-  const { request, client, flow, handle, form } = step;
+  const { site, request, client, flow, handle, form } = step;
   const base = formBase(c, flow, handle);
   const operator = await openClaims(c, flow, handle, form, ["kind", "by"]);
   if (!operator || operator.kind !== "operator") return sealsRefused(c);
   const values: NewGrantValues = { policy: form.get("policy") ?? "", expires: (form.get("expires") ?? "").trim() };
   const label = labelFor(client);
   const service = new PolicyService(c.env);
+  const choice = serverChoice(c, site, request);
+  const chosen = choice ? chosenServers(choice, form) : undefined;
   const again = async (problems: string[]) => {
     const claims = await sealClaims(c, flow, handle, { kind: "operator", by: operator.by });
     const policies = await service.list();
-    return page(c, <PolicyChoicePage client={client} base={base} claims={claims} by={operator.by} label={label} policies={policies} values={values} problems={problems} />, 400, {
-      redirectUri: request.redirectUri,
-    });
+    const servers = choice && chosen ? { ...choice, chosen: chosen.servers } : undefined;
+    return page(
+      c,
+      <PolicyChoicePage client={client} base={base} claims={claims} by={operator.by} label={label} policies={policies} values={values} problems={problems} servers={servers} />,
+      400,
+      { redirectUri: request.redirectUri },
+    );
   };
-  const input = GrantCreateInputSchema.safeParse({ label, policy: values.policy, ...(values.expires ? { expires: values.expires } : {}) });
+  if (chosen && "problem" in chosen) return again([`servers: ${chosen.problem}`]);
+  const input = GrantCreateInputSchema.safeParse({ label, policy: values.policy, ...(values.expires ? { expires: values.expires } : {}), ...(chosen ? { servers: chosen.servers } : {}) });
   if (!input.success) return again(input.error.issues.map((issue) => `${String(issue.path[0] ?? "form")}: ${issue.message}`));
   const stored = await service.get(values.policy);
   if (!stored) return again([`there is no policy named "${values.policy}"`]);
   const parsedDocument = parsedPolicy(stored.text);
   const overview = parsedDocument ? policyOverview(stored.name, stored.version, parsedDocument) : { problem: stored.problems.join("; ") || "it is not a valid policy" };
-  const claims = await sealClaims(c, flow, handle, { kind: "new", by: operator.by, policy: values.policy, expires: values.expires });
-  const shown: ConsentGrant = { kind: "new", label, policy: values.policy, expires: values.expires ? { after: values.expires } : null, by: operator.by };
-  return page(c, <ConsentPage client={client} base={base} claims={claims} grant={shown} policy={overview} />, 200, { redirectUri: request.redirectUri });
+  // Sealed with the rest: the consent screen's Allow creates the grant with exactly these servers ("": the default, one server).
+  const servers = chosen?.servers.join(",") ?? "";
+  const claims = await sealClaims(c, flow, handle, { kind: "new", by: operator.by, policy: values.policy, expires: values.expires, servers });
+  const shown: ConsentGrant = {
+    kind: "new",
+    label,
+    policy: values.policy,
+    expires: values.expires ? { after: values.expires } : null,
+    by: operator.by,
+    ...(chosen ? { servers: chosen.servers } : {}),
+  };
+  return page(c, <ConsentPage client={client} base={base} claims={claims} grant={shown} policy={overview} resource={request.resource} />, 200, { redirectUri: request.redirectUri });
 }
 
 /** Step 4, Allow: the transaction is consumed, the grant found or created, the authorization completed. */
 async function approveStep(c: Ctx, step: Step) {
-  const { api, flow, handle, form } = step;
+  const { site, api, flow, handle, form } = step;
   const existing = form.get("kind") === "existing" ? await openClaims(c, flow, handle, form, ["kind", "grant"]) : undefined;
-  const created = form.get("kind") === "new" ? await openClaims(c, flow, handle, form, ["kind", "by", "policy", "expires"]) : undefined;
+  const created = form.get("kind") === "new" ? await openClaims(c, flow, handle, form, ["kind", "by", "policy", "expires", "servers"]) : undefined;
   if (!(existing?.kind === "existing" || created?.kind === "new")) return sealsRefused(c);
   let approved;
   try {
@@ -304,11 +389,17 @@ async function approveStep(c: Ctx, step: Step) {
     const found = await readGrant(c.env.GRANTS, existing.grant);
     const problem = found ? grantProblem(found, Date.now()) : "it no longer exists";
     if (!found || problem) return message(c, 409, "The grant no longer works", `The grant cannot be used: ${problem}. Ask an operator for a new grant token, and start again from your app.`);
+    // The resource is the stored request's, which the URL cannot change after the consent screen.
+    const missing = serverMissing(site, request, serversOf(found, readConfig(c.env)), "the grant");
+    if (missing) return message(c, 403, "The grant does not reach this server", `${missing} Start again from your app.`);
     grant = found;
     metadata = { via: "grant_token", clientName: client.clientName };
   } else if (created) {
     const { by, policy, expires } = created;
-    const outcome = await new GrantService(c.env).create({ label: labelFor(client), policy, ...(expires ? { expires } : {}) }, by, Date.now(), {
+    const servers = created.servers === "" ? undefined : created.servers.split(",");
+    const missing = serverMissing(site, request, servers ?? [readConfig(c.env).defaultServer.name], "the new grant");
+    if (missing) return message(c, 400, "The grant was not created", `${missing} Start again from your app.`);
+    const outcome = await new GrantService(c.env).create({ label: labelFor(client), policy, ...(expires ? { expires } : {}), ...(servers ? { servers } : {}) }, by, Date.now(), {
       oauthClient: request.clientId,
       oauthClientName: client.clientName,
     });
@@ -320,7 +411,7 @@ async function approveStep(c: Ctx, step: Step) {
   }
   const props: OAuthProps = { grantId: grant.id };
   const { redirectTo } = await api.completeAuthorization({ request, userId: grant.id, metadata, scope: request.scope, props });
-  log({ step: "allow", client: request.clientId, grant: grant.id, via: metadata.via, ...(metadata.by ? { by: metadata.by } : {}) });
+  log({ step: "allow", client: request.clientId, grant: grant.id, via: metadata.via, resource: request.resource, ...(metadata.by ? { by: metadata.by } : {}) });
   return redirectToClient(c, redirectTo, approved.headers);
 }
 

@@ -20,6 +20,9 @@ import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "
  * RFC 9728 metadata, dynamic client registration (RFC 7591), the token
  * endpoint (authorization code with PKCE S256, refresh with rotation,
  * RFC 7009 revocation), resource indicators (RFC 8707), and token validation.
+ * The resources are `<issuer>/mcp` (the grant's view; the default when a
+ * request names none) and `<issuer>/mcp/<server>` for each declared server:
+ * a sign-in is for one of them, and its tokens work there only.
  * The gateway owns the authorize page (src/oauth/authorize.tsx): what a
  * sign-in yields is a gateway grant.
  *
@@ -28,10 +31,9 @@ import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "
  * grant, judged by its policy and counted in its Durable Object like its
  * `mcpgw_` token's calls. `/mcp` checks both kinds of token itself
  * (src/grants/authenticate.ts): a grant token by its hash in GRANTS, an
- * access token with `validateToken` (the library's split-role resource
- * server check, the counterpart of the combined provider's
- * `resolveExternalToken`), so the origin guard, CORS and the gateway's 401
- * stay in front of both.
+ * access token with the library's `unwrapToken` and its audience against the
+ * URL's resource (src/oauth/access-token.ts), so the origin guard, CORS and
+ * the gateway's 401 stay in front of both.
  *
  * OAUTH_KV layout (written by the library; tokens, codes and secrets only as
  * SHA-256 hashes, props encrypted with a key wrapped by the token itself):
@@ -45,8 +47,10 @@ import { CLIENT_TTL_SECONDS, UNUSED_CLIENT_TTL_SECONDS, vetRegistration } from "
  *   (OAUTH_REFRESH_TOKEN_TTL after the code exchange). An unexchanged
  *   authorization code lives here for 10 minutes.
  * - `token:<gateway grant id>:<oauth grant id>:<access token hash>`: one
- *   access token, bound to the resource `<issuer>/mcp`, expiring after
- *   OAUTH_ACCESS_TOKEN_TTL.
+ *   access token, its `audience` the resource its sign-in asked for
+ *   (`<issuer>/mcp` or `<issuer>/mcp/<server>`, RFC 8707; none on tokens
+ *   issued before tokens were bound, which the library counts as `/mcp`, the
+ *   legacy resource), expiring after OAUTH_ACCESS_TOKEN_TTL.
  * - `transaction:<handle hash>`: an authorize page in progress (10 minutes,
  *   bound to the browser that opened it by a `__Host-` cookie).
  * - `rotation:<gateway grant id>:<oauth grant id>` (the gateway's own): the
@@ -70,19 +74,45 @@ export const SERVER_METADATA_PATH = "/.well-known/oauth-authorization-server";
 /** What every OAuth grant (and so every access token) carries: the gateway grant it acts as. */
 export type OAuthProps = { grantId: string };
 
-/** The authorization server and the resource of one origin. */
+/**
+ * One protected resource of an origin (RFC 8707, RFC 9728): `<issuer>/mcp`,
+ * the grant's view, or `<issuer>/mcp/<server>`, one declared server. An
+ * access token is bound to the one its sign-in asked for and works there only.
+ */
+export type OAuthResource = {
+  /** The resource identifier, the audience of its tokens: `<issuer>/mcp` or `<issuer>/mcp/<server>`. */
+  url: string;
+  /** The declared server it is; undefined for `/mcp`. */
+  server: string | undefined;
+  /** `<issuer>/.well-known/oauth-protected-resource<path>`, as a 401 there names it. */
+  metadataUrl: string;
+  /** Publishes its RFC 9728 document only; /mcp authenticates in src/grants/authenticate.ts. */
+  metadata: OAuthResourceServer<Bindings, OAuthProps>;
+};
+
+/** The authorization server and the resources of one origin. */
 export type OAuthSite = {
   issuer: string;
-  /** `<issuer>/mcp`: the audience every access token is bound to. */
-  resource: string;
-  /** `<issuer>/.well-known/oauth-protected-resource/mcp`, as the 401 names it. */
-  resourceMetadataUrl: string;
+  /** `<issuer>/mcp`: the grant's view, the default resource (an authorization request without one, tokens issued before resources were bound). */
+  resource: OAuthResource;
+  /** `<issuer>/mcp/<server>` for each declared server, by server name. */
+  servers: ReadonlyMap<string, OAuthResource>;
   server: OAuthAuthorizationServer<Bindings>;
   /** The same server for /register only: it stores a new client for a day, until its first token answer renews it (registration.ts). */
   registrar: OAuthAuthorizationServer<Bindings>;
-  /** Publishes the RFC 9728 document only; /mcp authenticates in src/grants/authenticate.ts. */
-  metadata: OAuthResourceServer<Bindings, OAuthProps>;
 };
+
+/** The resource a request path's server names (`/mcp/<server>`), or `/mcp` itself; undefined for a server this gateway does not declare. */
+export function resourceOf(site: OAuthSite, server: string | undefined): OAuthResource | undefined {
+  return server === undefined ? site.resource : site.servers.get(server);
+}
+
+/** The resource an identifier names (as the library's parsed request carries it, canonical), or undefined. */
+export function resourceByUrl(site: OAuthSite, url: string | undefined): OAuthResource | undefined {
+  if (url === undefined) return undefined;
+  if (url === site.resource.url) return site.resource;
+  return [...site.servers.values()].find((resource) => resource.url === url);
+}
 
 /** The issuer that serves a request to `url`: PUBLIC_URL's origin, or (loopback or unset) the request's own. */
 export function issuerFor(config: GatewayConfig, url: string | URL): string {
@@ -90,9 +120,13 @@ export function issuerFor(config: GatewayConfig, url: string | URL): string {
   return config.publicUrl !== undefined && !config.publicUrlIsLoopback ? config.publicUrl : origin;
 }
 
-/** The metadata URL a 401 at `url` points to, or undefined when OAuth cannot be offered there. */
-export function resourceMetadataUrlFor(env: Bindings, url: string | URL): string | undefined {
-  return siteFor(env, issuerFor(readConfig(env), url))?.resourceMetadataUrl;
+/**
+ * The metadata URL a 401 at `url` points to: `/mcp`'s, or for `/mcp/<server>`
+ * that server's; undefined when OAuth cannot be offered there.
+ */
+export function resourceMetadataUrlFor(env: Bindings, url: string | URL, server?: string): string | undefined {
+  const site = siteFor(env, issuerFor(readConfig(env), url));
+  return site ? resourceOf(site, server)?.metadataUrl : undefined;
 }
 
 /** The OAuth site serving a request to `url`, or undefined when this origin serves none. */
@@ -117,11 +151,16 @@ function siteFor(env: Bindings, issuer: string): OAuthSite | undefined {
 
 function buildSite(env: Bindings, issuer: string): OAuthSite | null {
   const config = readConfig(env);
-  const resource = `${issuer}${RESOURCE_PATH}`;
   try {
+    const resource = protectedResource(issuer, undefined);
+    const servers = new Map([...config.servers.keys()].map((name) => [name, protectedResource(issuer, name)] as const));
     const options = {
       issuer,
-      resources: [resource],
+      resources: [resource.url, ...[...servers.values()].map((server) => server.url)],
+      // With several resources the library asks for one in every authorization request, and binds a token issued
+      // before resources were (none stored) to none: `/mcp` is both, as it was the only resource before.
+      defaultResource: resource.url,
+      legacyGrantResource: resource.url,
       authorizeEndpoint: AUTHORIZE_PATH,
       tokenEndpoint: TOKEN_PATH,
       clientRegistrationEndpoint: REGISTER_PATH,
@@ -136,16 +175,23 @@ function buildSite(env: Bindings, issuer: string): OAuthSite | null {
     // answer, the code exchange that completes its sign-in, gives it the long lifetime.
     const server = new OAuthAuthorizationServer<Bindings>({ ...options, clientRegistrationTTL: CLIENT_TTL_SECONDS });
     const registrar = new OAuthAuthorizationServer<Bindings>({ ...options, clientRegistrationTTL: UNUSED_CLIENT_TTL_SECONDS });
-    const metadata = new OAuthResourceServer<Bindings, OAuthProps>({
-      resourceMetadata: { resource, authorization_servers: [issuer], resource_name: "mcp-policy-gateway" },
-      validateToken: () => async () => null,
-      handler: { fetch: () => new Response(null, { status: 404 }) },
-    });
-    return { issuer, resource, resourceMetadataUrl: `${issuer}${RESOURCE_METADATA_PATH}${RESOURCE_PATH}`, server, registrar, metadata };
+    return { issuer, resource, servers, server, registrar };
   } catch (error) {
     console.error("OAuth sign-in is not offered on this origin", { issuer, error: String(error) });
     return null;
   }
+}
+
+function protectedResource(issuer: string, server: string | undefined): OAuthResource {
+  // Server names are lower-case letters, digits and '-' (SERVER_NAME_PATTERN): a path segment as they are.
+  const path = server === undefined ? RESOURCE_PATH : `${RESOURCE_PATH}/${server}`;
+  const url = `${issuer}${path}`;
+  const metadata = new OAuthResourceServer<Bindings, OAuthProps>({
+    resourceMetadata: { resource: url, authorization_servers: [issuer], resource_name: server === undefined ? "mcp-policy-gateway" : `mcp-policy-gateway: ${server}` },
+    validateToken: () => async () => null,
+    handler: { fetch: () => new Response(null, { status: 404 }) },
+  });
+  return { url, server, metadataUrl: `${issuer}${RESOURCE_METADATA_PATH}${path}`, metadata };
 }
 
 // The console's storage helpers live in storage.ts (imported from here by the console).

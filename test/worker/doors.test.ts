@@ -26,6 +26,7 @@ const PUBLIC = new Map<string, string>([
   ["POST /oauth/style.css", "only the host check is declared for POST there: it finds no route"],
   ["GET /.well-known/oauth-protected-resource", "RFC 9728 metadata"],
   ["GET /.well-known/oauth-protected-resource/mcp", "RFC 9728 metadata"],
+  ["GET /.well-known/oauth-protected-resource/mcp/:server", "RFC 9728 metadata of one server's resource, /mcp/<server> (404 for a server not declared)"],
   ["GET /.well-known/oauth-authorization-server", "RFC 8414 metadata"],
   ["POST /register", "RFC 7591 dynamic registration is open by design: bounded and throttled per address"],
   ["GET /authorize", "opens the sign-in page of a valid request; every step after it is a POST with the flow's CSRF token"],

@@ -36,15 +36,16 @@ export class Browser {
     return response;
   }
 
-  /** Submits a form of `page` (the one whose hidden `step` is `step`) with `fields` added. */
-  async submit(page: string, step: string, fields: Record<string, string> = {}): Promise<Response> {
+  /** Submits a form of `page` (the one whose hidden `step` is `step`) with `fields` added (a list: one value each, as checkboxes send them). */
+  async submit(page: string, step: string, fields: Record<string, string | string[]> = {}): Promise<Response> {
     const form = formsOf(page).find((candidate) => candidate.fields.step === step);
     expect(form, `a form with step=${step}`).toBeDefined();
-    return this.fetch(form!.action, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ ...form!.fields, ...fields }).toString(),
-    });
+    const body = new URLSearchParams(form!.fields);
+    for (const [name, value] of Object.entries(fields)) {
+      body.delete(name);
+      for (const one of typeof value === "string" ? [value] : value) body.append(name, one);
+    }
+    return this.fetch(form!.action, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: body.toString() });
   }
 }
 
@@ -65,6 +66,15 @@ export function formsOf(page: string): Array<{ action: string; fields: Record<st
         .map((tag) => [attribute(tag, "name") ?? "", attribute(tag, "value") ?? ""]),
     ),
   }));
+}
+
+/** The values of the checked checkboxes named `name` on a page, as a browser would send them untouched. */
+export function checkedBoxes(page: string, name: string): Record<string, string[]> {
+  const values = [...page.matchAll(/<input\b[^>]*>/g)]
+    .map(([tag]) => tag)
+    .filter((tag) => attribute(tag, "type") === "checkbox" && attribute(tag, "name") === name && /\schecked(=""|\s|\/?>)/.test(tag))
+    .map((tag) => attribute(tag, "value") ?? "on");
+  return values.length > 0 ? { [name]: values } : {};
 }
 
 /** A connector's registration, as it would send it, with `metadata` added or replaced; the answer as it comes. */
@@ -100,7 +110,15 @@ export function token(gw: Gateway, fields: Record<string, string>) {
   return gw.fetch(`${ORIGIN}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
 }
 
-export type SignInOptions = { gw?: Gateway; grantToken?: string; operator?: { policy: string; expires?: string }; clientName?: string };
+export type SignInOptions = {
+  gw?: Gateway;
+  grantToken?: string;
+  /** `servers`: the boxes the operator leaves checked (absent: as the page checks them). */
+  operator?: { policy: string; expires?: string; servers?: string[] };
+  clientName?: string;
+  /** The resource the app signs in for (RFC 8707); `/mcp` unless given. */
+  resource?: string;
+};
 
 /**
  * The whole sign-in as a connector and its user go through it: registration,
@@ -112,7 +130,8 @@ export async function signIn(options: SignInOptions) {
   const client = await register(gw, { client_name: options.clientName ?? "Test Connector" });
   const { verifier, challenge } = await pkce();
   const browser = new Browser(gw);
-  const start = await browser.fetch(authorizeUrl(client.client_id, challenge));
+  const resource = options.resource ?? RESOURCE;
+  const start = await browser.fetch(authorizeUrl(client.client_id, challenge, { resource }));
   expect(start.status).toBe(200);
   let page = await start.text();
   let consent: Response;
@@ -122,7 +141,8 @@ export async function signIn(options: SignInOptions) {
     const operator = await browser.submit(page, "operator", { admin_token: env.ADMIN_TOKEN });
     expect(operator.status).toBe(200);
     page = await operator.text();
-    consent = await browser.submit(page, "policy", { policy: options.operator!.policy, expires: options.operator!.expires ?? "" });
+    const { policy, expires = "", servers } = options.operator!;
+    consent = await browser.submit(page, "policy", { policy, expires, ...(servers ? { servers } : checkedBoxes(page, "servers")) });
   }
   expect(consent.status).toBe(200);
   const consentPage = await consent.text();
@@ -133,7 +153,7 @@ export async function signIn(options: SignInOptions) {
   expect(location.searchParams.get("state")).toBe("st4te");
   expect(location.searchParams.get("iss")).toBe(ORIGIN);
   const code = location.searchParams.get("code")!;
-  const exchanged = await token(gw, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: client.client_id, code_verifier: verifier, resource: RESOURCE });
+  const exchanged = await token(gw, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: client.client_id, code_verifier: verifier, resource });
   expect(exchanged.status).toBe(200);
   return { gw, client, browser, consentPage, tokens: (await exchanged.json()) as Tokens };
 }

@@ -60,7 +60,7 @@ describe("discovery: an OAuth client finds its way from the 401", () => {
       revocation_endpoint: `${ORIGIN}/token`,
       code_challenge_methods_supported: ["S256"],
       response_types_supported: ["code"],
-      protected_resources: [RESOURCE],
+      protected_resources: [RESOURCE, `${RESOURCE}/iterable`],
     });
     expect(server.grant_types_supported).toEqual(expect.arrayContaining(["authorization_code", "refresh_token"]));
   });

@@ -17,6 +17,8 @@ export type ConsentGrant = {
   expires: { at: string } | { after: string } | null;
   /** Who creates a new grant. */
   by?: string | undefined;
+  /** The servers it reaches, shown when the gateway declares several. */
+  servers?: string[] | undefined;
 };
 
 type ConsentProps = {
@@ -26,6 +28,8 @@ type ConsentProps = {
   grant: ConsentGrant;
   /** What the policy allows and hides, or why it cannot be read (then every call is refused). */
   policy: PolicyOverview | { problem: string };
+  /** The resource the app's token will be bound to (RFC 8707), shown with the servers. */
+  resource?: string | undefined;
   now?: number;
 };
 
@@ -33,7 +37,7 @@ type ConsentProps = {
  * The last step: who is asking, where its tokens go, which grant it will act
  * as, and what that grant's policy allows and hides; Allow or Deny.
  */
-export function ConsentPage({ client, base, claims, grant, policy, now = Date.now() }: ConsentProps) {
+export function ConsentPage({ client, base, claims, grant, policy, resource, now = Date.now() }: ConsentProps) {
   return (
     <SignInLayout title={`Allow ${client.clientName}?`}>
       <h1>
@@ -65,6 +69,16 @@ export function ConsentPage({ client, base, claims, grant, policy, now = Date.no
         </dd>
         <dt>Expires</dt>
         <dd>{grant.expires === null ? <span class="hint">never</span> : "at" in grant.expires ? <When iso={grant.expires.at} now={now} /> : `${grant.expires.after} after it is created`}</dd>
+        {grant.servers ? (
+          <>
+            <dt>Servers</dt>
+            <dd class="mono">{grant.servers.length === 0 ? <span class="hint">none</span> : grant.servers.join(", ")}</dd>
+            <dt>The app's token</dt>
+            <dd>
+              works at <span class="mono">{resource ?? ""}</span> only
+            </dd>
+          </>
+        ) : null}
       </dl>
       <h2>What the policy allows and hides</h2>
       <PolicyFacts policy={policy} />

@@ -98,6 +98,16 @@ export function SignInPage({ client, base, operator, error }: SignInProps) {
 
 export type NewGrantValues = { policy: string; expires: string };
 
+/** The servers a new grant may reach, offered when the gateway declares several. */
+export type ServerChoice = {
+  /** Every declared server, in order. */
+  declared: string[];
+  /** The server the app signs in for (`/mcp/<server>`): the grant must reach it. */
+  required: string | undefined;
+  /** Checked when the page opens. */
+  chosen: string[];
+};
+
 type PolicyChoiceProps = {
   client: ConsentDescription;
   base: FormBase;
@@ -108,10 +118,12 @@ type PolicyChoiceProps = {
   policies: StoredPolicy[];
   values?: NewGrantValues | undefined;
   problems?: string[] | undefined;
+  /** Several servers declared: which the grant reaches. Absent, the page names none and the grant reaches the default server. */
+  servers?: ServerChoice | undefined;
 };
 
 /** The operator's step: which policy the new grant (labelled with the app's name) is bound to, and when it expires. */
-export function PolicyChoicePage({ client, base, claims, by, label, policies, values = { policy: "", expires: "" }, problems = [] }: PolicyChoiceProps) {
+export function PolicyChoicePage({ client, base, claims, by, label, policies, values = { policy: "", expires: "" }, problems = [], servers }: PolicyChoiceProps) {
   return (
     <SignInLayout title={`A grant for ${client.clientName}`}>
       <h1>
@@ -129,6 +141,7 @@ export function PolicyChoicePage({ client, base, claims, by, label, policies, va
         <form class="stack" method="post" action={base.action}>
           <Hidden base={base} step="policy" claims={claims} />
           <GrantTermsFields policies={policies} values={values} expiresLabel="Grant expires after" />
+          {servers ? <ServerFields choice={servers} /> : null}
           <div class="buttons">
             <button type="submit" class="primary">
               Continue
@@ -138,5 +151,25 @@ export function PolicyChoicePage({ client, base, claims, by, label, policies, va
       )}
       <DenyForm base={base} label="Cancel and tell the app" />
     </SignInLayout>
+  );
+}
+
+/** One checkbox per declared server; the one the app connects to is checked and required (the form cannot be sent without it). */
+function ServerFields({ choice }: { choice: ServerChoice }) {
+  return (
+    <fieldset aria-describedby="servers-hint">
+      <legend>Servers the grant reaches</legend>
+      {choice.declared.map((name) => (
+        <label>
+          <input type="checkbox" name="servers" value={name} checked={choice.chosen.includes(name)} required={name === choice.required} /> <span class="mono">{name}</span>
+          {name === choice.required ? <span class="hint"> (the app connects to this server: required)</span> : null}
+        </label>
+      ))}
+      <p class="hint" id="servers-hint">
+        {choice.required === undefined
+          ? "The app connects to this gateway's /mcp, which serves every server the grant reaches."
+          : `The app connects to /mcp/${choice.required}; the grant can reach other servers for its other sign-ins and its grant token.`}
+      </p>
+    </fieldset>
   );
 }
