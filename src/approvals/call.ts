@@ -30,13 +30,18 @@ export function boundParams(params: Record<string, unknown>): Record<string, unk
 }
 
 /**
- * The approval a call asks for: exactly this grant, tool, arguments and other
- * forwarded params (key order aside) and policy version. The hash covers the
- * arguments alone when there is nothing else (so approvals made before other
- * params were bound still match), otherwise a tagged array of both, which no
- * arguments object can collide with.
+ * The approval a call asks for: exactly this grant, server, tool, arguments
+ * and other forwarded params (key order aside) and policy version. On the
+ * default server the hash covers the arguments alone when there is nothing
+ * else (so approvals made before other params were bound still match),
+ * otherwise a tagged array of both; on any other server, a differently tagged
+ * array that names the server too (so an approval for one server's tool can
+ * never let another server's tool of the same name run). No arguments object
+ * can collide with either array.
  */
 export async function approvalRequestFor(input: {
+  /** The server the call goes to; approvals on the default server hash as they did before there were several. */
+  server: { name: string; isDefault: boolean };
   tool: string;
   params: Record<string, unknown>;
   policy: LoadedPolicy;
@@ -49,10 +54,11 @@ export async function approvalRequestFor(input: {
   const args = isObject(input.params.arguments) ? input.params.arguments : {};
   const extra = boundParams(input.params);
   return {
+    server: input.server.name,
     tool: input.tool,
     arguments: canonicalJson(args),
     params: extra === undefined ? null : canonicalJson(extra),
-    argumentsHash: await canonicalHash(extra === undefined ? args : ["mcp-policy-gateway/call", args, extra]),
+    argumentsHash: await canonicalHash(callBinding(input.server, args, extra)),
     policy: { name: input.policy.name, version: input.policy.version },
     grant: { id: input.grant.id, label: input.grant.label },
     session: input.session,
@@ -60,6 +66,12 @@ export async function approvalRequestFor(input: {
     pageBase: input.pageBase,
     maxPending: input.maxPending,
   };
+}
+
+/** What an approval's hash covers (see approvalRequestFor). */
+function callBinding(server: { name: string; isDefault: boolean }, args: Record<string, unknown>, extra: Record<string, unknown> | undefined): unknown {
+  if (!server.isDefault) return ["mcp-policy-gateway/server-call", server.name, args, extra ?? null];
+  return extra === undefined ? args : ["mcp-policy-gateway/call", args, extra];
 }
 
 /** How many UTF-8 bytes a person is asked to review for this approval. */

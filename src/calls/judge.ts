@@ -2,6 +2,7 @@ import type { CallToolRequest, JSONRPCErrorResponse, JSONRPCResultResponse } fro
 import type { CallDecision } from "../audit/record.ts";
 import type { GrantRecord } from "../grants/grant.ts";
 import { decide, type AppliedLimit, type ApprovalTerms, type Decision } from "../policy/evaluate.ts";
+import { inDocument, policyForServer } from "../policy/for-server.ts";
 import type { LoadedPolicy } from "../policy/store.ts";
 import type { ServerRuntime, Services } from "../services.ts";
 import type { ToolInfo } from "../tools/tool-index.ts";
@@ -65,18 +66,20 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
     return { answer, outcome: { decision: "deny", rule: "", reason } };
   }
   const tool = await knownTool(judgement);
-  const decision = decide(policy.policy, { name, args, tags: tool?.tags ?? judgement.server.server.tags(name) });
+  // The server's section of the policy, when it has one, decides its calls; its rules are pointed to where they are written.
+  const applied = policyForServer(policy.policy, judgement.server.server.name);
+  const decision = inDocument(decide(applied.policy, { name, args, tags: tool?.tags ?? judgement.server.server.tags(name) }), applied.pointerBase);
   const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
   const allowed: CallDecision = decision.decision === "approve" ? "approval_required" : "allow";
-  const keepsValues = policy.policy.audit.arguments === "full";
+  const keepsValues = applied.policy.audit.arguments === "full";
   const outcome: Outcome = {
     decision: decision.decision === "hidden" ? "hidden" : tool === undefined ? "unknown_tool" : (refusal?.decision ?? allowed),
     rule: decision.rule,
     reason: decision.decision === "hidden" ? "hidden by the policy" : tool === undefined ? "the upstream has no such tool" : keepsValues ? refusal?.reason : refusal?.recordedReason,
   };
   // Monitor mode decides exactly as enforce would, then forwards anyway.
-  const enforced = policy.policy.mode !== "monitor";
+  const enforced = applied.policy.mode !== "monitor";
   if (enforced && unknown) return { answer: unknownToolResponse(request.id, name, services.config.unknownToolErrorCode), outcome };
   if (enforced && refusal) {
     const { decision: refused, rule, reason } = refusal;

@@ -7,6 +7,7 @@ import { GatewayError } from "../errors.ts";
 import type { ApprovalRequest } from "../grant-object/approvals.ts";
 import { authorizeCall, type CallAuthorization } from "../limits/limiter.ts";
 import { relayAnswer } from "../mcp/answers.ts";
+import { policyForServer } from "../policy/for-server.ts";
 import { relay } from "../mcp/relay.ts";
 import { isStateless } from "../mcp/revision.ts";
 import { provesNotRun } from "../mcp/upstream.ts";
@@ -50,8 +51,11 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
     tool: request.params.name,
     args: request.params.arguments ?? {},
   });
+  const server = c.var.server.server.name;
+  // Counters and approvals of the default server keep the keys they had before there were several.
+  const otherServer = server === services.config.defaultServer.name ? undefined : server;
   const lookup = await services.policies.get(grant.policy);
-  if (lookup.policy) audit.policy(lookup.policy.name, lookup.policy.version, lookup.policy.policy.audit.arguments === "full");
+  if (lookup.policy) audit.policy(lookup.policy.name, lookup.policy.version, policyForServer(lookup.policy.policy, server).policy.audit.arguments === "full");
   const verdict = await judgeToolCall({ services, server: c.var.server, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision });
   const log = (outcome: CallOutcome) => audit.decided(outcome);
   if (verdict.answer) {
@@ -78,6 +82,7 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   let retry: Exclude<Awaited<ReturnType<typeof ownRetry>>, "forged">;
   if (terms) {
     approvalRequest = await approvalRequestFor({
+      server: { name: server, isDefault: otherServer === undefined },
       tool: request.params.name,
       params: request.params,
       policy: verdict.policy,
@@ -106,7 +111,7 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   // A 2026-07-28 request has no session: whatever session id it carries, session-scoped limits count per grant.
   const session = isStateless(revision) ? undefined : (context.headers.get("mcp-session-id") ?? undefined);
   const authorize = () =>
-    authorizeCall(c.env.GRANT_OBJECT, grant.id, session, verdict.limits, { monitorOnly: !verdict.enforced, approval: approvalRequest });
+    authorizeCall(c.env.GRANT_OBJECT, grant.id, session, verdict.limits, { monitorOnly: !verdict.enforced, approval: approvalRequest, server: otherServer });
   const authorized = await authorize();
 
   if (authorized.kind === "approval" && terms) {

@@ -10,7 +10,10 @@ import type { ApprovalRecord, ApprovalStatus, DecisionInput } from "../approvals
  * fields). `arguments` is the canonical JSON (RFC 8785) of the call's
  * arguments and `params` that of its other forwarded params (null when it has
  * none), `arguments_hash` the SHA-256 of both; a call matches an approval on
- * (tool, arguments_hash, policy_version), the grant being this object. At
+ * (tool, arguments_hash, policy_version) and its `server` (null on rows made
+ * before there were several servers: the default's), the grant being this
+ * object; the hash also covers the server, for every server but the
+ * default (approvals/call.ts). At
  * most `maxPending` rows of a grant are pending and unexpired at once.
  * `status` is what was last written; a pending or approved row whose
  * `expires_at` has passed reads as expired. `reservation` names the ledger
@@ -44,7 +47,8 @@ export const APPROVALS_SCHEMA = `
     revision INTEGER NOT NULL DEFAULT 1,
     indexed INTEGER NOT NULL DEFAULT 0,
     params TEXT,
-    held_until INTEGER
+    held_until INTEGER,
+    server TEXT
   );
   CREATE INDEX IF NOT EXISTS approvals_call ON approvals (tool, arguments_hash, policy_version, requested_at);
   CREATE INDEX IF NOT EXISTS approvals_reservation ON approvals (reservation);
@@ -56,10 +60,14 @@ export function migrateApprovals(sql: SqlStorage): void {
   const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('approvals')").toArray();
   if (!columns.some((column) => column.name === "params")) sql.exec("ALTER TABLE approvals ADD COLUMN params TEXT");
   if (!columns.some((column) => column.name === "held_until")) sql.exec("ALTER TABLE approvals ADD COLUMN held_until INTEGER");
+  // Approvals made before there were several servers have none: they are the default server's.
+  if (!columns.some((column) => column.name === "server")) sql.exec("ALTER TABLE approvals ADD COLUMN server TEXT");
 }
 
 /** One call that needs approval, as the gateway describes it. */
 export type ApprovalRequest = {
+  /** The server the call goes to. */
+  server: string;
   tool: string;
   /** Canonical JSON (RFC 8785) of the arguments. */
   arguments: string;
@@ -113,6 +121,7 @@ type Row = {
   indexed: number;
   params: string | null;
   held_until: number | null;
+  server: string | null;
 };
 
 export class Approvals {
@@ -129,11 +138,14 @@ export class Approvals {
    * approval is not consumed here (see consume): a limit may still refuse.
    */
   resolve(request: ApprovalRequest, now: number, newId: string): ApprovalState {
+    // The hash binds every server but the default; the column also keeps a call from matching another
+    // server's approval should the default change (rows without one are from before: the default's).
     const latest = this.#rows(
-      "SELECT * FROM approvals WHERE tool = ? AND arguments_hash = ? AND policy_version = ? ORDER BY requested_at DESC, rowid DESC LIMIT 1",
+      "SELECT * FROM approvals WHERE tool = ? AND arguments_hash = ? AND policy_version = ? AND (server IS NULL OR server = ?) ORDER BY requested_at DESC, rowid DESC LIMIT 1",
       request.tool,
       request.argumentsHash,
       request.policy.version,
+      request.server,
     )[0];
     if (latest) {
       const live = latest.expires_at > now;
@@ -148,9 +160,10 @@ export class Approvals {
     const pending = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending' AND expires_at > ?", now).one().n;
     if (pending >= request.maxPending) return { kind: "full", pending, max: request.maxPending };
     this.#sql.exec(
-      `INSERT INTO approvals (id, tool, arguments, params, arguments_hash, policy_name, policy_version, grant_id, grant_label, session, url, requested_at, expires_at, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+      `INSERT INTO approvals (id, server, tool, arguments, params, arguments_hash, policy_name, policy_version, grant_id, grant_label, session, url, requested_at, expires_at, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
       newId,
+      request.server,
       request.tool,
       request.arguments,
       request.params,
@@ -239,6 +252,7 @@ function toRecord(row: Row, now: number): ApprovalRecord {
   return {
     id: row.id,
     grant: { id: row.grant_id, label: row.grant_label },
+    ...(row.server === null ? {} : { server: row.server }),
     tool: row.tool,
     arguments: JSON.parse(row.arguments) as Record<string, unknown>,
     params: row.params === null ? null : (JSON.parse(row.params) as Record<string, unknown>),

@@ -20,6 +20,26 @@ export type CallAuthorization =
 type Target = { name: string; items: LedgerItem[] };
 
 /**
+ * The bucket a limit counts in, inside its object: "grant", "session:<id>"
+ * or "global" for the default server, as before there were several (an
+ * upgraded deployment keeps its counts); "server:<name>:grant" and
+ * "server:<name>:session:<id>" for any other server, so a counter named in
+ * limits for two servers counts each apart. Global limits count across
+ * servers (and grants). `server` is undefined for the default server.
+ */
+export function scopeKeyOf(scope: AppliedLimit["scope"], where: { session?: string | undefined; server?: string | undefined }): string {
+  if (scope === "global") return "global";
+  // Without a session (stateless 2026-07-28 requests) a session limit counts per grant.
+  const key = scope === "session" ? `session:${where.session ?? "none"}` : scope;
+  return where.server === undefined ? key : `server:${where.server}:${key}`;
+}
+
+/** The server a scope key counts for (undefined: the default server), as scopeKeyOf writes it. */
+export function serverOfScopeKey(scopeKey: string): string | undefined {
+  return /^server:([^:]+):/.exec(scopeKey)?.[1];
+}
+
+/**
  * Authorizes a call in the Durable Objects that own its limits and approval:
  * the grant's (its approval, grant and session scope) and, for global limits,
  * the shared one. One RPC per object involved, the grant's first, so a call
@@ -32,9 +52,14 @@ export async function authorizeCall(
   grantId: string,
   sessionId: string | undefined,
   limits: AppliedLimit[],
-  options: { monitorOnly: boolean; approval?: ApprovalRequest | undefined },
+  options: {
+    monitorOnly: boolean;
+    approval?: ApprovalRequest | undefined;
+    /** The server the call goes to, unless it is the default server (see scopeKeyOf). */
+    server?: string | undefined;
+  },
 ): Promise<CallAuthorization> {
-  const targets = groupByObject(grantId, sessionId, limits, options.approval !== undefined);
+  const targets = groupByObject(grantId, { session: sessionId, server: options.server }, limits, options.approval !== undefined);
   const undos: Array<() => Promise<void>> = [];
   const undoAll = async () => {
     await Promise.all(undos.map((undo) => undo()));
@@ -67,12 +92,11 @@ export async function authorizeCall(
 }
 
 /** The objects to ask, the grant's first (it holds the approval). */
-function groupByObject(grantId: string, sessionId: string | undefined, limits: AppliedLimit[], needsGrant: boolean): Target[] {
+function groupByObject(grantId: string, where: { session: string | undefined; server: string | undefined }, limits: AppliedLimit[], needsGrant: boolean): Target[] {
   const targets = new Map<string, LedgerItem[]>(needsGrant ? [[grantId, []]] : []);
   for (const limit of limits) {
     const object = limit.scope === "global" ? GLOBAL_OBJECT : grantId;
-    // Without a session (stateless 2026-07-28 requests) a session limit counts per grant.
-    const scopeKey = limit.scope === "session" ? `session:${sessionId ?? "none"}` : limit.scope;
+    const scopeKey = scopeKeyOf(limit.scope, where);
     const items = targets.get(object) ?? [];
     items.push({
       counter: limit.counter,

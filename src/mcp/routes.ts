@@ -5,6 +5,7 @@ import type { AppEnv } from "../env.ts";
 import { forRequest, GatewayError, GatewayErrorCode } from "../errors.ts";
 import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.ts";
 import { isListed } from "../policy/evaluate.ts";
+import { policyForServer } from "../policy/for-server.ts";
 import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
 import { relayAnswer } from "./answers.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
@@ -81,7 +82,8 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
 async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
   const { services, grant, server } = c.var;
   const { policy } = await services.policies.get(grant.policy);
-  const visible = (tool: ListedTool) => isListed(policy?.policy, tool.name, server.server.tags(tool.name, annotationsOf(tool)));
+  const applied = policy ? policyForServer(policy.policy, server.server.name).policy : undefined;
+  const visible = (tool: ListedTool) => isListed(applied, tool.name, server.server.tags(tool.name, annotationsOf(tool)));
   return toolListRewriter(answer, visible, server.tools);
 }
 

@@ -390,6 +390,7 @@ describe("expiry, with a controlled clock", () => {
     const states = await runInDurableObject(stub, (_instance, state) => {
       const approvals = new Approvals(state.storage.sql);
       const request = {
+        server: "iterable",
         tool: "send_campaign",
         arguments: '{"campaignId":1}',
         argumentsHash: "a".repeat(64),
