@@ -370,8 +370,8 @@ function mergeIntroductions(results: Array<{ name: string; result: Record<string
   for (const key of ["tools", "prompts", "resources"]) {
     const offering = has(key);
     if (offering.length === 0) continue;
-    const listChanged = offering.some(({ result }) => (result.capabilities as Record<string, Record<string, unknown>>)[key]?.listChanged === true);
-    capabilities[key] = listChanged ? { listChanged: true } : {};
+    const offers = (flag: string) => offering.some(({ result }) => (result.capabilities as Record<string, Record<string, unknown>>)[key]?.[flag] === true);
+    capabilities[key] = { ...(offers("listChanged") ? { listChanged: true } : {}), ...(key === "resources" && offers("subscribe") ? { subscribe: true } : {}) };
   }
   for (const key of ["logging", "completions"]) if (has(key).length > 0) capabilities[key] = {};
   // Revisions are dates: the oldest any server agreed to is one every server speaks.

@@ -4,7 +4,8 @@
  * the real SDK client against the sandbox's two servers.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { closeClients, connectV2, viaGateway, waitFor } from "./clients.ts";
 import { hashToken, tokenKey, type GrantRecord } from "../../src/grants/grant.ts";
 import { mergedName, splitMergedName } from "../../src/servers/names.ts";
 import { ALLOW_ALL, clientViaGateway, createGrant, gateway, newTag, putPolicy, SANDBOX_FEATURES, SANDBOX_MCP, upstreamLog, type Gateway } from "./gateway.ts";
@@ -136,7 +137,7 @@ describe("the merged endpoint", () => {
     expect((refused as Error).message).toMatch(/down|did not answer|Upstream/);
   });
 
-  it("pages are carried per server: a merged cursor continues each server that has more", async () => {
+  it("a cursor the gateway did not write is refused, not passed to a server; prompts are gathered too", async () => {
     const gw = serversGateway();
     const { token } = await grantFor(["iterable", "features"]);
     const { client } = await clientViaGateway(gw, { token });
@@ -167,5 +168,35 @@ describe("the merged endpoint", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list", params: {} }),
     });
     expect(response.status).toBe(404);
+  });
+});
+
+describe("the merged endpoint, by protocol revision", () => {
+  afterEach(closeClients);
+
+  it("2026-07-28 stateless requests: the merged list, a call by prefix, no session anywhere", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const to = viaGateway(gw, token);
+    const client = await connectV2(to);
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(["iterable__get_lists", "features__echo"]));
+    const echoed = await client.callTool({ name: "features__echo", arguments: { text: "stateless" } });
+    expect(echoed.content).toEqual([{ type: "text", text: "stateless" }]);
+    for (const entry of await upstreamLog(to.tag)) expect(entry.headers["mcp-session-id"]).toBeUndefined();
+  });
+
+  it("a server's notifications reach the merged session's stream (resources/updated after subscribe and touch_resource)", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"]);
+    const { client } = await clientViaGateway(gw, { token });
+    const updates: string[] = [];
+    const { ResourceUpdatedNotificationSchema } = await import("@modelcontextprotocol/sdk/types.js");
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
+    await client.subscribeResource({ uri: "sandbox://status" });
+    await waitFor(() => updates.length >= 1, "resources/updated after subscribe");
+    await client.callTool({ name: "features__touch_resource", arguments: { uri: "sandbox://status" } });
+    await waitFor(() => updates.length >= 2, "resources/updated after touch_resource");
+    expect(updates.slice(0, 2)).toEqual(["sandbox://status", "sandbox://status"]);
   });
 });
