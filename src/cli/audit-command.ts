@@ -4,13 +4,15 @@ import { AuditRecordSchema, type AuditRecord } from "../audit/record.ts";
 import { adminLines, adminRequest } from "./admin-client.ts";
 import { UsageError } from "./errors.ts";
 import { timeWindow } from "./instants.ts";
+import { SERVER_NAME_PATTERN, SERVER_NAME_RULE } from "../servers/registry.ts";
 import { columns, glance, printable } from "./text.ts";
 import { GRANT_ID_PATTERN, type CommandInput, type Values } from "./usage.ts";
 
 /**
  * `mcp-gateway audit`: the audit trail, every grant's merged or one grant's
  * (--grant), newest first, filtered by --since/--until, --decision (or
- * `admin`, operators' actions) and --tool. For a person, one page (--limit,
+ * `admin`, operators' actions), --tool and --server (records from before
+ * servers were named count as the default server's). For a person, one page (--limit,
  * default 50) and the command for the next; for a program (--json), every
  * matching record as one JSON line each, streamed as the gateway reads them
  * (the admin API's NDJSON), so `| jq` and `> trail.ndjson` work on any window.
@@ -34,6 +36,7 @@ export async function run(input: CommandInput): Promise<string | undefined> {
     ...timeWindow(values.since, values.until),
     ...(values.decision !== undefined ? { decision: values.decision } : {}),
     ...(values.tool !== undefined ? { tool: values.tool } : {}),
+    ...(values.server !== undefined ? { server: serverName(values.server) } : {}),
     ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
   });
 
@@ -52,6 +55,11 @@ export async function run(input: CommandInput): Promise<string | undefined> {
   return formatPage(page.records, page.cursor, values);
 }
 
+function serverName(text: string): string {
+  if (!SERVER_NAME_PATTERN.test(text)) throw new UsageError(`--server: "${printable(text)}" is not a server name (${SERVER_NAME_RULE})`);
+  return text;
+}
+
 function count(text: string, max: number): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < 1 || value > max) throw new UsageError(`--limit takes a number from 1 to ${max}, not "${printable(text)}"`);
@@ -63,7 +71,7 @@ export function formatPage(records: AuditRecord[], cursor: string | null, values
   if (records.length === 0) return cursor === null ? "no records" : `no records on this page\n${more(cursor, values)}`;
   const rows = records.map((record) =>
     record.kind === "call"
-      ? [record.time, record.decision, printable(record.tool), `grant="${glance(record.grant.label, 40)}"`, glance(`${record.rule || "(no rule)"}${record.reason ? `: ${record.reason}` : ""}`, 100)]
+      ? [record.time, record.decision, `${record.server === undefined ? "" : `${printable(record.server)}/`}${printable(record.tool)}`, `grant="${glance(record.grant.label, 40)}"`, glance(`${record.rule || "(no rule)"}${record.reason ? `: ${record.reason}` : ""}`, 100)]
       : [record.time, "admin", record.action, record.grant ? `grant="${glance(record.grant.label, 40)}"` : "-", `by ${glance(record.by, 60)}, target ${glance(record.target, 60)}`],
   );
   const lines = columns(rows);
@@ -73,7 +81,7 @@ export function formatPage(records: AuditRecord[], cursor: string | null, values
 
 /** The same command with the next page's cursor, to paste. */
 function more(cursor: string, values: Values): string {
-  const flags = (["grant", "since", "until", "decision", "tool", "limit", "port", "url"] as const)
+  const flags = (["grant", "since", "until", "decision", "tool", "server", "limit", "port", "url"] as const)
     .filter((flag) => values[flag] !== undefined)
     .map((flag) => `--${flag} ${shellWord(String(values[flag]))}`);
   return `more: mcp-gateway audit ${[...flags, `--cursor ${cursor}`].join(" ")}`;

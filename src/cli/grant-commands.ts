@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GrantRecordSchema } from "../grants/grant.ts";
+import { SERVER_NAME_PATTERN, SERVER_NAME_RULE } from "../servers/registry.ts";
 import { AdminApiError, adminRequest, operator } from "./admin-client.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { printable } from "./text.ts";
@@ -22,7 +23,12 @@ export async function run(input: CommandInput): Promise<string | undefined> {
   const viaKv = values["via-kv"] ? await import("./kv-fallback.ts") : undefined;
   switch (command) {
     case "create": {
-      const request = { label: need(values.label, "--label"), policy: need(values.policy, "--policy"), ...(values.expires !== undefined ? { expires: values.expires } : {}) };
+      const request = {
+        label: need(values.label, "--label"),
+        policy: need(values.policy, "--policy"),
+        ...(values.expires !== undefined ? { expires: values.expires } : {}),
+        ...(values.servers !== undefined ? { servers: serverList(values.servers) } : {}),
+      };
       const { grant, token } = viaKv ? await viaKv.createGrantViaKv(request, values) : await createGrant(input, request);
       return values.json ? JSON.stringify({ token, grant }, null, 2) : formatCreated(grant, token);
     }
@@ -40,7 +46,17 @@ export async function run(input: CommandInput): Promise<string | undefined> {
   }
 }
 
-type CreateRequest = { label: string; policy: string; expires?: string };
+type CreateRequest = { label: string; policy: string; expires?: string; servers?: string[] };
+
+/** `--servers iterable,crm`: server names, comma-separated, each once; a malformed one is a usage error before anything is sent. */
+export function serverList(text: string): string[] {
+  const names = text.split(",").map((name) => name.trim());
+  const bad = names.find((name) => !SERVER_NAME_PATTERN.test(name));
+  if (bad !== undefined) {
+    throw new UsageError(bad === "" ? `--servers takes server names separated by commas, not "${printable(text)}"` : `--servers: "${printable(bad)}" is not a server name (${SERVER_NAME_RULE})`);
+  }
+  return [...new Set(names)];
+}
 
 async function createGrant(input: CommandInput, request: CreateRequest): Promise<{ grant: Grant; token: string }> {
   try {
@@ -63,7 +79,7 @@ async function revokeGrant(input: CommandInput, id: string): Promise<Grant> {
 
 export function formatCreated(grant: Grant, token: string): string {
   return [
-    `grant ${grant.id} "${printable(grant.label)}" on policy "${printable(grant.policy)}"${grant.expiresAt ? `, expires ${grant.expiresAt}` : ""}`,
+    `grant ${grant.id} "${printable(grant.label)}" on policy "${printable(grant.policy)}", servers ${serversOf(grant)}${grant.expiresAt ? `, expires ${grant.expiresAt}` : ""}`,
     "",
     `  token: ${token}`,
     "",
@@ -75,6 +91,11 @@ export function formatCreated(grant: Grant, token: string): string {
 export function formatGrantList(grants: Grant[]): string {
   if (grants.length === 0) return "no grants";
   return grants
-    .map((g) => `${g.id}  ${g.status.padEnd(7)}  ${printable(g.label)}  policy=${printable(g.policy)}  created=${g.createdAt}${g.expiresAt ? `  expires=${g.expiresAt}` : ""}`)
+    .map((g) => `${g.id}  ${g.status.padEnd(7)}  ${printable(g.label)}  policy=${printable(g.policy)}  servers=${serversOf(g)}  created=${g.createdAt}${g.expiresAt ? `  expires=${g.expiresAt}` : ""}`)
     .join("\n");
+}
+
+/** The servers a grant names; a record that names none reaches the gateway's default server. */
+function serversOf(grant: Grant): string {
+  return grant.servers === undefined ? "(default)" : grant.servers.map(printable).join(",");
 }

@@ -40,7 +40,12 @@ export async function pushViaKv(file: string, name: string, values: Values): Pro
   return withWarnings(`policy "${name}" (version ${await policyVersion(JSON.parse(text))}) pushed to the ${where(values)} POLICIES namespace (no audit record)`, warnings);
 }
 
-export async function createGrantViaKv(request: { label: string; policy: string; expires?: string }, values: Values): Promise<{ grant: Grant; token: string }> {
+/**
+ * `servers` are written as given (checked for their form only: what the gateway
+ * declares is in its configuration, not in KV); without them the grant reaches
+ * the default server.
+ */
+export async function createGrantViaKv(request: { label: string; policy: string; expires?: string; servers?: string[] }, values: Values): Promise<{ grant: Grant; token: string }> {
   const expiresAt = request.expires === undefined ? undefined : expiryFrom(request.expires);
   if (request.expires !== undefined && expiresAt === undefined) throw new CliError(`--expires takes a duration like 90m, 12h or 30d (at most 3650d), not "${printable(request.expires ?? "")}"`);
   // As the admin API does: a grant on a policy that does not exist would refuse every call.
@@ -48,7 +53,7 @@ export async function createGrantViaKv(request: { label: string; policy: string;
     throw new CliError(`grant not created: there is no policy named "${printable(request.policy)}" in the ${where(values)} POLICIES namespace`);
   }
   warn(values);
-  const issued = await issueGrant({ label: request.label, policy: request.policy, ...(expiresAt ? { expiresAt } : {}) });
+  const issued = await issueGrant({ label: request.label, policy: request.policy, ...(expiresAt ? { expiresAt } : {}), ...(request.servers ? { servers: request.servers } : {}) });
   kvPutEntries(target("GRANTS", values), issued.entries);
   return { grant: { ...issued.record, status: "active" }, token: issued.token };
 }
@@ -57,7 +62,15 @@ export function listGrantsViaKv(values: Values, now = Date.now()): Grant[] {
   return kvList<GrantListing>(target("GRANTS", values), grantKey(""))
     .filter((key): key is { name: string; metadata: GrantListing } => key.metadata !== undefined)
     .map(({ name, metadata }) => {
-      const grant = { id: name.slice(grantKey("").length), label: metadata.label, policy: metadata.policy, createdAt: metadata.createdAt, expiresAt: metadata.expiresAt, revoked: metadata.revoked };
+      const grant = {
+        id: name.slice(grantKey("").length),
+        label: metadata.label,
+        policy: metadata.policy,
+        createdAt: metadata.createdAt,
+        expiresAt: metadata.expiresAt,
+        revoked: metadata.revoked,
+        ...(metadata.servers ? { servers: metadata.servers } : {}),
+      };
       const status = grant.revoked ? "revoked" : grant.expiresAt !== null && Date.parse(grant.expiresAt) <= now ? "expired" : "active";
       return { ...grant, status } as const;
     })

@@ -12,7 +12,7 @@ Through the gateway's admin API, which validates and audits every change:
   mcp-gateway policy push FILE --name NAME
   mcp-gateway policy simulate --name NAME --tool NAME [--args JSON] [--tags a,b] [--json]
   mcp-gateway policy replay FILE --grant ID [--since 24h] [--until ISO] [--json]
-  mcp-gateway grant create --label LABEL --policy NAME [--expires 30d] [--json]
+  mcp-gateway grant create --label LABEL --policy NAME [--servers a,b] [--expires 30d] [--json]
   mcp-gateway grant list [--json]
   mcp-gateway grant revoke ID
   mcp-gateway approvals list [--status pending|approved|denied|expired|consumed] [--cursor C] [--json]
@@ -21,7 +21,7 @@ Through the gateway's admin API, which validates and audits every change:
   mcp-gateway counters show GRANT [--json]
   mcp-gateway counters reset GRANT COUNTER [--scope grant|global]
   mcp-gateway audit [--grant ID] [--since 24h|ISO] [--until ISO] [--decision D] [--tool NAME]
-                    [--limit N] [--cursor C] [--json]
+                    [--server NAME] [--limit N] [--cursor C] [--json]
 
 Which gateway: the running npm start (its URL and admin token); --port PORT picks
 one when several run; --url URL, a deployed gateway's origin, with its admin token
@@ -29,6 +29,8 @@ in MCP_GATEWAY_ADMIN_TOKEN (which, when set, also overrides npm start's). Change
 are recorded as by "<login name> (cli)"; --by NAME says another name.
 audit prints one page, newest first (--limit, default 50), and the command for the
 next; with --json, every matching record as one JSON line each (NDJSON).
+grant create --servers names the servers the grant reaches (default: the gateway's
+first declared); audit --server shows only the calls to one server.
 policy replay decides the grant's recorded calls (--since 30m|24h|7d|ISO, default
 24h) again under FILE and lists what would change.
 
@@ -59,6 +61,10 @@ export const OPTIONS = {
   limit: { type: "string" },
   cursor: { type: "string" },
   scope: { type: "string" },
+  /** `grant create --servers a,b`: the servers a grant reaches. */
+  servers: { type: "string" },
+  /** One server: `audit --server` (and simulate/replay's). */
+  server: { type: "string" },
   json: { type: "boolean", default: false },
   url: { type: "string" },
   port: { type: "string" },
