@@ -4,9 +4,6 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import { forRequest, GatewayError, GatewayErrorCode } from "../errors.ts";
 import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.ts";
-import { isListed } from "../policy/evaluate.ts";
-import { policyForServer } from "../policy/for-server.ts";
-import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
 import { relayAnswer } from "./answers.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
@@ -15,6 +12,7 @@ import type { ToolCallRequest } from "../calls/judge.ts";
 import { toolListRewriter, type ListAnswer } from "../calls/tool-list.ts";
 import { agentRequest, relay } from "./relay.ts";
 import { answerMerged, deleteMerged, streamMerged } from "../servers/merged.ts";
+import { toolVisibility } from "../servers/visibility.ts";
 import { CLIENT_CAPABILITIES_META_KEY, declaresUrlElicitation, isStateless, requestRevision } from "./revision.ts";
 
 /**
@@ -81,10 +79,7 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
 /** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
 async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
   const { services, grant, server } = c.var;
-  const { policy } = await services.policies.get(grant.policy);
-  const applied = policy ? policyForServer(policy.policy, server.server.name).policy : undefined;
-  const visible = (tool: ListedTool) => isListed(applied, tool.name, server.server.tags(tool.name, annotationsOf(tool)));
-  return toolListRewriter(answer, visible, server.tools);
+  return toolListRewriter(answer, await toolVisibility(services, grant, server), server.tools);
 }
 
 /** DELETE /mcp: the client ends its session. */

@@ -125,6 +125,19 @@ describe("the merged endpoint", () => {
     expect(String(wiped instanceof Error ? wiped.message : JSON.stringify(wiped))).toMatch(/Unknown tool/);
   });
 
+  it("each server's part of the merged list follows the policy's section for that server", async () => {
+    const gw = serversGateway();
+    const policy = { version: "1", default: "allow", hide: ["delete_*"], servers: { features: { default: "deny", tools: { echo: {} } } } };
+    const { token } = await grantFor(["iterable", "features"], policy as typeof ALLOW_ALL);
+    const { client } = await clientViaGateway(gw, { token });
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names.filter((name) => name.startsWith("features__"))).toEqual(["features__echo"]);
+    expect(names).toContain("iterable__get_lists");
+    expect(names.filter((name) => name.startsWith("iterable__delete_"))).toEqual([]);
+    const refused = await client.callTool({ name: "features__wipe", arguments: {} });
+    expect(JSON.stringify(refused.content)).toContain("/servers/features/default");
+  });
+
   it("one server down: the others' tools are listed and called; a call to it gets an error for its id", async () => {
     const gw = serversGateway([{ name: "down", url: DOWN, timeoutMs: 2000 }]);
     const { token } = await grantFor(["iterable", "down"]);
