@@ -4,6 +4,7 @@ import type { AdminEnv } from "./env.ts";
 import { ActorSchema, apiActor } from "./manage/admin-record.ts";
 import { CounterRowSchema, CounterService } from "./manage/counters.ts";
 import { GrantCreateInputSchema, GrantService, GrantSummarySchema } from "./manage/grants.ts";
+import { readConfig } from "../config.ts";
 import { simulate, SimulationSchema } from "../policy/simulate.ts";
 import { parsedPolicy, POLICY_NAME_PATTERN, POLICY_NAME_RULE, PolicyService, PolicySummarySchema, validateDocument, ValidationSchema } from "./manage/policies.ts";
 
@@ -175,7 +176,7 @@ manageApi.openapi(
     request: { body: body(z.object({ policy: PolicyDocumentSchema })) },
     responses: { 200: json(ValidationSchema, "The validation: ok with the version, or every problem; warnings do not make it invalid"), 400: failure("A bad body"), 401: UNAUTHORIZED },
   }),
-  async (c) => c.json(await validateDocument(c.req.valid("json").policy), 200),
+  async (c) => c.json(await validateDocument(c.req.valid("json").policy, { servers: readConfig(c.env).servers.keys() }), 200),
 );
 
 manageApi.openapi(
@@ -190,6 +191,8 @@ manageApi.openapi(
           policy: PolicyDocumentSchema.optional(),
           name: z.string().min(1).max(512).optional(),
           tool: z.string().min(1).max(200),
+          /** The declared server the call would go to: the policy's section for it decides (default: the default server). */
+          server: z.string().min(1).max(40).optional(),
           arguments: z.record(z.string(), z.unknown()).default({}),
           /** Stand-ins for the upstream's annotations (`read`, `destructive`). */
           tags: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/)).max(20).default([]),
@@ -198,7 +201,7 @@ manageApi.openapi(
     },
     responses: {
       200: json(SimulationSchema, "The decision, its rule, reason, limits and the tool's tags"),
-      400: json(ProblemsSchema, "Neither or both of policy and name, or an invalid policy"),
+      400: json(ProblemsSchema, "Neither or both of policy and name, an invalid policy, or a server this gateway does not declare"),
       401: UNAUTHORIZED,
       404: failure("No policy of that name"),
     },
@@ -214,9 +217,14 @@ manageApi.openapi(
       if (!stored) return c.json(notFound(`no policy named "${input.name}"`), 404);
       document = stored.text;
     }
+    const { servers, defaultServer } = readConfig(c.env);
+    const server = input.server ?? defaultServer.name;
+    if (!servers.has(server)) {
+      return c.json({ error: "invalid_request", message: `this gateway declares no server named "${server}"; it declares ${[...servers.keys()].join(", ")}`, problems: [] }, 400);
+    }
     const policy = parsedPolicy(document);
     if (!policy) return c.json({ error: "invalid_policy", message: "the policy is not valid", problems: (await validateDocument(document)).problems }, 400);
-    return c.json(simulate(policy, input.tool, input.arguments, input.tags), 200);
+    return c.json(simulate(policy, input.tool, input.arguments, input.tags, server), 200);
   },
 );
 

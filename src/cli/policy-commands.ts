@@ -82,10 +82,12 @@ async function simulateCommand(input: CommandInput): Promise<string> {
   const tags = values.tags.split(",").map((tag) => tag.trim().replace(/^@/, "")).filter(Boolean);
   const { simulate, SimulationSchema } = await import("../policy/simulate.ts");
   let simulation: Simulation;
+  // Offline, without --server, the top level decides (the file knows no gateway's default server); the gateway defaults to its own.
+  const server = values.server;
   if (file !== undefined) {
-    simulation = simulate((await import("./policy-file.ts")).loadPolicyFile(file).policy, tool, args, tags);
+    simulation = simulate((await import("./policy-file.ts")).loadPolicyFile(file).policy, tool, args, tags, server);
   } else {
-    simulation = await adminRequest(input.admin(), SimulationSchema, "POST", "/policies/simulate", { name: values.name, tool, arguments: args, tags });
+    simulation = await adminRequest(input.admin(), SimulationSchema, "POST", "/policies/simulate", { name: values.name, tool, ...(server === undefined ? {} : { server }), arguments: args, tags });
   }
   const { text, ...decision } = simulation;
   return values.json ? JSON.stringify(decision, null, 2) : text;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AuditRecordSchema, type AuditRecord } from "../audit/record.ts";
 import { replay, type ChangeClass, type ReplayReport } from "../policy/replay.ts";
+import { SERVER_NAME_PATTERN, SERVER_NAME_RULE } from "../servers/registry.ts";
 import type { Policy } from "../policy/schema.ts";
 import { adminRequest } from "./admin-client.ts";
 import type { AdminTarget } from "./admin-target.ts";
@@ -11,9 +12,10 @@ import { plural, printable } from "./text.ts";
 import { GRANT_ID_PATTERN, type CommandInput } from "./usage.ts";
 
 /**
- * `mcp-gateway policy replay FILE --grant ID`: the grant's recorded calls,
- * read from the admin API's audit trail, decided again under the policy in
- * FILE (src/policy/replay.ts). Anything that would change, or that the
+ * `mcp-gateway policy replay FILE --grant ID [--server S]`: the grant's
+ * recorded calls (to server S only, with --server), read from the admin API's
+ * audit trail, decided again under the policy in FILE (src/policy/replay.ts),
+ * each under the section for the server it went to. Anything that would change, or that the
  * records cannot tell, makes the command exit 1, so it can gate a CI job that
  * is about to push FILE.
  */
@@ -30,7 +32,9 @@ export async function run(input: CommandInput): Promise<string> {
   const grant = need(values.grant, "--grant");
   const window = replayWindow(grant, values.since, values.until);
   const candidate = loadCandidate(file);
-  const result = await replayCommand(input.admin(), file, candidate, grant, window);
+  const server = values.server;
+  if (server !== undefined && !SERVER_NAME_PATTERN.test(server)) throw new UsageError(`"${printable(server)}" is not a server name (${SERVER_NAME_RULE})`);
+  const result = await replayCommand(input.admin(), file, candidate, grant, window, server);
   // Anything that would change (or cannot be told) fails the command: a CI gate for pushing FILE.
   if (result.changed) process.exitCode = 1;
   return values.json ? JSON.stringify(result, null, 2) : formatReplay(result);
@@ -41,6 +45,8 @@ export type ReplayWindow = { since: string; until: string };
 export type ReplayResult = ReplayReport & {
   file: string;
   grant: { id: string; label: string | null };
+  /** The server whose calls were replayed; null: every server's, each under its own section. */
+  server: string | null;
   /** The window read from the audit trail. */
   since: string;
   until: string;
@@ -66,9 +72,9 @@ export function loadCandidate(file: string): Policy {
   return loadPolicyFile(file).policy;
 }
 
-export async function replayCommand(target: AdminTarget, file: string, candidate: Policy, grant: string, window: ReplayWindow): Promise<ReplayResult> {
-  const records = await auditTrail(target, grant, window);
-  const report = replay(records, candidate);
+export async function replayCommand(target: AdminTarget, file: string, candidate: Policy, grant: string, window: ReplayWindow, server?: string): Promise<ReplayResult> {
+  const records = await auditTrail(target, grant, window, server);
+  const report = replay(records, candidate, { server });
   const calls = records.filter((record) => record.kind === "call");
   const recordedUnder = new Map<string, { name: string; version: string | null; calls: number }>();
   for (const { policy } of calls) {
@@ -80,6 +86,7 @@ export async function replayCommand(target: AdminTarget, file: string, candidate
   return {
     file,
     grant: { id: grant, label: calls[0]?.grant.label ?? null },
+    server: server ?? null,
     ...window,
     ...report,
     recordedUnder: [...recordedUnder.values()],
@@ -89,7 +96,7 @@ export async function replayCommand(target: AdminTarget, file: string, candidate
 
 /** The counts, then one line per call that would change (or cannot be told), then the notes. */
 export function formatReplay(result: ReplayResult): string {
-  const grant = result.grant.label === null ? result.grant.id : `"${printable(result.grant.label)}" (${result.grant.id})`;
+  const grant = (result.grant.label === null ? result.grant.id : `"${printable(result.grant.label)}" (${result.grant.id})`) + (result.server === null ? "" : ` on server ${result.server}`);
   if (result.calls === 0) {
     return `nothing would change: no calls recorded for grant ${grant} from ${result.since} to ${result.until} (is it the grant's id? grant list shows them)`;
   }
@@ -120,11 +127,11 @@ export function formatReplay(result: ReplayResult): string {
 }
 
 /** Every record of the grant in the window, page after page (the API answers newest first). */
-async function auditTrail(target: AdminTarget, grant: string, window: ReplayWindow): Promise<AuditRecord[]> {
+async function auditTrail(target: AdminTarget, grant: string, window: ReplayWindow, server: string | undefined): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
   let cursor: string | null = null;
   do {
-    const query = new URLSearchParams({ since: window.since, until: window.until, limit: String(PAGE_SIZE), ...(cursor ? { cursor } : {}) });
+    const query = new URLSearchParams({ since: window.since, until: window.until, limit: String(PAGE_SIZE), ...(server ? { server } : {}), ...(cursor ? { cursor } : {}) });
     const page = await adminRequest(target, AuditPageSchema, "GET", `/grants/${grant}/audit?${query}`);
     records.push(...page.records);
     if (records.length > MAX_RECORDS) throw new CliError(`more than ${MAX_RECORDS} records from ${window.since} to ${window.until}: narrow the window with --since and --until`);

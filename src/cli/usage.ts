@@ -5,13 +5,13 @@ export const HELP = `mcp-gateway: policies, grants, approvals, counters and the 
 
 Offline, on a file:
   mcp-gateway policy validate FILE
-  mcp-gateway policy simulate FILE --tool NAME [--args JSON] [--tags a,b] [--json]
+  mcp-gateway policy simulate FILE --tool NAME [--server S] [--args JSON] [--tags a,b] [--json]
 
 Through the gateway's admin API, which validates and audits every change:
   mcp-gateway policy list [--json]
   mcp-gateway policy push FILE --name NAME
-  mcp-gateway policy simulate --name NAME --tool NAME [--args JSON] [--tags a,b] [--json]
-  mcp-gateway policy replay FILE --grant ID [--since 24h] [--until ISO] [--json]
+  mcp-gateway policy simulate --name NAME --tool NAME [--server S] [--args JSON] [--tags a,b] [--json]
+  mcp-gateway policy replay FILE --grant ID [--server S] [--since 24h] [--until ISO] [--json]
   mcp-gateway grant create --label LABEL --policy NAME [--servers a,b] [--expires 30d] [--json]
   mcp-gateway grant list [--json]
   mcp-gateway grant revoke ID
@@ -32,7 +32,10 @@ next; with --json, every matching record as one JSON line each (NDJSON).
 grant create --servers names the servers the grant reaches (default: the gateway's
 first declared); audit --server shows only the calls to one server.
 policy replay decides the grant's recorded calls (--since 30m|24h|7d|ISO, default
-24h) again under FILE and lists what would change.
+24h) again under FILE and lists what would change. A policy's section for a server
+decides that server's calls: simulate --server S decides on S (default: the
+gateway's default server; offline, the top level); replay --server S replays S's
+calls alone (default: every server's, each under its own section).
 
 Only when the gateway's Worker cannot be reached: KV through wrangler, which
 leaves NO audit record (--local: npm start's state, the default; --remote: the

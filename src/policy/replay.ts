@@ -2,6 +2,7 @@ import type { AuditRecord, CallDecision, CallRecord } from "../audit/record.ts";
 import { toolTags } from "../tools/catalog.ts";
 import { conditionHolds } from "./args.ts";
 import { decide, type AppliedLimit, type Decision } from "./evaluate.ts";
+import { policyForServer, type ServerPolicy } from "./for-server.ts";
 import type { Policy, Rule, ToolRule } from "./schema.ts";
 import { windowMs } from "./window.ts";
 
@@ -16,6 +17,10 @@ import { windowMs } from "./window.ts";
  * then "cannot tell", never a guess. Limits are simulated over the recorded
  * timeline with the ledger's arithmetic, counting the calls the candidate
  * would have forwarded, not the ones the recorded policy did.
+ *
+ * A candidate with per-server sections decides each call under the section
+ * of the server it went to (rule pointers then read `/servers/<name>/…`),
+ * and limits count per server, as the gateway counts them.
  */
 
 /** Where a call ends at the policy level: what the agent is told, whatever the upstream then did. */
@@ -31,6 +36,8 @@ export type ReplayChange = {
   id: string;
   time: string;
   tool: string;
+  /** The server the call went to, as the record names it (null: recorded before servers were named). */
+  server: string | null;
   session: string | null;
   /** What the recorded policy decided: for an upstream failure, the decision it followed; in monitor mode, what it would have done. */
   recorded: CallDecision;
@@ -57,6 +64,12 @@ export type ReplayReport = {
 export type ReplayOptions = {
   /** A tool's tags as the gateway sees them; by default the catalog's (upstream annotations are not on record). */
   tags?: (tool: string) => ReadonlySet<string>;
+  /**
+   * The server the records' calls went to (the caller chose the records: the audit trail filters by
+   * server). Without it, each call is decided under the section of the server its record names, and a
+   * record that names none (written before servers were named) under the top level.
+   */
+  server?: string | undefined;
 };
 
 /** Decides every call record (other records are skipped) again under `candidate`, oldest first. */
@@ -66,16 +79,22 @@ export function replay(records: readonly AuditRecord[], candidate: Policy, optio
   const counters = new Counters();
   const counts: Partial<Record<ChangeClass, number>> = {};
   const changes: ReplayChange[] = [];
+  let unnamed = 0;
   for (const record of calls) {
+    const server = options.server ?? record.server;
+    if (server === undefined) unnamed++;
+    const applied: ServerPolicy = server === undefined ? { policy: candidate, pointerBase: "" } : policyForServer(candidate, server);
     const recorded = onRecord(record);
-    const outcome = underCandidate(candidate, record, recorded, tagsOf(record.tool), counters);
+    const outcome = underCandidate(applied.policy, record, recorded, tagsOf(record.tool), counters.of(server ?? ""));
     const change = classify(recorded.verdict, outcome.verdict);
     counts[change] = (counts[change] ?? 0) + 1;
     if (change === "unchanged") continue;
     const { id, time, tool, session } = record;
-    changes.push({ change, id, time, tool, session, recorded: recorded.decision, candidate: outcome.decision, rule: outcome.rule, reason: outcome.reason });
+    const rule = outcome.rule.startsWith("/") ? `${applied.pointerBase}${outcome.rule}` : outcome.rule;
+    changes.push({ change, id, time, tool, server: record.server ?? null, session, recorded: recorded.decision, candidate: outcome.decision, rule, reason: outcome.reason });
   }
-  return { calls: calls.length, first: calls[0]?.time ?? null, last: calls.at(-1)?.time ?? null, counts, changes, notes: notesFor(candidate, counts) };
+  const report = { calls: calls.length, first: calls[0]?.time ?? null, last: calls.at(-1)?.time ?? null, counts, changes };
+  return { ...report, notes: notesFor(candidate, counts, unnamed) };
 }
 
 // ─── The record's side ────────────────────────────────────────────────────────
@@ -129,7 +148,7 @@ function policyDecision(record: CallRecord): CallDecision {
 
 type Outcome = { decision: CallDecision; verdict: Verdict; rule: string; reason: string } | { decision: null; verdict: null; rule: string; reason: string };
 
-function underCandidate(policy: Policy, record: CallRecord, recorded: Recorded, tags: ReadonlySet<string>, counters: Counters): Outcome {
+function underCandidate(policy: Policy, record: CallRecord, recorded: Recorded, tags: ReadonlySet<string>, counters: ServerCounters): Outcome {
   let decision: Decision;
   if (record.arguments) {
     decision = decide(policy, { name: record.tool, args: record.arguments, tags });
@@ -162,7 +181,7 @@ function underCandidate(policy: Policy, record: CallRecord, recorded: Recorded, 
 }
 
 /** What becomes of a call the policy lets through: a human, then its limits. */
-function passing(policy: Policy, decision: Extract<Decision, { decision: "allow" | "approve" }>, record: CallRecord, recorded: Recorded, counters: Counters): Outcome {
+function passing(policy: Policy, decision: Extract<Decision, { decision: "allow" | "approve" }>, record: CallRecord, recorded: Recorded, counters: ServerCounters): Outcome {
   const { rule } = decision;
   const monitor = policy.mode === "monitor";
   const asks = decision.decision === "approve";
@@ -274,16 +293,22 @@ type LimitHit = { rule: string; reason: string };
  * The ledger's arithmetic (grant-object/ledger.ts) in memory: a call fits when
  * what its window already holds plus what it adds stays within max; a call
  * consumes all its limits or none; limits that name the same counter and
- * scope count it once. Scopes: the grant; the session on record; "global"
- * counts this grant's calls only, the other grants' being out of sight.
+ * scope count it once. Scopes: the grant (per server, as the gateway counts);
+ * the session on record; "global" counts this grant's calls to every
+ * server, the other grants' being out of sight.
  */
 class Counters {
   /** Per counter and scope: the times counted, oldest first, and the running total of the amounts up to each. */
   #buckets = new Map<string, { at: number[]; total: number[] }>();
 
+  /** The counters of one server's calls (global limits still count across servers). */
+  of(server: string): ServerCounters {
+    return { count: (limits, at, session, force) => this.count(limits, at, session, force, server) };
+  }
+
   /** Counts a call the candidate forwards and returns the limit it exceeds; `force` (monitor mode) counts it anyway. */
-  count(limits: AppliedLimit[], at: number, session: string | null, force: boolean): LimitHit | undefined {
-    const items = limits.map((limit) => ({ limit, bucket: `${limit.counter}\u0000${scopeKey(limit, session)}`, windowMs: windowMs(limit.window) }));
+  count(limits: AppliedLimit[], at: number, session: string | null, force: boolean, server: string): LimitHit | undefined {
+    const items = limits.map((limit) => ({ limit, bucket: `${limit.counter}\u0000${scopeKey(limit, session, server)}`, windowMs: windowMs(limit.window) }));
     let hit: LimitHit | undefined;
     for (const { limit, bucket, windowMs } of items) {
       const used = this.#used(bucket, windowStart(windowMs, limit.align === "calendar", at));
@@ -319,8 +344,11 @@ class Counters {
   }
 }
 
-function scopeKey(limit: AppliedLimit, session: string | null): string {
-  return limit.scope === "session" ? `session:${session ?? "none"}` : limit.scope;
+type ServerCounters = { count: (limits: AppliedLimit[], at: number, session: string | null, force: boolean) => LimitHit | undefined };
+
+function scopeKey(limit: AppliedLimit, session: string | null, server: string): string {
+  if (limit.scope === "global") return "global";
+  return `${server}\u0000${limit.scope === "session" ? `session:${session ?? "none"}` : limit.scope}`;
 }
 
 /** As the ledger: usage strictly after this instant counts (sliding: the last window-length; calendar: the current UTC window). */
@@ -342,7 +370,7 @@ function classify(from: Verdict, to: Verdict | null): ChangeClass {
   return `${from} → ${to === "limited" ? "newly limited" : to === "needs approval" ? "newly needs approval" : to}`;
 }
 
-function notesFor(policy: Policy, counts: Partial<Record<ChangeClass, number>>): string[] {
+function notesFor(policy: Policy, counts: Partial<Record<ChangeClass, number>>, unnamed: number): string[] {
   const notes: string[] = [];
   const unknown = counts["cannot tell"] ?? 0;
   if (unknown > 0) {
@@ -350,13 +378,19 @@ function notesFor(policy: Policy, counts: Partial<Record<ChangeClass, number>>):
       `${unknown === 1 ? "1 call" : `${unknown} calls`} cannot be told: the candidate reads argument values the audit did not keep; with "audit": {"arguments": "full"} in the grant's policy, later calls can be replayed in full`,
     );
   }
-  const limits = [...Object.values(policy.tools).flatMap((entry) => entry.limits), ...policy.all_tools.limits];
+  const bodies = [policy, ...Object.values(policy.servers ?? {})];
+  const limits = bodies.flatMap((body) => [...Object.values(body.tools).flatMap((entry) => entry.limits), ...body.all_tools.limits]);
   if (limits.length > 0) {
     notes.push(
       "limits count from zero at the first replayed call, every call the candidate would forward, even one the upstream provably did not run (the gateway gives that count back), and no call that cannot be told",
     );
   }
   if (limits.some((limit) => limit.scope === "global")) notes.push('"global" limits count this grant\'s calls only: other grants share them in the gateway');
+  if (unnamed > 0 && policy.servers !== undefined && Object.keys(policy.servers).length > 0) {
+    notes.push(
+      `${unnamed === 1 ? "1 call was" : `${unnamed} calls were`} recorded before records named their server and ${unnamed === 1 ? "was" : "were"} decided under the top level: to decide them under the default server's section, replay that server alone (--server)`,
+    );
+  }
   return notes;
 }
 

@@ -208,3 +208,44 @@ describe("policy replay: recorded calls decided again under a candidate", () => 
     expect(replay([], ALLOW_ALL)).toEqual({ calls: 0, first: null, last: null, counts: {}, changes: [], notes: [] });
   });
 });
+
+describe("policy replay with per-server sections", () => {
+  const SECTIONED = policy({
+    version: "1",
+    default: "allow",
+    all_tools: { limits: [{ counter: "calls", window: "hour", max: 1 }] },
+    servers: { crm: { default: "allow", tools: { send_x: { action: "deny" } }, all_tools: { limits: [{ counter: "calls", window: "hour", max: 1 }] } } },
+  });
+
+  it("decides each call under the section of the server its record names, its rule pointing into the section", () => {
+    const report = replay([call("send_x", T0, { server: "iterable" }), call("send_x", T0 + 1_000, { server: "crm" })], policy({ version: "1", default: "allow", servers: { crm: { default: "allow", tools: { send_x: { action: "deny" } } } } }));
+    expect(report.counts).toEqual({ unchanged: 1, "allowed → denied": 1 });
+    expect(report.changes).toEqual([expect.objectContaining({ tool: "send_x", server: "crm", candidate: "deny", rule: "/servers/crm/tools/send_x/action" })]);
+  });
+
+  it("counts limits of the same counter name per server, as the gateway does", () => {
+    const records = [call("get_x", T0, { server: "iterable" }), call("get_x", T0 + 1_000, { server: "crm" }), call("get_x", T0 + 2_000, { server: "crm" })];
+    const report = replay(records, SECTIONED);
+    expect(report.counts).toEqual({ unchanged: 2, "allowed → newly limited": 1 });
+    expect(report.changes).toEqual([expect.objectContaining({ server: "crm", candidate: "rate_limited", rule: "/servers/crm/all_tools/limits/0" })]);
+  });
+
+  it("a global limit counts across servers", () => {
+    const global = { all_tools: { limits: [{ counter: "calls", window: "hour" as const, max: 1, scope: "global" as const }] } };
+    const report = replay([call("get_x", T0, { server: "iterable" }), call("get_x", T0 + 1_000, { server: "crm" })], policy({ version: "1", default: "allow", ...global, servers: { crm: { default: "allow", ...global } } }));
+    expect(report.changes).toEqual([expect.objectContaining({ server: "crm", candidate: "rate_limited" })]);
+  });
+
+  it("with a server given, decides every record as that server's (records recorded before servers were named included)", () => {
+    const report = replay([call("send_x", T0)], SECTIONED, { server: "crm" });
+    expect(report.changes).toEqual([expect.objectContaining({ server: null, candidate: "deny", rule: "/servers/crm/tools/send_x/action" })]);
+    expect(report.notes.some((note) => note.includes("recorded before records named their server"))).toBe(false);
+  });
+
+  it("says so when records that name no server were decided under the top level of a policy with sections", () => {
+    const report = replay([call("get_x", T0)], SECTIONED);
+    expect(report.notes).toContain(
+      "1 call was recorded before records named their server and was decided under the top level: to decide them under the default server's section, replay that server alone (--server)",
+    );
+  });
+});

@@ -224,3 +224,29 @@ describe("approvals are bound to their server", () => {
     expect(states[1]).toMatchObject({ kind: "pending", created: true, approval: { id: "apr_features0000000000000", server: "features" } });
   });
 });
+
+describe("the admin API's validate and simulate know the servers", () => {
+  const post = async (gw: Gateway, path: string, body: object) => {
+    const response = await gw.fetch(`${ORIGIN}/admin/api${path}`, { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const SECTIONED = { version: "1", default: "allow", servers: { features: { default: "deny" }, crm: { default: "deny" } } };
+
+  it("validate warns about a section for a server the gateway does not declare, and the policy stays valid", async () => {
+    const { status, body } = await post(gateway({ SERVERS: THREE_SERVERS }), "/policies/validate", { policy: SECTIONED });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ ok: true, problems: [] });
+    expect(body.warnings).toEqual(['servers.crm: this gateway declares no server named "crm" (it declares iterable, features, mirror), so this section applies to nothing here']);
+  });
+
+  it("simulate decides on the server given, by default the default server, and refuses a server not declared", async () => {
+    const gw = gateway({ SERVERS: THREE_SERVERS });
+    const onFeatures = await post(gw, "/policies/simulate", { policy: SECTIONED, tool: "echo", server: "features" });
+    expect(onFeatures.body).toMatchObject({ server: "features", decision: "deny", rule: "/servers/features/default" });
+    expect(onFeatures.body.text).toContain("server: features (its section decided)");
+    expect((await post(gw, "/policies/simulate", { policy: SECTIONED, tool: "echo" })).body).toMatchObject({ server: "iterable", decision: "allow", rule: "/default" });
+    const unknown = await post(gw, "/policies/simulate", { policy: SECTIONED, tool: "echo", server: "crm" });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toContain('no server named "crm"');
+  });
+});

@@ -4,7 +4,7 @@ import type { Bindings } from "../../env.ts";
 import { isObject } from "../../json.ts";
 import { decide, type Decision } from "../../policy/evaluate.ts";
 import type { Policy } from "../../policy/schema.ts";
-import { validatePolicy, validatePolicyText } from "../../policy/validate.ts";
+import { validatePolicy, validatePolicyText, type ValidationContext } from "../../policy/validate.ts";
 import { policyVersion } from "../../policy/version.ts";
 import { toolTags } from "../../tools/catalog.ts";
 import { adminRecord, writeAdminRecord } from "./admin-record.ts";
@@ -73,10 +73,11 @@ export class PolicyService {
 /**
  * Validates a policy given as its JSON text (a string, as pasted) or as the
  * parsed document. Problems name the exact JSON path, as validatePolicyText
- * gives them; a valid document also gets its version.
+ * gives them; a valid document also gets its version. Given the gateway's
+ * servers, a section for another server is warned about.
  */
-export async function validateDocument(document: unknown): Promise<Validation> {
-  const result = typeof document === "string" ? validatePolicyText(document) : validatePolicy(document);
+export async function validateDocument(document: unknown, context: ValidationContext = {}): Promise<Validation> {
+  const result = typeof document === "string" ? validatePolicyText(document, context) : validatePolicy(document, context);
   if (!result.ok) return { ok: false, version: null, problems: result.problems, warnings: [] };
   return { ok: true, version: await policyVersion(typeof document === "string" ? JSON.parse(document) : document), problems: [], warnings: result.warnings };
 }
