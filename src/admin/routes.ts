@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { readConfig } from "../config.ts";
 import { adminApi, adminApiDocument } from "./api.ts";
 import { manageApi } from "./api-manage.ts";
+import { serversApi } from "./api-servers.ts";
 import type { AdminEnv } from "./env.ts";
 import { adminPages } from "./pages/routes.tsx";
 
@@ -44,6 +45,6 @@ export const admin = new Hono<AdminEnv>();
 admin.use("*", adminEnabled, hostGuard);
 // Exactly this path, declared here and answered here: the API app's own Bearer check has no exemption.
 admin.get(ADMIN_API_DOCUMENT_PATH.slice("/admin".length), (c) => c.json(adminApiDocument()));
-// The grants, policies and counters routes join the admin API (its Bearer check, its OpenAPI document).
-admin.route("/api", adminApi.route("/", manageApi));
+// The grants, policies, counters and servers routes join the admin API (its Bearer check, its OpenAPI document).
+admin.route("/api", adminApi.route("/", manageApi).route("/", serversApi));
 admin.route("/", adminPages);
