@@ -264,6 +264,25 @@ describe("the sign-in chooses servers", () => {
     expect(stored).toMatchObject({ servers: ["iterable"] });
   });
 
+  it("a resource changed in the page's URL after it opened does not get a grant past its servers: Allow checks the request the sign-in began with", async () => {
+    const gw = twoServers();
+    const { token: grantToken } = await grantWith(["iterable"]);
+    const client = await register(gw);
+    const { challenge } = await pkce();
+    const browser = new Browser(gw);
+    const start = await browser.fetch(authorizeUrl(client.client_id, challenge, { resource: FEATURES }));
+    const startPage = await start.text();
+    // The grant-token form posted to the same request for /mcp instead: the grant step passes, as /mcp is within any grant.
+    const swapped = startPage.replaceAll(encodeURIComponent(FEATURES), encodeURIComponent(RESOURCE));
+    expect(swapped).not.toBe(startPage);
+    const consent = await browser.submit(swapped, "grant", { grant_token: grantToken });
+    expect(consent.status).toBe(200);
+    const allow = await browser.submit(await consent.text(), "consent", { decision: "approve" });
+    expect(allow.status).toBe(403);
+    expect(allow.headers.get("location")).toBeNull();
+    expect(decode(await allow.text())).toContain('The app asked to connect to the server "features"');
+  });
+
   it("a single-server gateway's pages name no servers", async () => {
     const gw = gateway();
     const { page } = await operatorPage(gw, RESOURCE);
