@@ -10,6 +10,8 @@
 //      throughput at concurrency 16 (fixed-count rounds, targets alternating), and the
 //      gateway's cost over the floor against the targets of issue 11;
 //      then a 16 MiB tools/list answer (one SSE event in 16 KiB chunks) through each.
+//      Then /mcp/<server> next to /mcp: the same allowed call through both, and the floor, interleaved;
+//      what the named path adds to the gateway's cost over the floor (issue 19: at most 0.1 ms).
 //   2. micro-benchmarks in this process (decide(), the tool-list filter, canonical
 //      hashing) and the grant Durable Object's limit decisions per second;
 //   3. load: 1,000 concurrent calls across 10 grants with `max: 50` each: exact counts
@@ -43,6 +45,11 @@ const LOAD_MAX = 50;
 const LIMITER_CALLS = 1000;
 const LIMITER_SAMPLES = 100;
 const DRIFT_SAMPLES = 100;
+/** The benchmark gateway's one server (UPSTREAM_NAME's default), reached at /mcp/<server>. */
+const SERVER_NAME = "iterable";
+const SERVER_PATH_SAMPLES = 400;
+/** /mcp/<server> may cost at most this much more over the floor than /mcp (issue 19). */
+const SERVER_PATH_GOAL_MS = 0.1;
 const REQUEST_TIMEOUT_MS = 120_000;
 const RUN = Date.now().toString(36);
 /** Only what the benchmark checks of a tools/list result (the SDK's full Tool schema would time the client). */
@@ -188,6 +195,13 @@ try {
     results.push(result);
   }
 
+  progress(`/mcp/<server> next to /mcp: ${SERVER_PATH_SAMPLES} allowed calls through each, and the floor, interleaved`);
+  const serverPath = await serverPathCase(
+    callOp(await connect("B", upstreamHeaders), false),
+    callOp(await connect("C", bearer(grants.unlimited)), false),
+    callOp(await mcpClient(gateway.serverUrl(SERVER_NAME), bearer(grants.unlimited)).then((client) => (clients.push(client), client)), false),
+  );
+
   progress(`16 MiB tools/list: ${LARGE_LIST_ROUNDS} rounds per target`);
   const large = await largeList({
     A: { url: urls.A, headers: upstreamHeaders },
@@ -202,7 +216,8 @@ try {
   const limiter = await limiterDecisions(await connect("C", bearer(grants.load[0]!)));
 
   progress("the service-binding upstream: a second npm start, the gateway in front of the Iterable Worker");
-  const binding = await serviceBindingCase();
+  // A failure here (say a rebuild that dropped the upstream's sessions) is reported in its table, not thrown past the others.
+  const binding = await serviceBindingCase().catch((error: unknown) => ({ error: String(error).slice(0, 300) }));
 
   const driftAtEnd = await sequentialP50(deniedAtGateway, DRIFT_SAMPLES);
   const rssAtEnd = { gateway: runtimeRss("C"), floor: runtimeRss("B") };
@@ -228,6 +243,10 @@ try {
     "    C − B is the gateway's cost of refusing, against the floor's cost of relaying the call.",
     `[2] A and B list all ${lists.A} tools; C lists ${lists.C} (recommended policy: @destructive hidden), filtering each answer.`,
     "[3] raw fetch POST initialize (no SDK), timed until the body is read; each session is deleted afterwards, untimed.",
+    "",
+    table(serverPathRows(serverPath)),
+    `/mcp/${SERVER_NAME} is the same gateway and upstream (one server, named ${SERVER_NAME}) reached by name; interleaved B C C′, sequential.`,
+    `Its cost over the floor against /mcp's: ${signed(serverPath.extra)} ms p50 ${verdict(serverPath.extra <= SERVER_PATH_GOAL_MS, `≤ +${SERVER_PATH_GOAL_MS} ms`)}`,
     "",
     table(largeListRows(large)),
     `C reads the whole event and answers with the ${large.tools.C ?? "?"} tools the recommended policy shows (the padding tools pad_* are not allowed).`,
@@ -256,7 +275,7 @@ try {
   const failures = results.flatMap((result, index) => KEYS.filter((key) => result[key].errors > 0).map((key) => `${cases[index]!.label} ${TARGETS[key]}: ${result[key].errors} errors, first: ${result[key].firstError}`));
   if (failures.length > 0) console.error(`\nerrors:\n${failures.join("\n")}`);
   // The targets are reported, not enforced; wrong answers, wrong counts and 5xx fail the run.
-  if (failures.length > 0 || !load.exact || load.total.status5xx > 0 || load.total.failed > 0) process.exitCode = 1;
+  if (failures.length > 0 || "error" in binding || !load.exact || load.total.status5xx > 0 || load.total.failed > 0) process.exitCode = 1;
 } finally {
   await Promise.allSettled(clients.map((client) => client.close()));
   await Promise.allSettled([floor?.stop(), gateway.stop()]);
@@ -347,9 +366,11 @@ async function serviceBindingCase() {
   }
 }
 
-function bindingRows(rows: Awaited<ReturnType<typeof serviceBindingCase>>): string[][] {
+function bindingRows(rows: Awaited<ReturnType<typeof serviceBindingCase>> | { error: string }): string[][] {
+  const header = ["D: service-binding upstream", "p50 ms", "p99 ms", "req/s (c=16)", "CPU ms/req"];
+  if ("error" in rows) return [header, [`failed: ${rows.error}`]];
   return [
-    ["D: service-binding upstream", "p50 ms", "p99 ms", "req/s (c=16)", "CPU ms/req"],
+    header,
     ...rows.map((row) => [row.label, ms(median(row.latencies)), ms(percentile(row.latencies, 0.99)), row.perSecond.toFixed(0), ms(row.cpuMs)]),
   ];
 }
@@ -477,6 +498,36 @@ async function runCase(each: Case, tree: (key: TargetKey) => WranglerTree): Prom
     result[key].cpu = { worker: total.worker / total.requests, wrangler: total.wrangler / total.requests };
   }
   return result;
+}
+
+/**
+ * The same allowed call through the floor, /mcp and /mcp/<server>, interleaved so that all three see the same
+ * machine; each path's p50 and p99, its p50 over the floor's, and what /mcp/<server> adds to /mcp's.
+ */
+async function serverPathCase(floorOp: Op, mcpOp: Op, serverOp: Op) {
+  const paths = [
+    { label: "B floor", op: floorOp, latencies: [] as number[] },
+    { label: "C gateway /mcp", op: mcpOp, latencies: [] as number[] },
+    { label: `C gateway /mcp/${SERVER_NAME}`, op: serverOp, latencies: [] as number[] },
+  ];
+  for (const path of paths) for (let i = 0; i < WARMUP; i++) await path.op();
+  for (let i = 0; i < SERVER_PATH_SAMPLES; i++) {
+    for (const path of paths) {
+      const started = performance.now();
+      await path.op();
+      path.latencies.push(performance.now() - started);
+    }
+  }
+  const floorP50 = median(paths[0]!.latencies);
+  const rows = paths.map((path) => ({ label: path.label, n: path.latencies.length, p50: median(path.latencies), p99: percentile(path.latencies, 0.99) }));
+  return { rows, floorP50, extra: rows[2]!.p50 - rows[1]!.p50 };
+}
+
+function serverPathRows(result: Awaited<ReturnType<typeof serverPathCase>>): string[][] {
+  return [
+    ["/mcp/<server> next to /mcp: allowed call (no limit)", "n", "p50 ms", "p99 ms", "over the floor, p50 ms"],
+    ...result.rows.map((row, index) => [row.label, String(row.n), ms(row.p50), ms(row.p99), index === 0 ? "" : signed(row.p50 - result.floorP50)]),
+  ];
 }
 
 /** p50 of `samples` sequential runs of `op`, after a few untimed ones. */
