@@ -3,7 +3,7 @@ import { ARGUMENTS_PREVIEW_CHARS, LIST_FIELD_CHARS, type ApprovalRecord, type Ap
 import type { AuditPosition } from "../audit/record.ts";
 import { clip } from "../text/clip.ts";
 import type { IndexEntry } from "../grant-object/approvals.ts";
-import { sendWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_OUTBOX_SCHEMA, WebhookOutbox, webhookTarget, type Delivery, type WebhookTarget } from "./webhook.ts";
+import { defaultServerOf, sendWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_OUTBOX_SCHEMA, WebhookOutbox, webhookTarget, type Delivery, type WebhookTarget } from "./webhook.ts";
 
 /** A list query as the index takes it: `before` is where the previous page ended. */
 export type IndexListQuery = { status?: ApprovalStatus | undefined; decided?: boolean; limit: number; before?: AuditPosition | undefined };
@@ -111,7 +111,7 @@ export class ApprovalIndex extends DurableObject<Env> {
           JSON.stringify(record),
         );
         if (target && !known && record.status === "pending" && Date.parse(record.expiresAt) > now) {
-          this.#outbox.enqueue(record, now);
+          this.#outbox.enqueue(record, now, defaultServerOf(this.env));
           count++;
         }
       }

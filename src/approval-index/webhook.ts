@@ -1,5 +1,6 @@
 import type { ApprovalRecord } from "../approvals/record.ts";
 import { hmacSign } from "../crypto.ts";
+import { readConfig } from "../config.ts";
 import { clip, clipLine } from "../text/clip.ts";
 
 /**
@@ -89,12 +90,12 @@ export class WebhookOutbox {
   }
 
   /** Queues the notice of a new pending approval, due at once; a second call for the same approval changes nothing. */
-  enqueue(approval: ApprovalRecord, now: number): void {
+  enqueue(approval: ApprovalRecord, now: number, defaultServer?: string): void {
     this.#sql.exec(
       "INSERT INTO webhook_outbox (approval_id, delivery_id, body, enqueued_at, next_attempt_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (approval_id) DO NOTHING",
       approval.id,
       deliveryIdFor(approval.id),
-      pendingPayload(approval),
+      pendingPayload(approval, defaultServer),
       now,
       now,
     );
@@ -160,8 +161,17 @@ export function deliveryIdFor(approvalId: string): string {
  * `argumentsHash` and the approval page stand for the whole. So no body
  * exceeds WEBHOOK_BODY_MAX_BYTES plus twice the approval URL's length.
  */
-export function pendingPayload(approval: ApprovalRecord): string {
-  return JSON.stringify({ type: "approval.pending", approval: boundedRecord(approval), text: approvalText(approval) });
+export function pendingPayload(approval: ApprovalRecord, defaultServer?: string): string {
+  return JSON.stringify({ type: "approval.pending", approval: boundedRecord(approval), text: approvalText(approval, defaultServer) });
+}
+
+/** The gateway's default server, which the chat line need not name; undefined when the configuration cannot be read (then every server is named). */
+export function defaultServerOf(env: object): string | undefined {
+  try {
+    return readConfig(env).defaultServer.name;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Label, tool, session, policy name and version, decider and note: each at most this many characters in the payload's record. */
@@ -224,19 +234,21 @@ const ARGUMENT_CHARS = 40;
  * One line a Slack incoming webhook (or any chat) shows as is, led by the
  * one link it has, the approval page: `<url|Approval needed>: ‹tool› for
  * grant ‹label› with ‹name=value, …›, expires <time>`, each ‹…› a code
- * span. Whatever the
+ * span; `‹tool› on ‹server›` when the call goes to a server other than the
+ * default. Whatever the
  * agent or the OAuth client chose (tool, arguments, the label, which is an
  * OAuth app's own `client_name`) is clipped, rid of controls and
  * bidirectional overrides, and shown in a code span, escaped as Slack asks,
  * so that nothing in it becomes a link, a mention or formatting.
  */
-export function approvalText(approval: ApprovalRecord): string {
+export function approvalText(approval: ApprovalRecord, defaultServer?: string): string {
   const entries = Object.entries(approval.arguments);
   const shown = entries.slice(0, SHOWN_ARGUMENTS).map(([name, value]) => `${clipLine(name, ARGUMENT_CHARS)}=${clipLine(JSON.stringify(value) ?? "null", ARGUMENT_CHARS)}`);
   if (entries.length > SHOWN_ARGUMENTS) shown.push(`+${entries.length - SHOWN_ARGUMENTS} more`);
   const args = shown.length > 0 ? code(shown.join(", ")) : "no arguments";
   const link = `<${slackUrl(approval.url)}|Approval needed>`;
-  return `${link}: ${code(clipLine(approval.tool, TOOL_CHARS))} for grant ${code(clipLine(approval.grant.label, LABEL_CHARS))} with ${args}, expires ${approval.expiresAt}`;
+  const server = approval.server !== undefined && approval.server !== defaultServer ? ` on ${code(approval.server)}` : "";
+  return `${link}: ${code(clipLine(approval.tool, TOOL_CHARS))}${server} for grant ${code(clipLine(approval.grant.label, LABEL_CHARS))} with ${args}, expires ${approval.expiresAt}`;
 }
 
 /**

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import type { ApprovalRecord } from "../../src/approvals/record.ts";
 import type { CallRecord } from "../../src/audit/record.ts";
 import { AuditService } from "../../src/audit/service.ts";
+import { approvalText, defaultServerOf, pendingPayload } from "../../src/approval-index/webhook.ts";
 import { canonicalHash } from "../../src/canonical.ts";
 import { Approvals, APPROVALS_SCHEMA, migrateApprovals } from "../../src/grant-object/approvals.ts";
 import { issueGrant } from "../../src/grants/records.ts";
@@ -248,5 +249,38 @@ describe("the admin API's validate and simulate know the servers", () => {
     const unknown = await post(gw, "/policies/simulate", { policy: SECTIONED, tool: "echo", server: "crm" });
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toContain('no server named "crm"');
+  });
+});
+
+describe("the approval webhook names the server when it is not the default", () => {
+  const approval: ApprovalRecord = {
+    id: "apr_webhook000000000000000",
+    grant: { id: "g_webhooktest0", label: "agent" },
+    server: "features",
+    tool: "echo",
+    arguments: { text: "hi" },
+    params: null,
+    argumentsHash: "0".repeat(64),
+    policy: { name: "p", version: "v1" },
+    session: null,
+    status: "pending",
+    requestedAt: "2026-12-01T10:00:00.000Z",
+    expiresAt: "2026-12-01T11:00:00.000Z",
+    decidedAt: null,
+    decidedBy: null,
+    note: null,
+    url: "https://gateway.test/admin/approvals/apr_webhook000000000000000",
+  };
+
+  it("says which server the call goes to, unless it is the default one (or the record is from before servers were named)", () => {
+    const defaultServer = defaultServerOf({ ...env, SERVERS: THREE_SERVERS });
+    expect(defaultServer).toBe("iterable");
+    expect(approvalText(approval, defaultServer)).toBe(`<${approval.url}|Approval needed>: \`echo\` on \`features\` for grant \`agent\` with \`text="hi"\`, expires ${approval.expiresAt}`);
+    expect(approvalText({ ...approval, server: "iterable" }, defaultServer)).not.toContain(" on ");
+    const { server: _server, ...before } = approval;
+    expect(approvalText(before, defaultServer)).not.toContain(" on ");
+    const payload = JSON.parse(pendingPayload(approval, defaultServer)) as { approval: ApprovalRecord; text: string };
+    expect(payload.approval.server).toBe("features");
+    expect(payload.text).toContain("on `features`");
   });
 });
