@@ -44,8 +44,13 @@ function Status({ status }: { status: ApprovalRecord["status"] }) {
   return <span class={`status status-${status}`}>{status}</span>;
 }
 
+/** What an approval from before servers were named shows when the page is not told the default server's name. */
+const DEFAULT_SERVER = "default";
+
 type ApprovalPageProps = {
   approval: ApprovalRecord;
+  /** The server an approval from before servers were named is for. */
+  defaultServer?: string;
   session: AdminSession;
   /** Shown above the approval: why a decision did not take (it was no longer pending). */
   notice?: string | undefined;
@@ -57,7 +62,7 @@ type ApprovalPageProps = {
  * arguments as they will be sent) and, while it is pending, the form that
  * approves or denies it.
  */
-export function ApprovalPage({ approval, session, notice, now = Date.now() }: ApprovalPageProps) {
+export function ApprovalPage({ approval, defaultServer = DEFAULT_SERVER, session, notice, now = Date.now() }: ApprovalPageProps) {
   const tool = visible(approval.tool);
   const held = heldUntil(approval, now);
   return (
@@ -79,6 +84,12 @@ export function ApprovalPage({ approval, session, notice, now = Date.now() }: Ap
         <dt>Tool</dt>
         <dd>
           <code>{tool}</code>
+        </dd>
+        <dt>Server</dt>
+        <dd>
+          <a href={`/admin/servers/${encodeURIComponent(approval.server ?? defaultServer)}`}>
+            <code>{visible(approval.server ?? defaultServer)}</code>
+          </a>
         </dd>
         <dt>Grant</dt>
         <dd>
@@ -141,7 +152,7 @@ export function ApprovalPage({ approval, session, notice, now = Date.now() }: Ap
       </p>
       {approval.status === "pending" ? <DecisionForm approval={approval} session={session} /> : null}
       <p>
-        <a href={`/admin/decisions?${new URLSearchParams({ grant: approval.grant.id, tool: approval.tool })}`}>This grant's decisions on {tool}</a>
+        <a href={`/admin/decisions?${new URLSearchParams({ grant: approval.grant.id, tool: approval.tool, server: approval.server ?? defaultServer })}`}>This grant's decisions on {tool}</a>
       </p>
     </Layout>
   );
@@ -174,12 +185,14 @@ type ApprovalListProps = {
   recent?: ApprovalSummary[];
   /** This is a later page of the pending list (the recent ones are on the first). */
   paged?: boolean;
+  /** The server an approval from before servers were named is for. */
+  defaultServer?: string;
   session: AdminSession;
   now?: number;
 };
 
 /** The pending approvals a page at a time (so no flood of them hides the rest), then the recently decided ones. */
-export function ApprovalListPage({ pending, recent = [], paged = false, session, now = Date.now() }: ApprovalListProps) {
+export function ApprovalListPage({ pending, recent = [], paged = false, defaultServer = DEFAULT_SERVER, session, now = Date.now() }: ApprovalListProps) {
   const { approvals, cursor } = pending;
   return (
     <Layout title="Pending approvals" session={session} section="approvals" autoRefreshSeconds={paged ? undefined : APPROVALS_REFRESH_SECONDS}>
@@ -191,7 +204,7 @@ export function ApprovalListPage({ pending, recent = [], paged = false, session,
       ) : (
         <p class="hint">This list reloads itself every {APPROVALS_REFRESH_SECONDS} seconds.</p>
       )}
-      {approvals.length === 0 ? <p>{paged ? "No older pending approval." : "Nothing is waiting for a decision."}</p> : <ApprovalTable label="Pending approvals" approvals={approvals} now={now} />}
+      {approvals.length === 0 ? <p>{paged ? "No older pending approval." : "Nothing is waiting for a decision."}</p> : <ApprovalTable label="Pending approvals" approvals={approvals} defaultServer={defaultServer} now={now} />}
       {cursor ? (
         <p>
           <a href={`/admin/approvals?cursor=${encodeURIComponent(cursor)}`}>Older pending approvals →</a>
@@ -200,14 +213,16 @@ export function ApprovalListPage({ pending, recent = [], paged = false, session,
       {paged ? null : (
         <>
           <h2>Recent</h2>
-          {recent.length === 0 ? <p class="hint">No approval has been decided, used or expired lately.</p> : <ApprovalTable label="Recent approvals" approvals={recent} now={now} status />}
+          {recent.length === 0 ? <p class="hint">No approval has been decided, used or expired lately.</p> : <ApprovalTable label="Recent approvals" approvals={recent} defaultServer={defaultServer} now={now} status />}
         </>
       )}
     </Layout>
   );
 }
 
-function ApprovalTable({ label, approvals, now, status = false }: { label: string; approvals: ApprovalSummary[]; now: number; status?: boolean }) {
+type ApprovalTableProps = { label: string; approvals: ApprovalSummary[]; defaultServer: string; now: number; status?: boolean };
+
+function ApprovalTable({ label, approvals, defaultServer, now, status = false }: ApprovalTableProps) {
   // What sets each row apart is computed from the rows shown together.
   const summaries = argumentSummaries(approvals);
   return (
@@ -215,6 +230,7 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
       <table class="cards">
         <thead>
           <tr>
+            <th scope="col">Server</th>
             <th scope="col">Tool</th>
             <th scope="col">Grant</th>
             <th scope="col">Arguments</th>
@@ -228,6 +244,9 @@ function ApprovalTable({ label, approvals, now, status = false }: { label: strin
             const held = heldUntil(approval, now);
             return (
               <tr>
+                <td data-label="Server" class="server">
+                  <code>{visible(approval.server ?? defaultServer)}</code>
+                </td>
                 <td data-label="Tool">
                   <a href={`/admin/approvals/${approval.id}`}>
                     <code>{visible(approval.tool)}</code>

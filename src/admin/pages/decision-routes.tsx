@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { AuditQuerySchema, type AuditRecord } from "../../audit/record.ts";
 import { AuditService, GATEWAY_AUDIT_OBJECT } from "../../audit/service.ts";
+import { readConfig } from "../../config.ts";
 import { GrantService } from "../manage/grants.ts";
 import type { AdminPagesEnv } from "../session.ts";
 import { DecisionRecordPage, DecisionsPage, type DecisionFilters } from "./decisions.tsx";
@@ -22,13 +23,23 @@ export const decisionPages = new Hono<AdminPagesEnv>();
 decisionPages.use("*", pageHeaders, signedIn);
 
 decisionPages.get("/", async (c) => {
-  const filters: DecisionFilters = { grant: c.req.query("grant") ?? "", decision: c.req.query("decision") ?? "", tool: (c.req.query("tool") ?? "").trim() };
+  const filters: DecisionFilters = {
+    grant: c.req.query("grant") ?? "",
+    decision: c.req.query("decision") ?? "",
+    tool: (c.req.query("tool") ?? "").trim(),
+    server: c.req.query("server") ?? "",
+  };
   const cursor = c.req.query("cursor") || undefined;
   const grants = await new GrantService(c.env).list();
-  const query = AuditQuerySchema.safeParse({ decision: filters.decision || undefined, tool: filters.tool || undefined, cursor, limit: PAGE_SIZE });
-  const props = { filters, grants, session: c.var.session, paged: cursor !== undefined };
-  if (!query.success || (filters.grant !== "" && !OBJECT_NAME.test(filters.grant))) {
-    return render(c, <DecisionsPage {...props} records={[]} cursor={null} problem="These filters are not valid: choose a decision from the list and a tool name of at most 200 characters." />, 400);
+  const servers = [...readConfig(c.env).servers.keys()];
+  const query = AuditQuerySchema.safeParse({ decision: filters.decision || undefined, tool: filters.tool || undefined, server: filters.server || undefined, cursor, limit: PAGE_SIZE });
+  const props = { filters, grants, servers, session: c.var.session, paged: cursor !== undefined };
+  if (!query.success || (filters.grant !== "" && !OBJECT_NAME.test(filters.grant)) || (filters.server && !servers.includes(filters.server))) {
+    return render(
+      c,
+      <DecisionsPage {...props} records={[]} cursor={null} problem="These filters are not valid: choose a decision and a server from the lists, and a tool name of at most 200 characters." />,
+      400,
+    );
   }
   const audit = new AuditService(c.env);
   const page = filters.grant ? await audit.grantPage(filters.grant, query.data) : await audit.allPage(query.data);
@@ -46,7 +57,7 @@ decisionPages.get("/:object/:id", async (c) => {
   const id = c.req.param("id");
   const record = await findRecord(c.env, object, id);
   if (!record) return pageNotFound(c, "No such record", "There is no audit record with this id here. Records are kept for AUDIT_RETENTION_DAYS (7 days by default).");
-  return render(c, <DecisionRecordPage record={record} session={c.var.session} />);
+  return render(c, <DecisionRecordPage record={record} defaultServer={readConfig(c.env).defaultServer.name} session={c.var.session} />);
 });
 
 async function findRecord(env: AdminPagesEnv["Bindings"], object: string, id: string): Promise<AuditRecord | undefined> {

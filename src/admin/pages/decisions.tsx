@@ -9,7 +9,8 @@ import { shortReason } from "./short-reason.ts";
 
 const approvalPath = (id: string) => `/admin/approvals/${encodeURIComponent(id)}`;
 
-export type DecisionFilters = { grant: string; decision: string; tool: string };
+/** The list's filters; `server` "" or absent: every server. */
+export type DecisionFilters = { grant: string; decision: string; tool: string; server?: string };
 
 /** Where a record is kept: its grant's object, or the gateway-wide one for actions on no grant. */
 export function recordObject(record: AuditRecord): string {
@@ -26,6 +27,7 @@ export function decisionsPath(filters: DecisionFilters, cursor?: string): string
   if (filters.grant) query.set("grant", filters.grant);
   if (filters.decision) query.set("decision", filters.decision);
   if (filters.tool) query.set("tool", filters.tool);
+  if (filters.server) query.set("server", filters.server);
   if (cursor) query.set("cursor", cursor);
   const search = query.toString();
   return `/admin/decisions${search ? `?${search}` : ""}`;
@@ -81,11 +83,19 @@ function Reason({ record }: { record: AuditRecord }) {
   );
 }
 
+/** The server a call went to: the record's, or, for a record from before servers were named, the default server. */
+function ServerCell({ record, defaultServer }: { record: AuditRecord; defaultServer: string }) {
+  if (record.kind !== "call") return <span class="hint">-</span>;
+  return <code>{visible(record.server ?? defaultServer)}</code>;
+}
+
 type DecisionsPageProps = {
   records: AuditRecord[];
   cursor: string | null;
   filters: DecisionFilters;
   grants: GrantSummary[];
+  /** The declared servers' names, the default first. */
+  servers: string[];
   session: AdminSession;
   /** Not the first page: offer a way back to the newest records. */
   paged: boolean;
@@ -93,8 +103,9 @@ type DecisionsPageProps = {
   now?: number;
 };
 
-/** The recent audit trail, newest first, filtered by grant, decision and tool (a GET form), paged with the cursor. */
-export function DecisionsPage({ records, cursor, filters, grants, session, paged, problem, now = Date.now() }: DecisionsPageProps) {
+/** The recent audit trail, newest first, filtered by grant, decision, tool and server (a GET form), paged with the cursor. */
+export function DecisionsPage({ records, cursor, filters, grants, servers, session, paged, problem, now = Date.now() }: DecisionsPageProps) {
+  const defaultServer = servers[0] ?? "";
   return (
     <Layout title="Decisions" session={session} section="decisions">
       <h1>Decisions</h1>
@@ -123,6 +134,16 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
         <Field id="tool" label="Tool">
           <input id="tool" name="tool" type="text" value={filters.tool} placeholder="any tool" autocomplete="off" maxlength={200} />
         </Field>
+        <Field id="server" label="Server">
+          <select id="server" name="server">
+            <option value="">All servers</option>
+            {servers.map((name) => (
+              <option value={name} selected={name === filters.server}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </Field>
         <div class="buttons">
           <button type="submit">Filter</button>
           <a class="button-link" href="/admin/decisions">
@@ -140,6 +161,7 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
               <tr>
                 <th scope="col">Time (UTC)</th>
                 <th scope="col">Decision</th>
+                <th scope="col">Server</th>
                 <th scope="col">Tool or action</th>
                 <th scope="col">Grant</th>
                 <th scope="col">Reason</th>
@@ -155,6 +177,9 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
                   </td>
                   <td data-label="Decision">
                     <DecisionBadge record={record} />
+                  </td>
+                  <td data-label="Server" class="server">
+                    <ServerCell record={record} defaultServer={defaultServer} />
                   </td>
                   <td data-label="Tool or action">
                     <Subject record={record} />
@@ -182,7 +207,7 @@ export function DecisionsPage({ records, cursor, filters, grants, session, paged
 }
 
 /** One record, whole: its facts, and the record itself as JSON. */
-export function DecisionRecordPage({ record, session, now = Date.now() }: { record: AuditRecord; session: AdminSession; now?: number }) {
+export function DecisionRecordPage({ record, defaultServer, session, now = Date.now() }: { record: AuditRecord; defaultServer: string; session: AdminSession; now?: number }) {
   return (
     <Layout title={record.kind === "call" ? `Decision on ${record.tool}` : `Operator action ${record.action}`} session={session} section="decisions">
       <h1>
@@ -210,6 +235,12 @@ export function DecisionRecordPage({ record, session, now = Date.now() }: { reco
         </dd>
         {record.kind === "call" ? (
           <>
+            <dt>Server</dt>
+            <dd>
+              <a href={`/admin/servers/${encodeURIComponent(record.server ?? defaultServer)}`}>
+                <code>{visible(record.server ?? defaultServer)}</code>
+              </a>
+            </dd>
             <dt>Rule</dt>
             <dd class="mono">{record.rule || "(none)"}</dd>
             <dt>Reason</dt>
@@ -265,7 +296,7 @@ export function DecisionRecordPage({ record, session, now = Date.now() }: { reco
         {record.kind === "call" && record.grant ? (
           <>
             {" · "}
-            <a href={decisionsPath({ grant: record.grant.id, decision: "", tool: record.tool })}>its decisions on {visible(record.tool)}</a>
+            <a href={decisionsPath({ grant: record.grant.id, decision: "", tool: record.tool, server: record.server ?? defaultServer })}>its decisions on {visible(record.tool)}</a>
           </>
         ) : null}
       </p>

@@ -7,15 +7,20 @@ import { PolicyService } from "../manage/policies.ts";
 import type { AdminPagesEnv } from "../session.ts";
 import { GrantCreatedPage, GrantPage, grantPath, GrantsPage, RevokeGrantPage, RevokeOAuthClientPage, type GrantFormValues, type Revocation } from "./grants.tsx";
 import { pageHeaders } from "./headers.ts";
+import { chosenServers } from "./parts.tsx";
 import { badRequest, checkedForm, logAction, pageNotFound, render, signedIn, type PageContext } from "./respond.tsx";
 
 /** /admin/grants: list, create (the token shown once), one grant, revoke after a confirmation step. */
 export const grantPages = new Hono<AdminPagesEnv>();
 grantPages.use("*", pageHeaders, signedIn);
 
+/** The declared servers' names, the default first. */
+const serverNames = (c: PageContext) => [...readConfig(c.env).servers.keys()];
+const defaultServer = (c: PageContext) => readConfig(c.env).defaultServer.name;
+
 async function listPage(c: PageContext, values?: GrantFormValues, problems?: string[]) {
   const [grants, policies] = await Promise.all([new GrantService(c.env).list(), new PolicyService(c.env).list()]);
-  return render(c, <GrantsPage grants={grants} policies={policies} session={c.var.session} values={values} problems={problems} />, problems ? 400 : 200);
+  return render(c, <GrantsPage grants={grants} policies={policies} servers={serverNames(c)} session={c.var.session} values={values} problems={problems} />, problems ? 400 : 200);
 }
 
 function noSuchGrant(c: PageContext) {
@@ -28,16 +33,18 @@ grantPages.post("/", async (c) => {
   const checked = await checkedForm(c);
   if ("refused" in checked) return checked.refused;
   const { form } = checked;
-  const values: GrantFormValues = { label: form.get("label") ?? "", policy: form.get("policy") ?? "", expires: (form.get("expires") ?? "").trim() };
-  const input = GrantCreateInputSchema.safeParse({ label: values.label, policy: values.policy, ...(values.expires ? { expires: values.expires } : {}) });
+  const values: GrantFormValues = { label: form.get("label") ?? "", policy: form.get("policy") ?? "", expires: (form.get("expires") ?? "").trim(), servers: form.getAll("servers") };
+  // No box ticked is refused (a grant reaching nothing), not taken for the default server.
+  const servers = chosenServers(form);
+  const input = GrantCreateInputSchema.safeParse({ label: values.label, policy: values.policy, ...(servers ? { servers } : {}), ...(values.expires ? { expires: values.expires } : {}) });
   if (!input.success) return listPage(c, values, input.error.issues.map((issue) => `${String(issue.path[0] ?? "form")}: ${issue.message}`));
   const { session } = c.var;
   const created = await new GrantService(c.env).create(input.data, session.identity);
   if (!created.ok) return listPage(c, values, [created.problem]);
   // The token goes to this page only: never to a log, a redirect or a later page.
-  logAction({ action: "grant.create", grant: created.grant.id, by: session.identity });
+  logAction({ action: "grant.create", grant: created.grant.id, by: session.identity, servers: created.grant.servers });
   const mcpUrl = new URL("/mcp", readConfig(c.env).publicUrl ?? c.req.url).href;
-  return render(c, <GrantCreatedPage grant={created.grant} token={created.token} mcpUrl={mcpUrl} session={session} />);
+  return render(c, <GrantCreatedPage grant={created.grant} token={created.token} mcpUrl={mcpUrl} defaultServer={defaultServer(c)} session={session} />);
 });
 
 function noticeFor(c: PageContext, revoked: boolean): string | undefined {
@@ -51,7 +58,7 @@ grantPages.get("/:id", async (c) => {
   const [grant, clients] = await Promise.all([new GrantService(c.env).get(id), new OAuthClientService(c.env).list(id)]);
   if (!grant) return noSuchGrant(c);
   const revocation = grant.revoked ? await revocationOf(c.env, grant.id) : undefined;
-  return render(c, <GrantPage grant={grant} clients={clients} session={c.var.session} revocation={revocation} notice={noticeFor(c, grant.revoked)} />);
+  return render(c, <GrantPage grant={grant} clients={clients} defaultServer={defaultServer(c)} session={c.var.session} revocation={revocation} notice={noticeFor(c, grant.revoked)} />);
 });
 
 /** Operator actions on a grant read to find its revocation (newest first: it is the last thing done to a grant but for approvals still decided). */
@@ -93,7 +100,7 @@ grantPages.get("/:id/revoke", async (c) => {
   const grant = await new GrantService(c.env).get(c.req.param("id"));
   if (!grant) return noSuchGrant(c);
   if (grant.revoked) return c.redirect(grantPath(grant.id), 303);
-  return render(c, <RevokeGrantPage grant={grant} session={c.var.session} />);
+  return render(c, <RevokeGrantPage grant={grant} defaultServer={defaultServer(c)} session={c.var.session} />);
 });
 
 grantPages.post("/:id/revoke", async (c) => {

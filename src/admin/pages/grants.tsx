@@ -4,7 +4,7 @@ import type { PolicySummary } from "../manage/policies.ts";
 import { CSRF_FIELD, type AdminSession } from "../session.ts";
 import { visible } from "./display.ts";
 import { Layout } from "./layout.tsx";
-import { Field, GrantTermsFields, Notice, TableScroll, When } from "./parts.tsx";
+import { Field, GrantTermsFields, Notice, ServerChoiceFields, ServerNames, TableScroll, When } from "./parts.tsx";
 
 export const grantPath = (id: string) => `/admin/grants/${encodeURIComponent(id)}`;
 
@@ -16,11 +16,13 @@ function Expiry({ grant, now }: { grant: GrantSummary; now: number }) {
   return grant.expiresAt ? <When iso={grant.expiresAt} now={now} /> : <span class="hint">never</span>;
 }
 
-export type GrantFormValues = { label: string; policy: string; expires: string };
+export type GrantFormValues = { label: string; policy: string; expires: string; servers: string[] };
 
 type GrantsPageProps = {
   grants: GrantSummary[];
   policies: PolicySummary[];
+  /** The declared servers' names, the default first. */
+  servers: string[];
   session: AdminSession;
   /** What the create form holds (after a refused attempt) and why it was refused. */
   values?: GrantFormValues | undefined;
@@ -29,7 +31,7 @@ type GrantsPageProps = {
 };
 
 /** Every grant with how it stands, and the form that creates one. */
-export function GrantsPage({ grants, policies, session, values = { label: "", policy: "", expires: "" }, problems = [], now = Date.now() }: GrantsPageProps) {
+export function GrantsPage({ grants, policies, servers, session, values = { label: "", policy: "", expires: "", servers: [] }, problems = [], now = Date.now() }: GrantsPageProps) {
   return (
     <Layout title="Grants" session={session} section="grants">
       <h1>Grants</h1>
@@ -46,6 +48,7 @@ export function GrantsPage({ grants, policies, session, values = { label: "", po
                 <th scope="col">Label</th>
                 <th scope="col">Status</th>
                 <th scope="col">Policy</th>
+                <th scope="col">Servers</th>
                 <th scope="col">Created</th>
                 <th scope="col">Expires</th>
               </tr>
@@ -60,6 +63,9 @@ export function GrantsPage({ grants, policies, session, values = { label: "", po
                     <GrantStatusBadge status={grant.status} />
                   </td>
                   <td data-label="Policy">{visible(grant.policy)}</td>
+                  <td data-label="Servers">
+                    <ServerNames servers={grant.servers} defaultServer={servers[0] ?? ""} />
+                  </td>
                   <td data-label="Created">
                     <When iso={grant.createdAt} now={now} />
                   </td>
@@ -89,6 +95,7 @@ export function GrantsPage({ grants, policies, session, values = { label: "", po
             <input id="label" name="label" type="text" required maxlength={200} value={values.label} autocomplete="off" aria-describedby="label-hint" />
           </Field>
           <GrantTermsFields policies={policies} values={values} expiresLabel="Expires after" />
+          <ServerChoiceFields servers={servers} chosen={values.servers} />
           <div class="buttons">
             <button type="submit" class="primary">
               Create grant
@@ -101,7 +108,7 @@ export function GrantsPage({ grants, policies, session, values = { label: "", po
 }
 
 /** The answer to creating a grant: the only place its token is ever shown. */
-export function GrantCreatedPage({ grant, token, mcpUrl, session, now = Date.now() }: { grant: GrantSummary; token: string; mcpUrl: string; session: AdminSession; now?: number }) {
+export function GrantCreatedPage({ grant, token, mcpUrl, defaultServer, session, now = Date.now() }: { grant: GrantSummary; token: string; mcpUrl: string; defaultServer: string; session: AdminSession; now?: number }) {
   return (
     <Layout title={`Grant ${grant.label} created`} session={session} section="grants">
       <h1>Grant created</h1>
@@ -113,9 +120,20 @@ export function GrantCreatedPage({ grant, token, mcpUrl, session, now = Date.now
         <code id="new-token">{token}</code>
       </pre>
       <p class="hint">
-        The agent sends it to <code>{mcpUrl}</code> as <code>Authorization: Bearer &lt;token&gt;</code>.
+        The agent sends it to <code>{mcpUrl}</code> as <code>Authorization: Bearer &lt;token&gt;</code>
+        {(grant.servers?.length ?? 1) > 1 ? (
+          <>
+            , or to one server's own URL: {(grant.servers ?? []).map((name, index) => (
+              <>
+                {index > 0 ? ", " : ""}
+                <code>{`${mcpUrl}/${name}`}</code>
+              </>
+            ))}
+          </>
+        ) : null}
+        .
       </p>
-      <GrantFacts grant={grant} now={now} />
+      <GrantFacts grant={grant} defaultServer={defaultServer} now={now} />
       <p>
         <a href={grantPath(grant.id)}>The grant's page</a> · <a href="/admin/grants">All grants</a>
       </p>
@@ -126,7 +144,7 @@ export function GrantCreatedPage({ grant, token, mcpUrl, session, now = Date.now
 /** When and by whom a grant was revoked, as its audit trail says; null when the trail does not say. */
 export type Revocation = { at: string; by: string } | null;
 
-function GrantFacts({ grant, revocation, now }: { grant: GrantSummary; revocation?: Revocation | undefined; now: number }) {
+function GrantFacts({ grant, defaultServer, revocation, now }: { grant: GrantSummary; defaultServer: string; revocation?: Revocation | undefined; now: number }) {
   return (
     <dl class="facts">
       <dt>Label</dt>
@@ -157,6 +175,10 @@ function GrantFacts({ grant, revocation, now }: { grant: GrantSummary; revocatio
       <dd>
         <a href={`/admin/policies/${encodeURIComponent(grant.policy)}`}>{visible(grant.policy)}</a>
       </dd>
+      <dt>Servers</dt>
+      <dd>
+        <ServerNames servers={grant.servers} defaultServer={defaultServer} />
+      </dd>
       <dt>Created</dt>
       <dd>
         <When iso={grant.createdAt} now={now} />
@@ -171,17 +193,25 @@ function GrantFacts({ grant, revocation, now }: { grant: GrantSummary; revocatio
 
 const signInPath = (grant: GrantSummary, signIn: OAuthSignIn) => `${grantPath(grant.id)}/oauth/${encodeURIComponent(signIn.id)}/revoke`;
 
-type GrantPageProps = { grant: GrantSummary; clients: OAuthSignIn[]; session: AdminSession; revocation?: Revocation | undefined; notice?: string | undefined; now?: number };
+type GrantPageProps = {
+  grant: GrantSummary;
+  clients: OAuthSignIn[];
+  defaultServer: string;
+  session: AdminSession;
+  revocation?: Revocation | undefined;
+  notice?: string | undefined;
+  now?: number;
+};
 
 /** One grant: how it stands, its counters and decisions, its OAuth clients, and (unless revoked) the way to revoke it. */
-export function GrantPage({ grant, clients, session, revocation, notice, now = Date.now() }: GrantPageProps) {
+export function GrantPage({ grant, clients, defaultServer, session, revocation, notice, now = Date.now() }: GrantPageProps) {
   return (
     <Layout title={`Grant ${grant.label}`} session={session} section="grants">
       <h1>
         Grant <span>{visible(grant.label)}</span>
       </h1>
       {notice ? <Notice kind="ok">{notice}</Notice> : null}
-      <GrantFacts grant={grant} revocation={revocation} now={now} />
+      <GrantFacts grant={grant} defaultServer={defaultServer} revocation={revocation} now={now} />
       <ul class="actions">
         <li>
           <a href={`/admin/counters?grant=${encodeURIComponent(grant.id)}`}>Counters</a>
@@ -292,7 +322,7 @@ export function RevokeOAuthClientPage({ grant, signIn, session, now = Date.now()
 }
 
 /** The confirmation step before a revocation. */
-export function RevokeGrantPage({ grant, session, now = Date.now() }: { grant: GrantSummary; session: AdminSession; now?: number }) {
+export function RevokeGrantPage({ grant, defaultServer, session, now = Date.now() }: { grant: GrantSummary; defaultServer: string; session: AdminSession; now?: number }) {
   return (
     <Layout title={`Revoke ${grant.label}?`} session={session} section="grants">
       <h1>
@@ -302,7 +332,7 @@ export function RevokeGrantPage({ grant, session, now = Date.now() }: { grant: G
         Every agent using this grant's token, or an OAuth client signed in to it, is refused (HTTP 401) as soon as the gateway's caches let go of it,
         within a minute. A revoked grant cannot be restored: create a new one instead.
       </p>
-      <GrantFacts grant={grant} now={now} />
+      <GrantFacts grant={grant} defaultServer={defaultServer} now={now} />
       <form class="stack" method="post" action={`${grantPath(grant.id)}/revoke`}>
         <input type="hidden" name={CSRF_FIELD} value={session.csrfToken} />
         <input type="hidden" name="confirm" value="revoke" />

@@ -8,6 +8,7 @@ export const SECTIONS = [
   { id: "grants", label: "Grants", href: "/admin/grants" },
   { id: "policies", label: "Policies", href: "/admin/policies" },
   { id: "counters", label: "Counters", href: "/admin/counters" },
+  { id: "servers", label: "Servers", href: "/admin/servers" },
 ] as const;
 export type Section = (typeof SECTIONS)[number]["id"];
 

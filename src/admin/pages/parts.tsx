@@ -98,3 +98,49 @@ export function GrantTermsFields({ policies, values, expiresLabel }: { policies:
     </>
   );
 }
+
+/** Says the form offered the server checkboxes: then none ticked is a grant reaching nothing (refused), not the default. */
+export const SERVERS_OFFERED_FIELD = "servers-offered";
+
+/** The servers a form chose: undefined when it offered no choice (the default server), else the ticked ones (perhaps none). */
+export function chosenServers(form: URLSearchParams): string[] | undefined {
+  return form.has(SERVERS_OFFERED_FIELD) ? form.getAll("servers") : undefined;
+}
+
+/**
+ * The servers a new grant reaches, as checkboxes (the console's grant form;
+ * an operator's OAuth sign-in may use it too): every declared server, the
+ * chosen ones checked (the default server when nothing is chosen yet).
+ */
+export function ServerChoiceFields({ servers, chosen }: { servers: string[]; chosen: string[] }) {
+  const checked = chosen.length > 0 ? chosen : servers.slice(0, 1);
+  return (
+    <fieldset class="servers" aria-describedby="servers-hint">
+      <legend>Servers</legend>
+      <input type="hidden" name={SERVERS_OFFERED_FIELD} value="1" />
+      <p class="hint" id="servers-hint">
+        The MCP servers the grant reaches, each at <code>/mcp/&lt;server&gt;</code>. Calls to any other server are refused.
+      </p>
+      <div class="choices">
+        {servers.map((name) => (
+          <label class="choice">
+            <input type="checkbox" name="servers" value={name} checked={checked.includes(name)} /> <code>{name}</code>
+            {name === servers[0] ? <span class="hint"> (default)</span> : null}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  );
+}
+
+/** The servers a grant reaches, in one line (a record made before grants named servers reaches the default one). */
+export function ServerNames({ servers, defaultServer }: { servers: string[] | undefined; defaultServer: string }) {
+  if (servers === undefined) {
+    return (
+      <>
+        <code>{defaultServer}</code> <span class="hint">(the default server)</span>
+      </>
+    );
+  }
+  return <>{servers.map((name, index) => (index === 0 ? <code>{name}</code> : <>, <code>{name}</code></>))}</>;
+}

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { DecisionInputSchema } from "../../approvals/record.ts";
 import { ApprovalService } from "../../approvals/service.ts";
+import { readConfig } from "../../config.ts";
 import { countAgainst } from "../../http/throttle.ts";
 import { ACCESS_LOGOUT_PATH, accessSettings } from "../manage/access.ts";
 import { clearSessionCookie, currentSession, issueSession, safeNext, setSessionCookie, type AdminPagesEnv, type AdminSession } from "../session.ts";
@@ -12,6 +13,7 @@ import { grantPages } from "./grant-routes.tsx";
 import { pageHeaders } from "./headers.ts";
 import { MessagePage } from "./layout.tsx";
 import { policyEditorPages, policyPages } from "./policy-routes.tsx";
+import { serverPages } from "./server-routes.tsx";
 import { badRequest, checkedForm, logAction, readForm, render, signedIn, tooLarge, type PageContext } from "./respond.tsx";
 import { SignInPage } from "./sign-in.tsx";
 import { STYLESHEET } from "./style.ts";
@@ -23,6 +25,9 @@ const RECENT_APPROVALS = 20;
 /** Pending approvals a page of the list shows; the rest are a link away, oldest last. */
 const PENDING_PER_PAGE = 50;
 
+/** The server approvals from before servers were named are for. */
+const defaultServer = (c: PageContext) => readConfig(c.env).defaultServer.name;
+
 function notFound(c: PageContext, session?: AdminSession) {
   return render(c, <MessagePage title="No such approval" message="There is no approval with this id. It may have been removed after its retention period (7 days)." session={session} />, 404);
 }
@@ -31,7 +36,7 @@ function notFound(c: PageContext, session?: AdminSession) {
  * The operator console under /admin, server-rendered, with no script:
  * sign-in (the admin token, once, for a session cookie; or Cloudflare Access),
  * the approvals and one approval's page with its approve / deny form, and the
- * decisions, grants, policies and counters sections (their own route files).
+ * decisions, grants, policies, counters and servers sections (their own route files).
  * Every response carries the page headers (CSP, nosniff, no-referrer, no-store).
  */
 export const adminPages = new Hono<AdminPagesEnv>();
@@ -91,13 +96,13 @@ adminPages.get("/approvals", pageHeaders, signedIn, async (c) => {
     // The recent ones only on the first page: the pages after it are the pending list's.
     cursor === undefined ? service.list({ decided: true, limit: RECENT_APPROVALS }) : undefined,
   ]);
-  return render(c, <ApprovalListPage pending={pending} recent={recent?.approvals ?? []} paged={cursor !== undefined} session={c.var.session} />);
+  return render(c, <ApprovalListPage pending={pending} recent={recent?.approvals ?? []} paged={cursor !== undefined} defaultServer={defaultServer(c)} session={c.var.session} />);
 });
 
 adminPages.get("/approvals/:id", pageHeaders, signedIn, async (c) => {
   const approval = await new ApprovalService(c.env).get(c.req.param("id"));
   if (!approval) return notFound(c, c.var.session);
-  return render(c, <ApprovalPage approval={approval} session={c.var.session} />);
+  return render(c, <ApprovalPage approval={approval} defaultServer={defaultServer(c)} session={c.var.session} />);
 });
 
 adminPages.post("/approvals/:id", pageHeaders, signedIn, async (c) => {
@@ -120,7 +125,7 @@ adminPages.post("/approvals/:id", pageHeaders, signedIn, async (c) => {
   if (outcome.ok) return c.redirect(`/admin/approvals/${id}`, 303);
   if (!outcome.approval) return notFound(c, session);
   const notice = `Your ${decision === "approve" ? "approval" : "denial"} was not recorded: this approval is ${outcome.approval.status}, no longer pending.`;
-  return render(c, <ApprovalPage approval={outcome.approval} session={session} notice={notice} />, 409);
+  return render(c, <ApprovalPage approval={outcome.approval} defaultServer={defaultServer(c)} session={session} notice={notice} />, 409);
 });
 
 adminPages.route("/decisions", decisionPages);
@@ -128,3 +133,4 @@ adminPages.route("/grants", grantPages);
 adminPages.route("/policies", policyPages);
 adminPages.route("/policy-editor", policyEditorPages);
 adminPages.route("/counters", counterPages);
+adminPages.route("/servers", serverPages);

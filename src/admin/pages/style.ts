@@ -92,6 +92,10 @@ form.editor { max-width: none; }
 .field .hint { margin: 0; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem 1rem; display: grid; gap: 0.75rem; }
 legend { font-weight: 600; padding: 0 0.25rem; }
+fieldset.servers .hint { margin: 0; }
+.choices { display: flex; flex-wrap: wrap; gap: 0.4rem 1.25rem; }
+label.choice { font-weight: normal; white-space: nowrap; }
+td.server { white-space: nowrap; }
 label { font-weight: 600; }
 input[type="password"], input[type="text"], select, textarea {
   width: 100%;
