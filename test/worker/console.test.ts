@@ -598,7 +598,7 @@ describe("the admin API's grants, policies and counters", () => {
     const agent = await rawAgent(gw, token);
     await agent.call("get_campaigns", {});
     const counters = (await (await api(gw, `/grants/${grant.id}/counters`)).json()) as { counters: unknown[] };
-    expect(counters.counters).toEqual([{ rule: "/all_tools/limits/0", counter, scope: "grant", window: "hour", align: "sliding", max: 9, used: 1 }]);
+    expect(counters.counters).toEqual([{ rule: "/all_tools/limits/0", counter, scope: "grant", server: "iterable", window: "hour", align: "sliding", max: 9, used: 1 }]);
     expect((await api(gw, `/grants/${grant.id}/counters/reset`, { method: "POST", body: { counter: "nope", scope: "grant" } })).status).toBe(400);
     const reset = await api(gw, `/grants/${grant.id}/counters/reset`, { method: "POST", body: { counter, scope: "grant" } });
     expect(reset.status).toBe(200);

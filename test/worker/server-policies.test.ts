@@ -115,17 +115,30 @@ describe("counters per server", () => {
       ["grant", "server:features:grant", "server:mirror:grant", "server:nowhere:grant"].map((scopeKey) => ({ counter, scopeKey, windowMs: 3_600_000, calendar: false })),
     );
     expect(usage).toEqual([1, 1, 1, 0]);
+
+    // The counters an operator reads: one row per server the grant reaches, each with its server's count.
+    const counters = await gw.fetch(`${ORIGIN}/admin/api/grants/${grant.id}/counters`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    const rows = ((await counters.json()) as { counters: Array<{ rule: string; server: string | null; used: number | null }> }).counters;
+    expect(rows.map(({ rule, server, used }) => [server, rule, used])).toEqual([
+      ["iterable", "/all_tools/limits/0", 1],
+      ["features", "/servers/features/all_tools/limits/0", 1],
+      ["mirror", "/all_tools/limits/0", 1],
+    ]);
   });
 
   it("a global limit counts across servers", async () => {
     const counter = `global-${crypto.randomUUID()}`;
     const global = { all_tools: { limits: [{ counter, window: "hour" as const, max: 2, scope: "global" as const }] } };
-    const { gw, token } = await grantOn({ version: "1", default: "allow", ...global, servers: { features: { default: "allow", ...global } } });
+    const { gw, token, grant } = await grantOn({ version: "1", default: "allow", ...global, servers: { features: { default: "allow", ...global } } });
     expect((await (await agentAt(gw, token, "iterable")).call("get_lists", {})).result?.isError).toBeFalsy();
     expect((await (await agentAt(gw, token, "features")).call("echo", { text: "1" })).result?.isError).toBeFalsy();
     expect(decisionOf(await (await agentAt(gw, token, "mirror")).call("echo", { text: "1" }))).toMatchObject({ decision: "rate_limited" });
     const [used] = await env.GRANT_OBJECT.getByName(GLOBAL_OBJECT).usage([{ counter, scopeKey: "global", windowMs: 3_600_000, calendar: false }]);
     expect(used).toBe(2);
+    // Operators see a global counter once, as no one server's.
+    const counters = await gw.fetch(`${ORIGIN}/admin/api/grants/${grant.id}/counters`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    const rows = ((await counters.json()) as { counters: Array<{ server: string | null; used: number | null }> }).counters;
+    expect(rows.map(({ server, used: count }) => [server, count])).toEqual([[null, 2]]);
   });
 });
 

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { Bindings } from "../../env.ts";
-import { GLOBAL_OBJECT } from "../../limits/limiter.ts";
+import { readConfig } from "../../config.ts";
+import { GLOBAL_OBJECT, scopeKeyOf } from "../../limits/limiter.ts";
+import { policyForServer } from "../../policy/for-server.ts";
 import type { Limit, Policy } from "../../policy/schema.ts";
 import { policyVersion } from "../../policy/version.ts";
 import { windowMs } from "../../policy/window.ts";
@@ -14,6 +16,8 @@ export const CounterRowSchema = z.object({
   rule: z.string(),
   counter: z.string(),
   scope: z.enum(["grant", "session", "global"]),
+  /** The server whose calls it counts (each server counts its own); null for a global counter, which every server's calls share. */
+  server: z.string().nullable(),
   window: z.string(),
   align: z.enum(["sliding", "calendar"]),
   max: z.number(),
@@ -52,18 +56,21 @@ export type CountersOverview = {
 };
 
 export type ResetOutcome =
-  | { ok: true; counter: string; scope: "grant" | "global"; dropped: number }
+  | { ok: true; counter: string; scope: "grant" | "global"; server: string | null; dropped: number }
   | { ok: false; reason: "not_found" | "not_in_policy" | "per_session"; message: string };
 
-type Usage = Pick<CounterRow, "counter" | "scope"> & { windowMs: number; calendar: boolean };
+/** One limit as it counts for a grant: on one server (its section of the policy, or the top level), or global. */
+type CountedLimit = { rule: string; limit: Limit; server: string | null; scopeKey: string };
 
 /**
  * A grant's counters, live: each limit of its policy (every `tools` entry's
  * and `all_tools`'), with what is used now, read from the Durable Object that
- * counts it exactly as the limiter addresses it (src/limits/limiter.ts):
- * grant scope in the grant's object under the scope key "grant", global scope
- * in the object named "global" under "global". Session-scoped limits count
- * each MCP session apart ("session:<id>"), so there is no one number to show.
+ * counts it exactly as the limiter addresses it (src/limits/limiter.ts
+ * scopeKeyOf): grant scope in the grant's object, per server the grant
+ * reaches (the default server's under "grant", another's under
+ * "server:<name>:grant"), global scope in the object named "global" under
+ * "global", once. Session-scoped limits count each MCP session apart
+ * ("session:<id>"), so there is no one number to show.
  *
  * A reset forgets everything counted for one counter in one scope, and is
  * recorded ("counter.reset", target `<counter>/<scope>`) in the same object,
@@ -81,12 +88,12 @@ export class CounterService {
     if (!grant) return undefined;
     const loaded = await this.policyOf(grant);
     if (!loaded.policy) return { grant, policy: { name: grant.policy, version: null, problem: loaded.problem }, counters: [] };
-    const limits = limitsOf(loaded.policy);
+    const limits = this.#countedLimits(grant, loaded.policy);
     const used = await this.#usage(grant.id, limits);
     return {
       grant,
       policy: { name: grant.policy, version: loaded.version, problem: null },
-      counters: limits.map(({ rule, limit }, index) => ({ rule, counter: limit.counter, scope: limit.scope, window: limit.window, align: limit.align, max: limit.max, used: used[index] ?? null })),
+      counters: limits.map((counted, index) => rowOf(counted, used[index] ?? null)),
     };
   }
 
@@ -122,18 +129,19 @@ export class CounterService {
       loaded.map(async ({ grant, loaded: { policy, problem } }) => {
         const ref = { id: grant.id, label: grant.label };
         if (!policy) return problems.push({ grant: ref, problem: problem ?? "its policy cannot be read" });
-        const limits = limitsOf(policy);
-        for (const { rule, limit } of limits.filter(({ limit }) => limit.scope === "global")) {
+        const limits = this.#countedLimits(grant, policy);
+        for (const counted of limits.filter(({ limit }) => limit.scope === "global")) {
+          const { limit } = counted;
           const key = JSON.stringify([limit.counter, windowMs(limit.window), limit.align, limit.max]);
           const known = globals.get(key);
           if (known) known.policies.includes(grant.policy) || known.policies.push(grant.policy);
-          else globals.set(key, { ...rowOf(rule, limit, null), policies: [grant.policy], item: usageItem(limit) });
+          else globals.set(key, { ...rowOf(counted, null), policies: [grant.policy], item: usageItem(counted) });
         }
         const own = limits.filter(({ limit }) => limit.scope === "grant");
         if (limits.every(({ limit }) => limit.scope === "session")) withoutLimits++;
         if (own.length === 0) return;
-        const used = await this.#env.GRANT_OBJECT.getByName(grant.id).usage(own.map(({ limit }) => usageItem(limit)));
-        own.forEach(({ rule, limit }, index) => rows.push({ ...rowOf(rule, limit, used[index] ?? 0), grant: ref, policy: grant.policy }));
+        const used = await this.#env.GRANT_OBJECT.getByName(grant.id).usage(own.map(usageItem));
+        own.forEach((counted, index) => rows.push({ ...rowOf(counted, used[index] ?? 0), grant: ref, policy: grant.policy }));
       }),
     );
     const shared = [...globals.values()];
@@ -152,16 +160,19 @@ export class CounterService {
     };
   }
 
-  async reset(grantId: string, counter: string, scope: string, by: string, now = Date.now()): Promise<ResetOutcome> {
+  /** `server`: whose grant-scoped count to reset (default: the default server's); a global counter is every server's. */
+  async reset(grantId: string, counter: string, scope: string, by: string, { server, now = Date.now() }: { server?: string | undefined; now?: number } = {}): Promise<ResetOutcome> {
     const grant = await new GrantService(this.#env).get(grantId);
     if (!grant) return { ok: false, reason: "not_found", message: `no grant with id ${grantId}` };
     if (scope === "session") return { ok: false, reason: "per_session", message: "a session-scoped counter counts each MCP session apart; it ends with its session and its window" };
     const { policy } = await this.policyOf(grant);
-    const known = policy !== undefined && limitsOf(policy).some(({ limit }) => limit.counter === counter && limit.scope === scope);
-    if (!known || (scope !== "grant" && scope !== "global")) {
-      return { ok: false, reason: "not_in_policy", message: `policy "${grant.policy}" has no ${scope}-scoped limit on counter "${counter}"` };
-    }
     const global = scope === "global";
+    const on = global ? null : (server ?? readConfig(this.#env).defaultServer.name);
+    const known = policy !== undefined && this.#countedLimits(grant, policy).find(({ limit, server: counts }) => limit.counter === counter && limit.scope === scope && counts === on);
+    if (!known || (scope !== "grant" && scope !== "global")) {
+      const where = on === null ? "" : ` on server "${on}"`;
+      return { ok: false, reason: "not_in_policy", message: `policy "${grant.policy}" has no ${scope}-scoped limit on counter "${counter}"${where}` };
+    }
     const record = adminRecord(
       {
         action: "counter.reset",
@@ -169,14 +180,41 @@ export class CounterService {
         target: `${counter}/${scope}`,
         // A global counter is every grant's: its reset is on no grant, and kept in the global object.
         grant: global ? null : { id: grant.id, label: grant.label },
-        detail: { counter, scope, grant: grant.id, policy: grant.policy },
+        detail: { counter, scope, grant: grant.id, policy: grant.policy, ...(on === null ? {} : { server: on }) },
       },
       now,
     );
     // As AuditWriter.writeNow does: the record is a log line at once, and stored by the object with the reset.
     console.log(JSON.stringify({ event: "audit", ...record }));
-    const dropped = await this.#env.GRANT_OBJECT.getByName(global ? GLOBAL_OBJECT : grant.id).resetCounter(counter, scope, record);
-    return { ok: true, counter, scope, dropped };
+    const dropped = await this.#env.GRANT_OBJECT.getByName(global ? GLOBAL_OBJECT : grant.id).resetCounter(counter, known.scopeKey, record);
+    return { ok: true, counter, scope, server: on, dropped };
+  }
+
+  /**
+   * Each limit as it counts for this grant: per server it reaches (under that server's section of the
+   * policy, or the top level; pointers into the whole document), and a global limit once, whichever
+   * servers' parts of the policy name it.
+   */
+  #countedLimits(grant: GrantSummary, policy: Policy): CountedLimit[] {
+    const { servers, defaultServer } = readConfig(this.#env);
+    const reached = (grant.servers ?? [defaultServer.name]).filter((name) => servers.has(name));
+    const counted: CountedLimit[] = [];
+    const globals = new Set<string>();
+    for (const server of reached) {
+      const applied = policyForServer(policy, server);
+      for (const { rule, limit } of limitsOf(applied.policy)) {
+        const at = `${applied.pointerBase}${rule}`;
+        if (limit.scope === "global") {
+          // The same count, whichever part of the policy names it: shown once, at the first rule that does.
+          const key = JSON.stringify([limit.counter, windowMs(limit.window), limit.align, limit.max]);
+          if (!globals.has(key)) counted.push({ rule: at, limit, server: null, scopeKey: "global" });
+          globals.add(key);
+          continue;
+        }
+        counted.push({ rule: at, limit, server, scopeKey: scopeKeyOf(limit.scope, { server: server === defaultServer.name ? undefined : server }) });
+      }
+    }
+    return counted;
   }
 
   /** The grant's policy, parsed, with its version; or why it cannot be used. */
@@ -189,21 +227,19 @@ export class CounterService {
   }
 
   /** Usage of each limit, one RPC per object involved; null for session-scoped ones. */
-  async #usage(grantId: string, limits: Array<{ limit: Limit }>): Promise<Array<number | null>> {
-    const byObject = new Map<string, Array<{ index: number; item: Usage }>>();
-    limits.forEach(({ limit }, index) => {
-      if (limit.scope === "session") return;
-      const object = limit.scope === "global" ? GLOBAL_OBJECT : grantId;
+  async #usage(grantId: string, limits: CountedLimit[]): Promise<Array<number | null>> {
+    const byObject = new Map<string, Array<{ index: number; item: UsageItem }>>();
+    limits.forEach((counted, index) => {
+      if (counted.limit.scope === "session") return;
+      const object = counted.limit.scope === "global" ? GLOBAL_OBJECT : grantId;
       const entries = byObject.get(object) ?? [];
-      entries.push({ index, item: { counter: limit.counter, scope: limit.scope, windowMs: windowMs(limit.window), calendar: limit.align === "calendar" } });
+      entries.push({ index, item: usageItem(counted) });
       byObject.set(object, entries);
     });
     const used: Array<number | null> = limits.map(() => null);
     await Promise.all(
       [...byObject].map(async ([object, entries]) => {
-        const counts = await this.#env.GRANT_OBJECT.getByName(object).usage(
-          entries.map(({ item }) => ({ counter: item.counter, scopeKey: item.scope, windowMs: item.windowMs, calendar: item.calendar })),
-        );
+        const counts = await this.#env.GRANT_OBJECT.getByName(object).usage(entries.map(({ item }) => item));
         entries.forEach(({ index }, position) => (used[index] = counts[position] ?? 0));
       }),
     );
@@ -211,15 +247,15 @@ export class CounterService {
   }
 }
 
-function rowOf(rule: string, limit: Limit, used: number | null): CounterRow {
-  return { rule, counter: limit.counter, scope: limit.scope, window: limit.window, align: limit.align, max: limit.max, used };
+function rowOf({ rule, limit, server }: CountedLimit, used: number | null): CounterRow {
+  return { rule, counter: limit.counter, scope: limit.scope, server, window: limit.window, align: limit.align, max: limit.max, used };
 }
 
 type UsageItem = { counter: string; scopeKey: string; windowMs: number; calendar: boolean };
 
 /** What the ledger needs to read a limit's usage (src/limits/limiter.ts addresses it the same way). */
-function usageItem(limit: Limit): UsageItem {
-  return { counter: limit.counter, scopeKey: limit.scope, windowMs: windowMs(limit.window), calendar: limit.align === "calendar" };
+function usageItem({ limit, scopeKey }: CountedLimit): UsageItem {
+  return { counter: limit.counter, scopeKey, windowMs: windowMs(limit.window), calendar: limit.align === "calendar" };
 }
 
 /** Nearest its maximum first (the largest share used), then the most used. */
