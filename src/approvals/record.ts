@@ -6,7 +6,7 @@ export type ApprovalStatus = z.infer<typeof ApprovalStatusSchema>;
 
 /**
  * One approval: a human's yes or no to exactly one call (this grant, this
- * tool, these arguments, this policy version), usable once. As the admin API
+ * server, this tool, these arguments, this policy version), usable once. As the admin API
  * shows it; the grant's Durable Object keeps it (grant-object/approvals.ts).
  *
  * Lifecycle: pending → approved | denied | expired; approved → consumed (by

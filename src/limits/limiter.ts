@@ -34,11 +34,6 @@ export function scopeKeyOf(scope: AppliedLimit["scope"], where: { session?: stri
   return where.server === undefined ? key : `server:${where.server}:${key}`;
 }
 
-/** The server a scope key counts for (undefined: the default server), as scopeKeyOf writes it. */
-export function serverOfScopeKey(scopeKey: string): string | undefined {
-  return /^server:([^:]+):/.exec(scopeKey)?.[1];
-}
-
 /**
  * Authorizes a call in the Durable Objects that own its limits and approval:
  * the grant's (its approval, grant and session scope) and, for global limits,
