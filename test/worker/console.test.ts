@@ -245,7 +245,7 @@ describe("grants", () => {
     const actions = adminRecords(await trail(gw, grantId!, "?decision=admin"));
     expect(actions.map((record) => [record.action, record.by, record.target, record.detail])).toEqual([
       ["grant.revoke", "admin", grantId, { label: "console-bot", policy }],
-      ["grant.create", "admin", grantId, { label: "console-bot", policy }],
+      ["grant.create", "admin", grantId, { label: "console-bot", policy, servers: ["iterable"] }],
     ]);
     expect(logged.some((line) => line.includes(token!))).toBe(false);
     expect(logged.some((line) => line.includes('"action":"grant.create"'))).toBe(true);
