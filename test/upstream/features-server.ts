@@ -196,7 +196,6 @@ function registerAnnotatedTools(server: McpServer): void {
     {
       description: "Names the sandbox's features.",
       inputSchema: z.object({}),
-      annotations: { readOnlyHint: true },
     },
     async () => text("progress, log, long_stream, sample, elicit, echo, wipe, touch_resource"),
   );
