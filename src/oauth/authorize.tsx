@@ -24,6 +24,8 @@ import { ConsentPage, type ConsentGrant } from "./pages/consent.tsx";
 import { RequestRefusedPage, SignInMessagePage } from "./pages/layout.tsx";
 import { PolicyChoicePage, SignInPage, type FormBase, type NewGrantValues, type OperatorDoor, type ServerChoice } from "./pages/sign-in.tsx";
 import { policyOverview, type PolicyOverview } from "./policy-overview.ts";
+import { policyForServer } from "../policy/for-server.ts";
+import type { Policy } from "../policy/schema.ts";
 import { AUTHORIZE_PATH, oauthSiteFor, resourceByUrl, type OAuthProps, type OAuthSite } from "./server.ts";
 
 /**
@@ -257,7 +259,7 @@ async function grantStep(c: Ctx, step: Step) {
   }
   log({ step: "grant_token", client: request.clientId, grant: grant.id, ok: true });
   const lookup = await policies.get(grant.policy);
-  const overview = lookup.policy ? policyOverview(lookup.policy.name, lookup.policy.version, lookup.policy.policy) : { problem: lookup.problem };
+  const overview = lookup.policy ? policyOverview(lookup.policy.name, lookup.policy.version, catalogSection(c, lookup.policy.policy)) : { problem: lookup.problem };
   const claims = await sealClaims(c, flow, handle, { kind: "existing", grant: grant.id });
   const shown: ConsentGrant = {
     kind: "existing",
@@ -352,7 +354,7 @@ async function policyStep(c: Ctx, step: Step) {
   const stored = await service.get(values.policy);
   if (!stored) return again([`there is no policy named "${values.policy}"`]);
   const parsedDocument = parsedPolicy(stored.text);
-  const overview = parsedDocument ? policyOverview(stored.name, stored.version, parsedDocument) : { problem: stored.problems.join("; ") || "it is not a valid policy" };
+  const overview = parsedDocument ? policyOverview(stored.name, stored.version, catalogSection(c, parsedDocument)) : { problem: stored.problems.join("; ") || "it is not a valid policy" };
   // Sealed with the rest: the consent screen's Allow creates the grant with exactly these servers ("": the default, one server).
   const servers = chosen?.servers.join(",") ?? "";
   const claims = await sealClaims(c, flow, handle, { kind: "new", by: operator.by, policy: values.policy, expires: values.expires, servers });
@@ -425,4 +427,9 @@ async function denyStep(c: Ctx, step: Step) {
     if (error instanceof AuthorizationError) return message(c, 400, "This sign-in cannot go on", `${error.description}.`);
     throw error;
   }
+}
+
+/** The overview reads the policy against the Iterable catalog: the part of it that applies to the default server, the Iterable one. */
+function catalogSection(c: Context<AppEnv>, policy: Policy): Policy {
+  return policyForServer(policy, readConfig(c.env).defaultServer.name).policy;
 }
