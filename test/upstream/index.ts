@@ -11,6 +11,7 @@
  * Every request except /__log is logged first, then `?delayMs=N` is honoured, then
  * the `Api-Key` check (only when SANDBOX_API_KEY is set), then `x-sandbox-fail-call`
  * (fail.ts), then `x-sandbox-tools-list-bytes` (big-list.ts), then the MCP endpoint.
+ * On /mcp, `x-sandbox-page-size` (paged-list.ts) comes before the endpoint too.
  */
 import { answerBigToolListIfAsked } from "./big-list.ts";
 import { rejectWithoutApiKey } from "./credential.ts";
@@ -19,6 +20,7 @@ import { buildFeaturesServer } from "./features-server.ts";
 import { buildIterableServer } from "./iterable-server.ts";
 import { RequestLog, handleLogRequest } from "./request-log.ts";
 import { failIfAsked } from "./fail.ts";
+import { answerPagedToolListIfAsked } from "./paged-list.ts";
 import { stallIfAsked } from "./stall.ts";
 
 export interface SandboxEnv {
@@ -56,6 +58,7 @@ export default {
       rejectWithoutApiKey(request, env.SANDBOX_API_KEY) ??
       (await failIfAsked(request)) ??
       (await answerBigToolListIfAsked(request)) ??
+      (url.pathname === "/mcp" ? await answerPagedToolListIfAsked(request) : undefined) ??
       endpoint.fetch(request)
     );
   },
