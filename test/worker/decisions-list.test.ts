@@ -62,7 +62,7 @@ describe("the decisions list is readable", () => {
     expect(recordPage).toContain(`href="/admin/grants/${grant.id}"`);
     // And the approval's page leads back to the grant's decisions on that tool.
     const approvalPage = await page(gw, `/admin/approvals/${approvalId}`, cookie);
-    expect(approvalPage).toContain(`href="/admin/decisions?grant=${grant.id}&amp;tool=send_campaign"`);
+    expect(approvalPage).toContain(`href="/admin/decisions?grant=${grant.id}&amp;tool=send_campaign&amp;server=iterable"`);
     expect(approvalPage).toContain(`href="/admin/grants/${grant.id}"`);
 
     // An operator's action links what it acted on.

@@ -152,7 +152,7 @@ export function ApprovalPage({ approval, defaultServer = DEFAULT_SERVER, session
       </p>
       {approval.status === "pending" ? <DecisionForm approval={approval} session={session} /> : null}
       <p>
-        <a href={`/admin/decisions?${new URLSearchParams({ grant: approval.grant.id, tool: approval.tool, server: approval.server ?? defaultServer })}`}>This grant's decisions on {tool}</a>
+        <a href={`/admin/decisions?${new URLSearchParams({ grant: approval.grant.id, tool: approval.tool, ...(approval.server === undefined ? {} : { server: approval.server }) })}`}>This grant's decisions on {tool}</a>
       </p>
     </Layout>
   );

@@ -296,7 +296,7 @@ export function DecisionRecordPage({ record, defaultServer, session, now = Date.
         {record.kind === "call" && record.grant ? (
           <>
             {" · "}
-            <a href={decisionsPath({ grant: record.grant.id, decision: "", tool: record.tool, server: record.server ?? defaultServer })}>its decisions on {visible(record.tool)}</a>
+            <a href={decisionsPath({ grant: record.grant.id, decision: "", tool: record.tool, ...(record.server === undefined ? {} : { server: record.server }) })}>its decisions on {visible(record.tool)}</a>
           </>
         ) : null}
       </p>
