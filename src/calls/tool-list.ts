@@ -85,7 +85,8 @@ export async function fetchToolList(
     cursor = result.nextCursor;
     if (cursor === undefined) return tools;
   }
-  return tools;
+  // Fail closed: a list cut short would make every tool past the bound look nonexistent.
+  throw new GatewayError(502, GatewayErrorCode.UpstreamError, `Upstream error: the upstream lists its tools in more than ${MAX_PAGES} pages, more than the gateway reads to judge a call`);
 }
 
 /**

@@ -119,3 +119,15 @@ describe("the gateway's own tools/list (fetchToolList) follows every page", () =
     expect([...(await callRequests(agent.tag)), ...(await callRequests(other.tag))]).toEqual([]);
   });
 });
+
+describe("defect: past the gateway's page bound, a listed tool was called unknown", () => {
+  it("a list longer than the gateway reads (24 pages of 5): a call to a tool past the bound is refused with that reason, not 'Unknown tool'", async () => {
+    const { token } = await createGrant(await putPolicy(HIDING));
+    const agent = await rawAgent(gateway(), token);
+    const answer = await agent.call("update_webhook", { webhookId: 7 }, { "x-sandbox-page-size": "5" });
+    expect(answer.error?.message).not.toContain("Unknown tool");
+    expect(answer).toMatchObject({ status: 200, error: { message: expect.stringContaining("more than 20 pages") } });
+    expect(await callRequests(agent.tag)).toEqual([]);
+    expect((await listRequests(agent.tag)).length).toBe(20);
+  });
+});
