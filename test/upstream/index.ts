@@ -6,9 +6,10 @@
  *   /features/mcp   small server exercising notifications, server-to-client requests,
  *                   resources and subscriptions, annotations, prompts
  *   /__log?tag=T    GET: what the upstream received under `x-sandbox-tag: T`; DELETE: clear it
+ *   /__calls?tag=T  GET: every tools/call received under T, counted per tool, and unparseable bodies; DELETE: clear it
  *
  * Both MCP paths speak the 2025 revisions (sessionful) and 2026-07-28 (stateless).
- * Every request except /__log is logged first, then `?delayMs=N` is honoured, then
+ * Every request except /__log and /__calls is logged and counted first, then `?delayMs=N` is honoured, then
  * the `Api-Key` check (only when SANDBOX_API_KEY is set), then `x-sandbox-fail-call`
  * (fail.ts), then `x-sandbox-tools-list-bytes` (big-list.ts), then the MCP endpoint.
  * On /mcp, `x-sandbox-page-size` (paged-list.ts) comes before the endpoint too.
@@ -19,6 +20,7 @@ import { type DualEraEndpoint, createDualEraEndpoint } from "./dual-era-endpoint
 import { buildFeaturesServer } from "./features-server.ts";
 import { buildIterableServer } from "./iterable-server.ts";
 import { RequestLog, handleLogRequest } from "./request-log.ts";
+import { CallCounts, handleCallCountsRequest } from "./call-counts.ts";
 import { failIfAsked } from "./fail.ts";
 import { answerPagedToolListIfAsked } from "./paged-list.ts";
 import { stallIfAsked } from "./stall.ts";
@@ -30,6 +32,7 @@ export interface SandboxEnv {
 
 // Isolate-wide state: sessions and the request log must outlive a single request.
 const requestLog = new RequestLog();
+const callCounts = new CallCounts();
 
 const iterable = createDualEraEndpoint(() => buildIterableServer());
 
@@ -48,8 +51,10 @@ export default {
   async fetch(request, env): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/__log") return handleLogRequest(requestLog, request);
+    if (url.pathname === "/__calls") return handleCallCountsRequest(callCounts, request);
 
     await requestLog.record(request);
+    await callCounts.record(request);
     await stallIfAsked(request);
 
     const endpoint = ENDPOINTS.get(url.pathname);
