@@ -7,7 +7,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createGrant, decisionOf, gateway, GATEWAY_URL, newTag, openGrant, putPolicy, rawAgent, TAG_HEADER, upstreamLog } from "./gateway.ts";
+import type { AuditRecord, CallRecord } from "../../src/audit/record.ts";
+import { createGrant, decisionOf, gateway, GATEWAY_URL, newTag, openGrant, putPolicy, rawAgent, SANDBOX_MCP, TAG_HEADER, upstreamLog } from "./gateway.ts";
 
 const FAULTY_UPSTREAM = new URL("mcp", env.FAULT_URL).href;
 const SEND = { campaignId: 1 };
@@ -120,12 +121,42 @@ describe("every upstream failure answers the call's id with a JSON-RPC error, HT
 });
 
 describe("the count is given back only when the upstream provably did not run the call", () => {
-  async function secondCallPasses(fault: string): Promise<boolean> {
-    const agent = await faultyAgent(ONE_SEND_A_MINUTE);
-    await agent.call("send_campaign", SEND, { "x-fault": fault });
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a rollback runs after the answer
-    const second = await agent.call("send_campaign", SEND);
-    return decisionOf(second)?.decision !== "rate_limited";
+  const RULE = "/tools/send_campaign/limits/0";
+
+  /** An agent in front of the fault proxy on a one-send-a-minute grant, and that grant's id. */
+  async function limitedAgent(upstreamUrl = FAULTY_UPSTREAM) {
+    const { token, record } = await createGrant(await putPolicy(ONE_SEND_A_MINUTE as never));
+    const agent = await rawAgent(gateway({ UPSTREAM_URL: upstreamUrl }), token);
+    await agent.rpc("tools/list", {});
+    return { agent, grantId: record.id };
+  }
+
+  /** What the grant's Durable Object counts for "sends" now, read through the admin API. */
+  async function sendsUsed(grantId: string): Promise<number | null | undefined> {
+    const response = await gateway().fetch(`https://gateway.test/admin/api/grants/${grantId}/counters`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(response.status).toBe(200);
+    const { counters } = (await response.json()) as { counters: Array<{ counter: string; used: number | null }> };
+    return counters.find((row) => row.counter === "sends")?.used;
+  }
+
+  /**
+   * The grant's call records, newest first, once there are `count`. A call's record is written after its
+   * answer is known, in a batch that leaves the isolate after any give-back the answer caused, so once
+   * it is in the grant's object, so is the count as the call left it.
+   */
+  async function auditedCalls(grantId: string, count: number): Promise<CallRecord[]> {
+    const gw = gateway();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const response = await gw.fetch(`https://gateway.test/admin/api/grants/${grantId}/audit`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+      const records = ((await response.json()) as { records: AuditRecord[] }).records.filter((record): record is CallRecord => record.kind === "call");
+      if (records.length >= count) {
+        expect(records).toHaveLength(count);
+        return records;
+      }
+      if (Date.now() > deadline) throw new Error(`${count} call records expected in the audit trail, found ${records.length}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   it.each([
@@ -136,7 +167,20 @@ describe("the count is given back only when the upstream provably did not run th
     ["an HTTP 400 from the transport", "refuse-status:400"],
     ["an HTTP 429 from the transport", "refuse-status:429"],
   ])("given back: %s", async (_, fault) => {
-    expect(await secondCallPasses(fault)).toBe(true);
+    const { agent, grantId } = await limitedAgent();
+    const failed = await agent.call("send_campaign", SEND, { "x-fault": fault });
+    expect(failed.error).toBeDefined();
+    const [first] = await auditedCalls(grantId, 1);
+    expect(first).toMatchObject({ tool: "send_campaign", policyDecision: "allow" });
+    expect(await sendsUsed(grantId)).toBe(0);
+
+    const second = await agent.call("send_campaign", SEND);
+    expect(second.error).toBeUndefined();
+    expect(decisionOf(second)).toBeUndefined();
+    expect(second.result?.isError).toBeFalsy();
+    const [latest] = await auditedCalls(grantId, 2);
+    expect(latest).toMatchObject({ tool: "send_campaign", decision: "allow", policyDecision: "allow" });
+    expect(await sendsUsed(grantId)).toBe(1);
   });
 
   it.each([
@@ -147,16 +191,26 @@ describe("the count is given back only when the upstream provably did not run th
     ['"error": null beside a result, which is a result', "error-null"],
     ["a stream cut before the answer", "cut-sse"],
   ])("kept: %s", async (_, fault) => {
-    expect(await secondCallPasses(fault)).toBe(false);
+    const { agent, grantId } = await limitedAgent();
+    await agent.call("send_campaign", SEND, { "x-fault": fault });
+    const [first] = await auditedCalls(grantId, 1);
+    expect(first).toMatchObject({ tool: "send_campaign", policyDecision: "allow" });
+    expect(await sendsUsed(grantId)).toBe(1);
+
+    const second = await agent.call("send_campaign", SEND);
+    expect(decisionOf(second)).toMatchObject({ decision: "rate_limited", rule: RULE });
+    const [latest] = await auditedCalls(grantId, 2);
+    expect(latest).toMatchObject({ tool: "send_campaign", decision: "rate_limited", rule: RULE, upstream: null });
+    expect(await sendsUsed(grantId)).toBe(1);
   });
 
   it("the sandbox's own -32603 Iterable network error keeps the count", async () => {
-    const { token } = await createGrant(await putPolicy(ONE_SEND_A_MINUTE as never));
-    const agent = await rawAgent(gateway(), token);
+    const { agent, grantId } = await limitedAgent(SANDBOX_MCP);
     const failed = await agent.call("send_campaign", SEND, { "x-sandbox-fail-call": "Iterable timed out" });
     expect(failed.error).toMatchObject({ code: -32603, message: "Iterable network error: Iterable timed out" });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(decisionOf(await agent.call("send_campaign", SEND))).toMatchObject({ decision: "rate_limited" });
+    await auditedCalls(grantId, 1);
+    expect(await sendsUsed(grantId)).toBe(1);
+    expect(decisionOf(await agent.call("send_campaign", SEND))).toMatchObject({ decision: "rate_limited", rule: RULE });
   });
 });
 
