@@ -245,8 +245,9 @@ try {
     "[3] raw fetch POST initialize (no SDK), timed until the body is read; each session is deleted afterwards, untimed.",
     "",
     table(serverPathRows(serverPath)),
-    `/mcp/${SERVER_NAME} is the same gateway and upstream (one server, named ${SERVER_NAME}) reached by name; interleaved B C C′, sequential.`,
-    `Its cost over the floor against /mcp's: ${signed(serverPath.extra)} ms p50 ${verdict(serverPath.extra <= SERVER_PATH_GOAL_MS, `≤ +${SERVER_PATH_GOAL_MS} ms`)}`,
+    `/mcp/${SERVER_NAME} is the same gateway and upstream (one server, named ${SERVER_NAME}) reached by name; interleaved B C C′ and B C′ C, sequential.`,
+    `What /mcp/${SERVER_NAME} adds to /mcp (median of the paired differences, each call against the /mcp call of its round): ` +
+      `${signed(serverPath.extra)} ms ${verdict(serverPath.extra <= SERVER_PATH_GOAL_MS, `≤ +${SERVER_PATH_GOAL_MS} ms`)}`,
     "",
     table(largeListRows(large)),
     `C reads the whole event and answers with the ${large.tools.C ?? "?"} tools the recommended policy shows (the padding tools pad_* are not allowed).`,
@@ -512,7 +513,8 @@ async function serverPathCase(floorOp: Op, mcpOp: Op, serverOp: Op) {
   ];
   for (const path of paths) for (let i = 0; i < WARMUP; i++) await path.op();
   for (let i = 0; i < SERVER_PATH_SAMPLES; i++) {
-    for (const path of paths) {
+    // The two gateway paths swap places every other round: neither always follows the other's call.
+    for (const path of i % 2 === 0 ? paths : [paths[0]!, paths[2]!, paths[1]!]) {
       const started = performance.now();
       await path.op();
       path.latencies.push(performance.now() - started);
@@ -520,7 +522,10 @@ async function serverPathCase(floorOp: Op, mcpOp: Op, serverOp: Op) {
   }
   const floorP50 = median(paths[0]!.latencies);
   const rows = paths.map((path) => ({ label: path.label, n: path.latencies.length, p50: median(path.latencies), p99: percentile(path.latencies, 0.99) }));
-  return { rows, floorP50, extra: rows[2]!.p50 - rows[1]!.p50 };
+  // Paired: each /mcp/<server> call against the /mcp call of its round, so a burst of load on the shared cores
+  // falls on both sides of a difference rather than on one path's median.
+  const [mcp, named] = [paths[1]!.latencies, paths[2]!.latencies];
+  return { rows, floorP50, extra: median(named.map((took, index) => took - mcp[index]!)) };
 }
 
 function serverPathRows(result: Awaited<ReturnType<typeof serverPathCase>>): string[][] {
