@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, listDurableObjectIds } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { AuditRecord, CallRecord } from "../../src/audit/record.ts";
+import type { GrantObject } from "../../src/grant-object/grant-object.ts";
 import { createGrant, decisionOf, gateway, putPolicy, rawAgent, upstreamLog } from "./gateway.ts";
 
 const SEND_CAMPAIGN_POLICY = {
@@ -13,6 +15,51 @@ async function agentOn(policy: object, vars: Record<string, string> = {}) {
   const { token, record } = await createGrant(await putPolicy(policy as never));
   const gw = gateway(vars);
   return { agent: await rawAgent(gw, token), grant: record, gw, token };
+}
+
+/**
+ * The grant objects as they are, except that `authorize` (the call the limiter makes) rejects the way a
+ * Durable Object RPC does when its object cannot be reached; every other method (the audit's) is the real one.
+ */
+function limiterUnreachable() {
+  let calls = 0;
+  const unreachableError = () => Object.assign(new Error("Network connection lost."), { retryable: true, remote: false });
+  const stubFor = (stub: DurableObjectStub<GrantObject>) =>
+    new Proxy(stub, {
+      get(target, key) {
+        if (key === "authorize") {
+          return async () => {
+            calls += 1;
+            throw unreachableError();
+          };
+        }
+        // A stub's methods are RPC properties (even `bind` would be sent to the object): call them on the stub.
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === "function" ? (...args: unknown[]) => Reflect.apply(value, target, args) : value;
+      },
+    });
+  const namespace = new Proxy(env.GRANT_OBJECT, {
+    get(target, key) {
+      if (key === "getByName") return (name: string) => stubFor(target.getByName(name));
+      if (key === "get") return (id: DurableObjectId) => stubFor(target.get(id));
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { namespace, authorizeCalls: () => calls };
+}
+
+/** The grant's call records once it holds at least `atLeast` (written off the agent's path, batched). */
+async function auditedCalls(grantId: string, atLeast: number): Promise<CallRecord[]> {
+  const gw = gateway();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const response = await gw.fetch(`https://gateway.test/admin/api/grants/${grantId}/audit`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(response.status).toBe(200);
+    const records = ((await response.json()) as { records: AuditRecord[] }).records.filter((record): record is CallRecord => record.kind === "call");
+    if (records.length >= atLeast || Date.now() > deadline) return records;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const sent = async (tag: string, tool = "send_campaign") => (await upstreamLog(tag)).filter((entry) => entry.body.includes(`"name":"${tool}"`)).length;
@@ -124,18 +171,22 @@ describe("rate limits: one Durable Object per grant counts exactly", () => {
     expect(ids.map((id) => id.toString())).not.toContain(env.GRANT_OBJECT.idFromName(grant.id).toString());
   });
 
-  it("a limiter that cannot be reached refuses the call (fail closed)", async () => {
-    const broken = {
-      ...env.GRANT_OBJECT,
-      getByName: () => ({
-        reserve: () => Promise.reject(new Error("Durable Object reset")),
-        rollback: () => Promise.resolve(),
-      }),
-    };
-    const { token } = await createGrant(await putPolicy(SEND_CAMPAIGN_POLICY as never));
-    const brokenAgent = await rawAgent(gateway({ GRANT_OBJECT: broken }), token);
+  it("a limiter that cannot be reached refuses the call (fail closed): its authorize RPC rejects as a Durable Object does", async () => {
+    const policy = await putPolicy(SEND_CAMPAIGN_POLICY as never);
+    const { token, record: grant } = await createGrant(policy);
+    const unreachable = limiterUnreachable();
+    const brokenAgent = await rawAgent(gateway({ GRANT_OBJECT: unreachable.namespace }), token);
     const answer = await brokenAgent.call("send_campaign", { campaignId: 1 });
-    expect(decisionOf(answer)).toMatchObject({ decision: "limiter_unavailable" });
+
+    // The refusal came from the RPC the gateway makes, not from a method the stub lacks.
+    expect(unreachable.authorizeCalls()).toBe(1);
+    const reason = "the rate limiter could not be reached, so the call was not forwarded";
+    const rule = "/tools/send_campaign/limits/0";
+    expect(answer.result?.isError).toBe(true);
+    expect(answer.result?.content?.[0]?.text).toBe(`Tool call send_campaign was refused: its rate limits could not be checked (rule ${rule} of policy "${policy}"): ${reason}.`);
+    expect(decisionOf(answer)).toEqual({ decision: "limiter_unavailable", tool: "send_campaign", rule, reason, policy, policyVersion: expect.any(String) });
     expect(await sent(brokenAgent.tag)).toBe(0);
+    const [record] = await auditedCalls(grant.id, 1);
+    expect(record).toMatchObject({ tool: "send_campaign", decision: "limiter_unavailable", policyDecision: "limiter_unavailable", rule, reason, upstream: null });
   });
 });
