@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ServerStatusSchema, ServerToolPageSchema, type ServerStatus, type ServerTool } from "../../src/admin/manage/servers.ts";
+import { LOOK_DEADLINE_MS, PROBE_TIMEOUT_MS, ServerStatusSchema, ServerToolPageSchema, type ServerStatus, type ServerTool } from "../../src/admin/manage/servers.ts";
 import { clientDirect, gateway, SANDBOX_FEATURES, SANDBOX_MCP, type Gateway } from "./gateway.ts";
 
 const ORIGIN = "https://gateway.test";
@@ -77,6 +77,29 @@ describe("GET /admin/api/servers", () => {
     // How a server is reached is its origin: never its path, and never the credential the gateway sends it.
     expect(text).not.toContain(env.UPSTREAM_CREDENTIAL);
     expect(text).not.toContain("/features/mcp");
+  });
+
+  it("a server that does not start answering within 5 s is reported as not answering, and the others are not held up past it", async () => {
+    const slow = JSON.stringify([
+      { name: "iterable", url: SANDBOX_MCP, credentialHeader: "Api-Key", credentialSecret: "UPSTREAM_CREDENTIAL" },
+      { name: "slow", url: `${SANDBOX_MCP}?delayMs=20000` },
+    ]);
+    const started = Date.now();
+    const { servers: found } = await servers(gateway({ SERVERS: slow }));
+    expect(Date.now() - started).toBeLessThan(12_000);
+    expect(found[0]).toMatchObject({ name: "iterable", reachable: true });
+    expect(found[1]).toMatchObject({ name: "slow", reachable: false, serverInfo: null });
+    expect(found[1]!.error).toContain(`within ${PROBE_TIMEOUT_MS} ms`);
+  });
+
+  it("a look was not bounded as a whole: a server that answers each request slowly is given up on after LOOK_DEADLINE_MS", async () => {
+    // Each request waits 4 s: initialize, notifications/initialized and tools/list would take 12 s.
+    const slow = JSON.stringify([{ name: "sluggish", url: `${SANDBOX_MCP}?delayMs=4000`, credentialHeader: "Api-Key", credentialSecret: "UPSTREAM_CREDENTIAL" }]);
+    const started = Date.now();
+    const { servers: found } = await servers(gateway({ SERVERS: slow }));
+    expect(Date.now() - started).toBeLessThan(LOOK_DEADLINE_MS + 1_500);
+    expect(found[0]).toMatchObject({ name: "sluggish", reachable: false, toolCount: null });
+    expect(found[0]!.error).toContain(`within ${LOOK_DEADLINE_MS / 1000} s`);
   });
 
   it("a server reached through a service binding is shown by the binding's name", async () => {

@@ -81,7 +81,8 @@ const looks = new WeakMap<Server, Look>();
  * server's credential: `initialize`, `notifications/initialized`, the whole
  * `tools/list` (the same request the gateway makes to judge calls), then
  * DELETE of the session, each within PROBE_TIMEOUT_MS (or the server's own
- * timeout, when shorter). Nothing a server says reaches a page uncut.
+ * timeout, when shorter), the whole within LOOK_DEADLINE_MS. Nothing a
+ * server says reaches a page uncut.
  */
 export class ServerService {
   #env: Bindings;
@@ -117,7 +118,7 @@ export class ServerService {
   async #look(config: GatewayConfig, server: Server, now: number): Promise<Look> {
     const cached = looks.get(server);
     if (cached && now - cached.at < PROBE_TTL_MS) return cached;
-    const look = await probe(config, server, reachOf(this.#env, server), now);
+    const look = await withinDeadline(probe(config, server, reachOf(this.#env, server), now), () => gaveUp(config, server, reachOf(this.#env, server), now));
     looks.set(server, look);
     return look;
   }
@@ -146,6 +147,38 @@ async function probe(config: GatewayConfig, declared: Server, reach: ServerStatu
   } finally {
     if (session !== null) await endSession(server, config, headers);
   }
+}
+
+/** A look makes several requests, each with its own timeout; the whole of it gets no longer than this. */
+export const LOOK_DEADLINE_MS = 2 * PROBE_TIMEOUT_MS;
+
+/** The look, or what `late` says when it is not done by the deadline (its requests are left to their own timeouts). */
+async function withinDeadline(look: Promise<Look>, late: () => Look): Promise<Look> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<Look>((resolve) => {
+    timer = setTimeout(() => resolve(late()), LOOK_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([look, deadline]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+function gaveUp(config: GatewayConfig, server: Server, reach: ServerStatus["reach"], now: number): Look {
+  const status: ServerStatus = {
+    name: server.name,
+    default: server.name === config.defaultServer.name,
+    reach,
+    reachable: false,
+    error: `it did not finish answering initialize and tools/list within ${LOOK_DEADLINE_MS / 1000} s`,
+    serverInfo: null,
+    protocolVersion: null,
+    toolCount: null,
+    listedAt: null,
+    checkedAt: new Date(now).toISOString(),
+  };
+  return { status, tools: [], at: now };
 }
 
 type Initialized = { serverInfo: ServerStatus["serverInfo"]; protocolVersion: string; session: string | null };
