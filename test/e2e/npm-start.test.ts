@@ -177,6 +177,9 @@ describe("requests in the real runtime share no promise", () => {
       return { status: response.status, body: await response.text() };
     };
     const runtime = await watchRuntime(inspectorPort);
+    const outputFrom = gateway.output().length;
+    // The watcher must see what the runtime reports: a refusal at the token endpoint is logged with console.warn.
+    await provokeReport(runtime, outputFrom, 1);
     const perGrant = 200;
     const answers = await Promise.all(
       Array.from({ length: 16 }, async (_, lane) => {
@@ -198,7 +201,30 @@ describe("requests in the real runtime share no promise", () => {
       }
       expect(stored).toBe(perGrant);
     }
+    // And still sees it after the load: the silence below is the runtime's, not a watcher that stopped.
+    await provokeReport(runtime, outputFrom, 2);
     runtime.close();
-    expect(runtime.seen().filter((report) => !report.includes("CIMD"))).toEqual([]);
+    expect(runtime.seen().filter((report) => !report.includes("CIMD") && !report.includes(PROVOKED))).toEqual([]);
+    // workerd also prints a cancellation to the process output (the inspector is not its only channel).
+    expect(gateway.output().slice(outputFrom)).not.toMatch(/canceled this request|will never complete|hung and would never generate a response/i);
   });
 });
+
+/** What the provoked report carries: the gateway's log line for an OAuth refusal. */
+const PROVOKED = '"event":"oauth_error"';
+
+/**
+ * Provokes a report the runtime must pass on (a token request with the wrong content type is refused and
+ * logged with console.warn) and waits until it is the `count`th seen by the inspector watcher and printed
+ * in npm start's output since `outputFrom`: proof that both channels are being read.
+ */
+async function provokeReport(runtime: Awaited<ReturnType<typeof watchRuntime>>, outputFrom: number, count: number): Promise<void> {
+  const refused = await fetch(`${gateway.origin}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  expect(refused.status).toBe(400);
+  await refused.text();
+  const provoked = () => runtime.seen().filter((report) => report.includes(PROVOKED)).length;
+  const printed = () => gateway.output().slice(outputFrom).split(PROVOKED).length - 1;
+  const deadline = Date.now() + 10_000;
+  while ((provoked() < count || printed() < count) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect({ inspector: provoked(), output: printed() }).toEqual({ inspector: count, output: count });
+}
