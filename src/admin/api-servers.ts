@@ -30,7 +30,7 @@ serversApi.openapi(
     path: "/servers",
     summary: "The declared MCP servers: how each is reached, whether it answers, its serverInfo and tool count",
     description:
-      "The gateway looks at each server as an MCP client with its credential (initialize, then tools/list), each within 5 s; a look is reused for 15 s. How a server is reached is its binding's name or its URL's origin, never its credential.",
+      "The gateway looks at each server as an MCP client with its credential (initialize, then tools/list), each request within 5 s and the whole look within 10 s; a look is reused for 15 s. How a server is reached is its binding's name or its URL's origin, never its credential.",
     security: SECURITY,
     responses: { 200: json(z.object({ servers: z.array(ServerStatusSchema) }), "Every declared server, the default first"), 401: UNAUTHORIZED },
   }),
