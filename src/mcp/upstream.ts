@@ -64,7 +64,7 @@ export async function sendUpstream(server: Server, config: Pick<GatewayConfig, "
     // The agent's own credential never reaches the upstream, so this is the
     // gateway's: relaying it would send the agent into an OAuth flow it cannot finish.
     await response.body?.cancel();
-    const error = new GatewayError(502, GatewayErrorCode.UpstreamError, `Upstream refused the gateway's credential (HTTP ${response.status}): check UPSTREAM_CREDENTIAL`);
+    const error = new GatewayError(502, GatewayErrorCode.UpstreamError, `Upstream refused the gateway's credential (HTTP ${response.status}): check the credential the gateway sends to the server "${server.name}"`);
     refusedBeforeRunning.add(error);
     throw error;
   }
