@@ -6,7 +6,14 @@ import type { IndexEntry } from "../grant-object/approvals.ts";
 import { defaultServerOf, sendWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_OUTBOX_SCHEMA, WebhookOutbox, webhookTarget, type Delivery, type WebhookTarget } from "./webhook.ts";
 
 /** A list query as the index takes it: `before` is where the previous page ended. */
-export type IndexListQuery = { status?: ApprovalStatus | undefined; decided?: boolean; limit: number; before?: AuditPosition | undefined };
+export type IndexListQuery = {
+  status?: ApprovalStatus | undefined;
+  decided?: boolean;
+  /** Only this server's approvals; `isDefault` says whether those without a server are its. */
+  server?: { name: string; isDefault: boolean } | undefined;
+  limit: number;
+  before?: AuditPosition | undefined;
+};
 export type IndexListPage = { approvals: ApprovalSummary[]; next: AuditPosition | undefined };
 
 /** The one index object's name: `env.APPROVAL_INDEX.getByName(APPROVAL_INDEX_NAME)`. */
@@ -141,6 +148,9 @@ export class ApprovalIndex extends DurableObject<Env> {
     else if (status === "pending" || status === "approved") filter("status = ? AND expires_at > ?", status, now);
     else if (status !== undefined) filter("status = ?", status);
     if (query.decided) filter("NOT (status = 'pending' AND expires_at > ?)", now);
+    if (query.server) {
+      filter(query.server.isDefault ? "coalesce(json_extract(record, '$.server'), ?) = ?" : "json_extract(record, '$.server') IS ?", ...(query.server.isDefault ? [query.server.name, query.server.name] : [query.server.name]));
+    }
     if (query.before) filter("(requested_at < ? OR (requested_at = ? AND id < ?))", query.before.at, query.before.at, query.before.id);
     // The arguments stay in SQLite: only their start and their size are read.
     const rows = this.ctx.storage.sql

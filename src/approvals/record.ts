@@ -72,6 +72,8 @@ export type ApprovalPage = z.infer<typeof ApprovalPageSchema>;
 /** A list's query: a status, how many at most, and where the previous page ended. */
 export const ApprovalListQuerySchema = z.object({
   status: ApprovalStatusSchema.optional(),
+  /** Only calls to this server (approvals without one are the default server's). */
+  server: z.string().min(1).max(40).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
 });

@@ -1,4 +1,5 @@
 import { APPROVAL_INDEX_NAME } from "../approval-index/approval-index.ts";
+import { readConfig } from "../config.ts";
 import type { Bindings } from "../env.ts";
 import type { Decided } from "../grant-object/approvals.ts";
 import type { IndexListPage } from "../approval-index/approval-index.ts";
@@ -22,10 +23,11 @@ export class ApprovalService {
   }
 
   /** One page of list rows (newest first), continuing after `cursor`; a malformed cursor starts nowhere (an empty page). */
-  async list(query: { status?: ApprovalStatus | undefined; decided?: boolean; limit: number; cursor?: string | undefined }): Promise<ApprovalPage> {
+  async list(query: { status?: ApprovalStatus | undefined; decided?: boolean; server?: string | undefined; limit: number; cursor?: string | undefined }): Promise<ApprovalPage> {
     const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && !before) return { approvals: [], cursor: null };
-    const page = (await this.#index().list({ status: query.status, decided: query.decided ?? false, limit: query.limit, before })) as IndexListPage;
+    const server = query.server === undefined ? undefined : { name: query.server, isDefault: query.server === readConfig(this.#env).defaultServer.name };
+    const page = (await this.#index().list({ status: query.status, decided: query.decided ?? false, server, limit: query.limit, before })) as IndexListPage;
     return { approvals: page.approvals, cursor: page.next ? encodeCursor(page.next) : null };
   }
 
