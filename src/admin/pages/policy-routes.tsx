@@ -5,7 +5,8 @@ import { durationMs } from "../../policy/schema.ts";
 import { replay } from "../../policy/replay.ts";
 import { GrantService } from "../manage/grants.ts";
 import { simulate, type Simulation } from "../../policy/simulate.ts";
-import { parseArguments, parsedPolicy, PolicyNameSchema, PolicyService, validateDocument, type Validation } from "../manage/policies.ts";
+import { parseArguments, parsedPolicy, PolicyNameSchema, PolicyService, validateDocument as validateWith, type Validation } from "../manage/policies.ts";
+import { readConfig } from "../../config.ts";
 import type { AdminPagesEnv } from "../session.ts";
 import { pageHeaders } from "./headers.ts";
 import { PoliciesPage, PolicyEditorPage, PolicyPage, policyPath, type EditorValues, type SimulateValues } from "./policies.tsx";
@@ -40,7 +41,7 @@ policyPages.get("/:name", async (c) => {
   const notice = pushed !== undefined && pushed === policy.version ? `Pushed: version ${pushed} is stored under this name.` : undefined;
   const props = { policy, grants, session: c.var.session, values, notice };
   if (tool === "") return render(c, <PolicyPage {...props} />);
-  const outcome = simulated(policy.text, tool, values.arguments);
+  const outcome = simulated(policy.text, tool, values.arguments, readConfig(c.env).defaultServer.name);
   return "problem" in outcome ? render(c, <PolicyPage {...props} problem={outcome.problem} />, 400) : render(c, <PolicyPage {...props} simulation={outcome.simulation} />);
 });
 
@@ -67,6 +68,8 @@ policyEditorPages.post("/", async (c) => {
     since: (form.get("since") ?? "").trim() || DEFAULT_REPLAY_SINCE,
   };
   const grants = await new GrantService(c.env).list();
+  const config = readConfig(c.env);
+  const validateDocument = (document: unknown) => validateWith(document, { servers: config.servers.keys() });
   const editor = (outcome: EditorOutcome, status: 200 | 400 = 200) => render(c, <PolicyEditorPage values={values} grants={grants} session={c.var.session} {...outcome} />, status);
 
   switch (form.get("action")) {
@@ -78,7 +81,7 @@ policyEditorPages.post("/", async (c) => {
       if (values.tool === "") return editor({ problem: "Name the tool of the call to simulate." }, 400);
       const validation = await validateDocument(values.policy);
       if (!validation.ok) return editor({ validation }, 400);
-      const outcome = simulated(values.policy, values.tool, values.arguments);
+      const outcome = simulated(values.policy, values.tool, values.arguments, config.defaultServer.name);
       return "problem" in outcome ? editor({ problem: outcome.problem }, 400) : editor({ simulation: outcome.simulation });
     }
     case "push":
@@ -104,12 +107,13 @@ async function push(c: PageContext, values: EditorValues, editor: (outcome: Edit
   return c.redirect(`${policyPath(name.data)}?pushed=${validation.version}`, 303);
 }
 
-function simulated(text: string, tool: string, argumentsText: string): { simulation: Simulation } | { problem: string } {
+/** A call to the default server, decided by the policy's section for it (the API's simulate takes any server). */
+function simulated(text: string, tool: string, argumentsText: string, server: string): { simulation: Simulation } | { problem: string } {
   const policy = parsedPolicy(text);
   if (!policy) return { problem: "The policy is not valid: validate it to see why." };
   const parsed = parseArguments(argumentsText);
   if ("problem" in parsed) return { problem: `Not simulated: ${parsed.problem}.` };
-  return { simulation: simulate(policy, tool, parsed.args) };
+  return { simulation: simulate(policy, tool, parsed.args, [], server) };
 }
 
 /** The grant's calls since the chosen time, from its audit trail, decided again under the editor's policy. */
