@@ -1,14 +1,21 @@
 #!/usr/bin/env node
 // Times one large `tools/list` answer (a single SSE event written in 16 KiB chunks by
-// the sandbox's `x-sandbox-tools-list-bytes` control) three ways, on loopback only:
-//   direct         the sandbox upstream itself
-//   pass-through   bench/passthrough, a bare relaying Worker on the same runtime (wrangler dev)
-//   gateway        `npm start`'s gateway, dev grant, recommended policy
+// the sandbox's `x-sandbox-tools-list-bytes` control) four ways, on loopback only:
+//   direct              the sandbox upstream itself
+//   pass-through        bench/passthrough, a bare relaying Worker on the same runtime (wrangler dev)
+//   gateway allow-all   `npm start`'s gateway, a grant whose policy allows every tool: the whole
+//                       list reaches the client, as through the pass-through (like with like)
+//   gateway filtering   the dev grant, recommended policy: the padding tools are hidden, so its
+//                       answer is a fraction of the others' (a different output, timed for information)
 // Targets are interleaved round by round; each time is the wall time until the whole
-// body has been read. Prints median and min per target and gateway / pass-through.
+// body has been read. Prints median and min per target, the bytes that reached the client,
+// and gateway / pass-through; the goal (≤ 2) is judged for the allow-all gateway only, and
+// only when its answer is the pass-through's size. Any failed request fails the run.
 // Bounded: 2 MiB x 5 rounds and 16 MiB x 3 rounds per target, each request given up after 120 s.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpus, totalmem } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
 import { wranglerBin } from "../src/cli/wrangler-kv.ts";
 import { freePort, ROOT, startGateway } from "./local-gateway.ts";
 
@@ -21,10 +28,13 @@ const REQUEST_TIMEOUT_MS = 120_000;
 const PROTOCOL_VERSION = "2025-06-18";
 const SANDBOX_CREDENTIAL = "sandbox-dev-key";
 const GOAL_RATIO = 2;
+/** How far the allow-all gateway's answer may differ in size from the pass-through's and still count as the same output. */
+const SAME_OUTPUT_TOLERANCE = 0.01;
+const ALLOW_ALL_POLICY = "bench-large-list-allow-all";
 let nextId = 1;
 let stopping = false;
 
-type Target = { name: string; url: string; headers: Record<string, string>; session?: string };
+type Target = { name: string; url: string; headers: Record<string, string>; session?: string; compared?: "same output" | "filtered" };
 type Sample = { ms: number; bytes: number; tools: number } | { error: string };
 
 const gateway = await startGateway(["--sandbox"]);
@@ -38,10 +48,12 @@ try {
   passthrough = startPassthrough(passthroughPort, gateway.upstreamUrl);
   await waitForHttp(`http://127.0.0.1:${passthroughPort}/`, passthrough);
 
+  const allowAllToken = await allowAllGrant();
   const targets: Target[] = [
     { name: "direct", url: gateway.upstreamUrl, headers: { "api-key": SANDBOX_CREDENTIAL } },
     { name: "pass-through", url: `http://127.0.0.1:${passthroughPort}/mcp`, headers: { "api-key": SANDBOX_CREDENTIAL } },
-    { name: "gateway", url: gateway.url, headers: { authorization: `Bearer ${gateway.token}` } },
+    { name: "gateway allow-all", url: gateway.url, headers: { authorization: `Bearer ${allowAllToken}` }, compared: "same output" },
+    { name: "gateway filtering", url: gateway.url, headers: { authorization: `Bearer ${gateway.token}` }, compared: "filtered" },
   ];
   for (const target of targets) {
     try {
@@ -68,17 +80,16 @@ try {
 
   const cpu = cpus();
   console.log(`\nmachine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, wrangler dev (workerd) on loopback`);
-  console.log("tools/list answered with one SSE event written in 16 KiB chunks; wall time until the whole body is read\n");
+  console.log("tools/list answered with one SSE event written in 16 KiB chunks; wall time until the whole body is read");
+  console.log("body bytes: what reached the client. gateway allow-all: every tool allowed, the same output as the pass-through (the goal");
+  console.log(`gateway / pass-through ≤ ${GOAL_RATIO} is judged here only); gateway filtering: recommended policy, padding tools hidden, a smaller output (no goal)\n`);
   const rows = [["size", "target", "runs", "median ms", "min ms", "body bytes", "tools", "gateway / pass-through"]];
   for (const { bytes } of SIZES) {
     const stats = new Map(targets.map((target) => [target.name, summarise(samples.get(`${bytes}/${target.name}`) ?? [])]));
     for (const target of targets) {
       const s = stats.get(target.name)!;
       const floor = stats.get("pass-through")!;
-      const ratio =
-        target.name === "gateway" && s.median !== undefined && floor.median !== undefined
-          ? `${(s.median / floor.median).toFixed(2)} (goal <= ${GOAL_RATIO}: ${s.median <= GOAL_RATIO * floor.median ? "met" : "NOT met"})`
-          : "";
+      const ratio = target.compared && s.median !== undefined && floor.median !== undefined ? compare(target.compared, s.median / floor.median, s.bytes, floor.bytes) : "";
       rows.push([
         formatSize(bytes),
         target.name,
@@ -92,12 +103,38 @@ try {
     }
   }
   printTable(rows);
-  if ([...samples].some(([key, list]) => key.endsWith("/gateway") && list.some((sample) => "error" in sample))) {
-    console.error(`\na gateway request failed; the last lines of npm start's output:\n${gateway.output().split("\n").slice(-30).join("\n")}`);
+  const failed = [...samples].filter(([, list]) => list.some((sample) => "error" in sample)).map(([key]) => key);
+  if (failed.length > 0) {
+    console.error(`\nrequests failed (${failed.join(", ")}), so the run fails; the last lines of npm start's output:\n${gateway.output().split("\n").slice(-30).join("\n")}`);
+    process.exitCode = 1;
   }
 } finally {
   if (passthrough) await stopGroup(passthrough);
   await gateway.stop();
+}
+
+/** The gateway's ratio to the pass-through, judged against the goal only when both sent the client the same output. */
+function compare(compared: "same output" | "filtered", ratio: number, bytes: number | undefined, floorBytes: number | undefined): string {
+  if (compared === "filtered") return `${ratio.toFixed(2)} (smaller output: not judged)`;
+  if (bytes === undefined || floorBytes === undefined || Math.abs(bytes - floorBytes) > floorBytes * SAME_OUTPUT_TOLERANCE) {
+    return `${ratio.toFixed(2)} (outputs differ in size: not judged)`;
+  }
+  return `${ratio.toFixed(2)} (same output; goal <= ${GOAL_RATIO}: ${ratio <= GOAL_RATIO ? "met" : "NOT met"})`;
+}
+
+/** A grant on a policy that allows every tool, pushed and created through npm start's admin API with the CLI. */
+async function allowAllGrant(): Promise<string> {
+  const file = join(tmpdir(), `${ALLOW_ALL_POLICY}-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify({ version: "1", default: "allow" }));
+  try {
+    const pushed = await gateway.cli("policy", "push", file, "--name", ALLOW_ALL_POLICY);
+    if (pushed.status !== 0) throw new Error(`policy push failed:\n${pushed.stderr}`);
+  } finally {
+    rmSync(file, { force: true });
+  }
+  const created = await gateway.cli("grant", "create", "--label", `bench-large-list-${Date.now().toString(36)}`, "--policy", ALLOW_ALL_POLICY, "--json");
+  if (created.status !== 0) throw new Error(`grant create failed:\n${created.stderr}`);
+  return (JSON.parse(created.stdout) as { token: string }).token;
 }
 
 function startPassthrough(port: number, upstreamUrl: string): ChildProcess {
