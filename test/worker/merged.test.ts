@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { closeClients, connectV2, viaGateway, waitFor } from "./clients.ts";
 import { hashToken, tokenKey, type GrantRecord } from "../../src/grants/grant.ts";
 import { mergedName, splitMergedName } from "../../src/servers/names.ts";
+import iterableTools from "../upstream/iterable-tools.json" with { type: "json" };
 import { ALLOW_ALL, clientViaGateway, createGrant, gateway, newTag, putPolicy, SANDBOX_FEATURES, SANDBOX_MCP, upstreamLog, type Gateway } from "./gateway.ts";
 
 const credential = { credentialHeader: "api-key", credentialSecret: "UPSTREAM_CREDENTIAL" };
@@ -148,6 +149,35 @@ describe("the merged endpoint", () => {
     const refused = await client.callTool({ name: "down__anything", arguments: {} }).catch((error: Error) => error);
     expect(refused).toBeInstanceOf(Error);
     expect((refused as Error).message).toMatch(/down|did not answer|Upstream/);
+  });
+
+  it("pages are carried per server: the merged cursor asks again only the servers that had more", async () => {
+    const gw = serversGateway();
+    const { token } = await grantFor(["iterable", "features"], { version: "1", default: "allow", hide: ["update_*"] });
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+    const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+    const transport = new StreamableHTTPClientTransport(new URL(url("/mcp")), {
+      fetch: (input, init) => gw.fetch(input, init),
+      requestInit: { headers: { authorization: `Bearer ${token}`, "x-sandbox-page-size": "50" } },
+    });
+    const client = new Client({ name: "pager", version: "1" });
+    await client.connect(transport);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor === undefined ? {} : { cursor });
+      pages.push(page.tools.map((tool) => tool.name));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && pages.length < 10);
+    expect(pages).toHaveLength(3);
+    // The features server does not page: all its tools come on the first page, and only Iterable is asked after.
+    expect(pages[0]!.filter((name) => name.startsWith("features__")).length).toBeGreaterThan(0);
+    expect(pages.slice(1).flat().filter((name) => !name.startsWith("iterable__"))).toEqual([]);
+    const iterable = pages.flat().filter((name) => name.startsWith("iterable__"));
+    // Every Iterable tool but the hidden ones, each once, across the pages.
+    const expected = iterableTools.tools.map((tool) => tool.name).filter((name) => !name.startsWith("update_"));
+    expect(iterable.sort()).toEqual(expected.map((name) => `iterable__${name}`).sort());
+    await client.close();
   });
 
   it("a cursor the gateway did not write is refused, not passed to a server; prompts are gathered too", async () => {
