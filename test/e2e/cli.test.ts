@@ -115,7 +115,7 @@ describe("mcp-gateway against npm start: every command through the admin API, wh
 
     const merged = await admin("/audit?decision=admin&limit=1000");
     for (const { grant, token } of grants) {
-      expect(merged.records).toContainEqual(expect.objectContaining({ kind: "admin", action: "grant.create", target: grant.id, by: operator, detail: { label: grant.label, policy: "recommended" } }));
+      expect(merged.records).toContainEqual(expect.objectContaining({ kind: "admin", action: "grant.create", target: grant.id, by: operator, detail: { label: grant.label, policy: "recommended", servers: ["iterable"] } }));
       expect(grant).toMatchObject({ label: expect.stringMatching(/^cli-speed-/), status: "active" });
       expect(token).toMatch(/^mcpgw_/);
     }
