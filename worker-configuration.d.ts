@@ -8,6 +8,7 @@ interface __BaseEnv_Env {
 	REGISTRATION_THROTTLE: RateLimit;
 	GRANT_OBJECT: DurableObjectNamespace<import("./src/index").GrantObject>;
 	APPROVAL_INDEX: DurableObjectNamespace<import("./src/index").ApprovalIndex>;
+	TOOL_PINS: DurableObjectNamespace<import("./src/index").ToolPins>;
 	UPSTREAM: Fetcher /* iterable-mcp */;
 }
 declare namespace Cloudflare {

@@ -4,10 +4,11 @@ import type { Server } from "./servers/registry.ts";
 import type { Bindings } from "./env.ts";
 import { GrantStore } from "./grants/store.ts";
 import { PolicyStore } from "./policy/store.ts";
+import { PinCache } from "./pins/pin-cache.ts";
 import { ToolIndex } from "./tools/tool-index.ts";
 
-/** One MCP server behind the gateway, and what this isolate knows of its tools. */
-export type ServerRuntime = { server: Server; tools: ToolIndex };
+/** One MCP server behind the gateway, and what this isolate knows of its tools and their pins. */
+export type ServerRuntime = { server: Server; tools: ToolIndex; pins: PinCache };
 
 /** What the gateway keeps per isolate: configuration and the caches that keep KV off the hot path. */
 export type Services = {
@@ -34,7 +35,7 @@ export function servicesFor(env: Bindings): Services {
       config,
       policies: new PolicyStore(env.POLICIES, config.cacheTtlMs),
       grants: new GrantStore(env.GRANTS, config.cacheTtlMs),
-      servers: new Map([...config.servers].map(([name, server]) => [name, { server, tools: new ToolIndex(TOOL_LIST_TTL_MS, server.tags) }])),
+      servers: new Map([...config.servers].map(([name, server]) => [name, { server, tools: new ToolIndex(TOOL_LIST_TTL_MS, server.tags), pins: new PinCache(server) }])),
       audit: new AuditWriter(env.GRANT_OBJECT),
     };
     perEnv.set(env, services);

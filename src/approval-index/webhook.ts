@@ -101,6 +101,18 @@ export class WebhookOutbox {
     );
   }
 
+  /** Queues any other notice under its own key (a tool change's, say), due at once; a second call for the same key changes nothing. */
+  enqueueBody(key: string, body: string, now: number): void {
+    this.#sql.exec(
+      "INSERT INTO webhook_outbox (approval_id, delivery_id, body, enqueued_at, next_attempt_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (approval_id) DO NOTHING",
+      key,
+      key,
+      body,
+      now,
+      now,
+    );
+  }
+
   /** Rows whose next attempt is due, earliest first. */
   due(now: number, limit: number): OutboxRow[] {
     return this.#sql.exec<OutboxRow>("SELECT * FROM webhook_outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?", now, limit).toArray();
@@ -267,7 +279,7 @@ function slackUrl(url: string): string {
 }
 
 /**
- * One attempt: POSTs the body's exact bytes with `X-Approval-Id`,
+ * One attempt: POSTs the body's exact bytes with `X-Approval-Id` (a tool change: `X-Tool-Change-Id`),
  * `X-Delivery-Id` and, when a secret is set, `X-Signature-Timestamp: <Unix
  * seconds>` and `X-Signature-256: sha256=<hex HMAC-SHA256 of
  * "<timestamp>.<delivery id>.<body>">`. The timestamp is the attempt's own
@@ -279,11 +291,11 @@ function slackUrl(url: string): string {
  * error never contains the URL (a Slack webhook URL is itself a credential)
  * nor the secret.
  */
-export async function sendWebhook(target: WebhookTarget, delivery: Delivery, now = Date.now()): Promise<DeliveryResult> {
+export async function sendWebhook(target: WebhookTarget, delivery: Delivery, now = Date.now(), idHeader = "x-approval-id"): Promise<DeliveryResult> {
   const headers = new Headers({
     "content-type": "application/json",
     "user-agent": "mcp-policy-gateway-webhook",
-    "x-approval-id": delivery.approvalId,
+    [idHeader]: delivery.approvalId,
     "x-delivery-id": delivery.deliveryId,
   });
   if (target.secret) {

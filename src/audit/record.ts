@@ -15,12 +15,14 @@ export const CALL_DECISIONS = [
   "limiter_unavailable",
   "upstream_error",
   "upstream_timeout",
+  /** The server changed the tool's definition (or it is new) since it was pinned, and no operator has reviewed it (src/pins/). */
+  "definition_changed",
 ] as const;
 export const CallDecisionSchema = z.enum(CALL_DECISIONS);
 export type CallDecision = z.infer<typeof CallDecisionSchema>;
 
 /** Operators' actions, each audited with who did it. */
-export const ADMIN_ACTIONS = ["approval.approve", "approval.deny", "grant.create", "grant.revoke", "oauth.revoke", "policy.push", "counter.reset"] as const;
+export const ADMIN_ACTIONS = ["approval.approve", "approval.deny", "grant.create", "grant.revoke", "oauth.revoke", "policy.push", "counter.reset", "tool.pin", "tool.accept"] as const;
 export const AdminActionSchema = z.enum(ADMIN_ACTIONS);
 export type AdminAction = z.infer<typeof AdminActionSchema>;
 

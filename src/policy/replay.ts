@@ -123,6 +123,8 @@ const VERDICTS: Record<CallDecision, Verdict> = {
   // Upstream failures are resolved to the decision they followed (policyDecision); forwarded means allowed otherwise.
   upstream_error: "allowed",
   upstream_timeout: "allowed",
+  // Refused because the tool's definition changed since it was pinned: not the policy's decision, which let it through.
+  definition_changed: "allowed",
 };
 
 /** Decisions the gateway reaches only after the arguments fitted the tool's inputSchema (calls/judge.ts). */

@@ -61,6 +61,8 @@ export type Server = {
   timeoutMs: number;
   /** Tags of this server's tools. */
   tags: Tagger;
+  /** The catalog whose definitions pin its tools; without one, its tools are pinned on first use (src/pins/). */
+  catalog: "iterable" | undefined;
 };
 
 /** What a service binding offers (the runtime's Fetcher, named here so Node code can read this file). */
@@ -80,6 +82,7 @@ export function resolveServers(env: object, declarations: ServerDeclaration[] | 
       credentialHeader: legacy.credentialHeader,
       timeoutMs: legacy.timeoutMs,
       tags: toolTags,
+      catalog: "iterable",
     });
     return servers;
   }
@@ -96,6 +99,7 @@ export function resolveServers(env: object, declarations: ServerDeclaration[] | 
       credentialHeader: declaration.credentialHeader ?? "api-key",
       timeoutMs: declaration.timeoutMs ?? defaultTimeoutMs,
       tags: declaration.catalog === "iterable" ? toolTags : taggerOf({}),
+      catalog: declaration.catalog,
     });
   }
   return servers;

@@ -1,17 +1,21 @@
 import { Validator, type Schema } from "@cfworker/json-schema";
 import { describeProblems, type ArgumentProblem } from "./argument-problems.ts";
 import { toolTags, type Tagger } from "./catalog.ts";
+import { canonicalDefinition, definitionOf, hashText } from "../pins/definition.ts";
 
 /**
  * A tool as the upstream listed it, read leniently: a valid JSON Schema the
  * SDK's stricter Tool schema rejects must not stop the gateway from knowing
  * (and filtering) the tool. Only the name is required.
  */
-export type ListedTool = { name: string; annotations?: unknown; inputSchema?: unknown };
+export type ListedTool = { name: string; annotations?: unknown; inputSchema?: unknown; [field: string]: unknown };
 
 export type ToolInfo = {
   name: string;
   tags: ReadonlySet<string>;
+  /** SHA-256 of its pinned fields' canonical text (src/pins/definition.ts), and that text. */
+  hash: string;
+  definition: string;
   /** Undefined when the arguments fit the tool's inputSchema, else what is wrong (with and without their values). */
   validate: (args: Record<string, unknown>) => ArgumentProblem | undefined;
 };
@@ -43,7 +47,8 @@ export function annotationsOf(tool: ListedTool): { readOnlyHint?: boolean; destr
 const DRAFT = "2020-12";
 const SHORT_CIRCUIT = true;
 
-type Entry = { info: ToolInfo; recordedAt: number };
+/** `raw`: the tool as listed, serialised: a tool listed again the same reuses its hash and compiled validator. */
+type Entry = { info: ToolInfo; raw: string; recordedAt: number };
 
 /**
  * The upstream's tools as it last advertised them in `tools/list`: their tags
@@ -66,16 +71,41 @@ export class ToolIndex {
     this.#tags = tags;
   }
 
-  /** Records one page of a `tools/list` answer. */
-  record(tools: ListedTool[], now = Date.now()): void {
-    for (const tool of tools) this.#tools.set(tool.name, { info: describe(tool, this.#tags), recordedAt: now });
+  /** Records one page of a `tools/list` answer; what is known of each of its tools, in order. */
+  record(tools: ListedTool[], now = Date.now()): ToolInfo[] {
+    return tools.map((tool) => {
+      const raw = JSON.stringify(tool);
+      const known = this.#tools.get(tool.name);
+      const info = known?.raw === raw ? known.info : describe(tool, this.#tags);
+      this.#tools.set(tool.name, { info, raw, recordedAt: now });
+      return info;
+    });
   }
 
   /** Replaces everything with a complete list (all pages). */
-  replace(tools: ListedTool[], now = Date.now()): void {
-    this.#tools.clear();
-    this.record(tools, now);
+  replace(tools: ListedTool[], now = Date.now()): ToolInfo[] {
+    const previous = this.#tools;
+    this.#tools = new Map();
+    const infos = tools.map((tool) => {
+      const raw = JSON.stringify(tool);
+      const known = previous.get(tool.name);
+      const info = known?.raw === raw ? known.info : describe(tool, this.#tags);
+      this.#tools.set(tool.name, { info, raw, recordedAt: now });
+      return info;
+    });
     this.#listedAt = now;
+    return infos;
+  }
+
+  /** Every tool of the complete list, when it is fresh. */
+  tools(now = Date.now()): ToolInfo[] | undefined {
+    return now - this.#listedAt < this.#ttlMs ? [...this.#tools.values()].map((entry) => entry.info) : undefined;
+  }
+
+  /** Marks everything stale (the server said its tools changed): the next call lists them again. */
+  invalidate(): void {
+    this.#listedAt = Number.NEGATIVE_INFINITY;
+    for (const entry of this.#tools.values()) entry.recordedAt = Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -83,8 +113,8 @@ export class ToolIndex {
    * fetch it: workerd cancels a request that awaits a promise settled by
    * another request's I/O, so a shared fetch would hang the others.
    */
-  async load(fetchAll: () => Promise<ListedTool[]>): Promise<void> {
-    this.replace(await fetchAll());
+  async load(fetchAll: () => Promise<ListedTool[]>): Promise<ToolInfo[]> {
+    return this.replace(await fetchAll());
   }
 
   /** Every tool's name, when the complete list is fresh (undefined when it must be listed again). */
@@ -106,20 +136,28 @@ export class ToolIndex {
 const UNUSABLE_SCHEMA = "the tool's inputSchema, as the upstream advertised it, cannot be used to check the arguments";
 
 function describe(tool: ListedTool, tags: Tagger): ToolInfo {
-  let validator: Validator | undefined;
+  const definition = canonicalDefinition(definitionOf(tool));
   return {
     name: tool.name,
     tags: tags(tool.name, annotationsOf(tool)),
-    validate(args) {
+    hash: hashText(definition),
+    definition,
+    validate: validatorOf(tool.name, tool.inputSchema),
+  };
+}
+
+/** Checks arguments against an inputSchema (a listed tool's, or its pin's), compiled on first use. */
+export function validatorOf(name: string, inputSchema: unknown): ToolInfo["validate"] {
+  let validator: Validator | undefined;
+  return (args) => {
       try {
-        validator ??= new Validator((tool.inputSchema ?? { type: "object" }) as Schema, DRAFT, SHORT_CIRCUIT);
+        validator ??= new Validator((inputSchema ?? { type: "object" }) as Schema, DRAFT, SHORT_CIRCUIT);
         const result = validator.validate(args);
         return result.valid ? undefined : describeProblems(result.errors);
       } catch (error) {
         // Fail closed: arguments that cannot be checked are not forwarded.
-        console.error("tool inputSchema unusable", { tool: tool.name, error: String(error) });
+        console.error("tool inputSchema unusable", { tool: name, error: String(error) });
         return { detail: UNUSABLE_SCHEMA, valueFree: UNUSABLE_SCHEMA };
       }
-    },
   };
 }
