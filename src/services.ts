@@ -5,6 +5,7 @@ import type { Bindings } from "./env.ts";
 import { GrantStore } from "./grants/store.ts";
 import { PolicyStore } from "./policy/store.ts";
 import { PinCache } from "./pins/pin-cache.ts";
+import type { ToolPins } from "./pins/tool-pins.ts";
 import { ToolIndex } from "./tools/tool-index.ts";
 
 /** One MCP server behind the gateway, and what this isolate knows of its tools and their pins. */
@@ -19,6 +20,8 @@ export type Services = {
   servers: Map<string, ServerRuntime>;
   /** Batches audit records per isolate on their way to the grants' objects. */
   audit: AuditWriter;
+  /** Each server's ToolPins object (src/pins/). */
+  pinObjects: DurableObjectNamespace<ToolPins>;
 };
 
 /** The upstream's tool list is refetched at most this often when no agent lists tools. */
@@ -37,6 +40,7 @@ export function servicesFor(env: Bindings): Services {
       grants: new GrantStore(env.GRANTS, config.cacheTtlMs),
       servers: new Map([...config.servers].map(([name, server]) => [name, { server, tools: new ToolIndex(TOOL_LIST_TTL_MS, server.tags), pins: new PinCache(server) }])),
       audit: new AuditWriter(env.GRANT_OBJECT),
+      pinObjects: env.TOOL_PINS,
     };
     perEnv.set(env, services);
   }

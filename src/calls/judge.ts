@@ -9,6 +9,8 @@ import type { ToolInfo } from "../tools/tool-index.ts";
 import { MAX_TOOL_NAME_LENGTH } from "../tools/tool-name.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { refusalResponse, unknownToolResponse, type Refusal } from "./refusal.ts";
+import type { PinReporter } from "../pins/reporter.ts";
+import { checkPin } from "./pin-check.ts";
 import { fetchToolList } from "./tool-list.ts";
 
 export type ToolCallRequest = CallToolRequest & { jsonrpc: "2.0"; id: string | number };
@@ -46,6 +48,8 @@ export type Judgement = {
   upstreamHeaders: Headers;
   /** The request's protocol revision: the gateway's own answers must be valid for it. */
   revision: string | undefined;
+  /** Shows a tool list the gateway fetched itself to the server's pins. */
+  report?: PinReporter | undefined;
 };
 
 /**
@@ -69,8 +73,11 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
   // The server's section of the policy, when it has one, decides its calls; its rules are pointed to where they are written.
   const applied = policyForServer(policy.policy, judgement.server.server.name);
   const decision = inDocument(decide(applied.policy, { name, args, tags: tool?.tags ?? judgement.server.server.tags(name) }), applied.pointerBase);
-  const refusal = refusalFor(decision, tool, args);
   const unknown = decision.decision === "hidden" || tool === undefined;
+  const pins = unknown ? undefined : await checkPin(services, judgement.server, applied.policy.pinning, tool);
+  const pinned: RefusalCore | undefined =
+    pins?.problem === undefined ? undefined : { decision: "definition_changed", rule: `${applied.pointerBase}/pinning`, reason: pins.problem, recordedReason: pins.problem };
+  const refusal = (applied.policy.pinning === "enforce" ? pinned : undefined) ?? refusalFor(decision, pins?.validate, args);
   const allowed: CallDecision = decision.decision === "approve" ? "approval_required" : "allow";
   const keepsValues = applied.policy.audit.arguments === "full";
   const outcome: Outcome = {
@@ -92,7 +99,7 @@ export async function judgeToolCall(judgement: Judgement): Promise<Verdict> {
 /** A refusal's reason for the agent, and for the record when argument values are not kept. */
 type RefusalCore = Pick<Refusal, "decision" | "rule" | "reason"> & { recordedReason: string };
 
-function refusalFor(decision: Decision, tool: ToolInfo | undefined, args: Record<string, unknown>): RefusalCore | undefined {
+function refusalFor(decision: Decision, validate: ToolInfo["validate"] | undefined, args: Record<string, unknown>): RefusalCore | undefined {
   switch (decision.decision) {
     case "deny":
     case "invalid_arguments":
@@ -103,7 +110,7 @@ function refusalFor(decision: Decision, tool: ToolInfo | undefined, args: Record
     case "allow":
     case "approve": {
       // Arguments are checked before a human is asked to approve them.
-      const problem = tool?.validate(args);
+      const problem = validate?.(args);
       return problem === undefined ? undefined : { decision: "invalid_arguments", rule: decision.rule, reason: problem.detail, recordedReason: problem.valueFree };
     }
   }
@@ -124,7 +131,7 @@ function overlongName(id: ToolCallRequest["id"]): Verdict {
  * behalf, once for all calls waiting), so a tool's schema and annotations are
  * never older than the index's TTL.
  */
-async function knownTool({ services, server, request, upstreamHeaders }: Judgement): Promise<ToolInfo | undefined> {
+async function knownTool({ services, server, request, upstreamHeaders, report }: Judgement): Promise<ToolInfo | undefined> {
   const name = request.params.name;
   const known = server.tools.lookup(name);
   if (known.fresh) return known.tool;
@@ -132,6 +139,6 @@ async function knownTool({ services, server, request, upstreamHeaders }: Judgeme
   const protocolMeta = meta
     ? Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith("io.modelcontextprotocol/")))
     : undefined;
-  await server.tools.load(() => fetchToolList(server.server, services.config, upstreamHeaders, protocolMeta));
+  report?.(await server.tools.load(() => fetchToolList(server.server, services.config, upstreamHeaders, protocolMeta)), true);
   return server.tools.lookup(name).tool;
 }

@@ -6,7 +6,7 @@ export const DECISION_META_KEY = "mcp-policy-gateway/decision";
 
 /** Why the gateway answered a `tools/call` itself instead of forwarding it. */
 export type Refusal = {
-  decision: "deny" | "approval_required" | "approval_limit" | "invalid_arguments" | "rate_limited" | "limiter_unavailable";
+  decision: "deny" | "approval_required" | "approval_limit" | "invalid_arguments" | "rate_limited" | "limiter_unavailable" | "definition_changed";
   tool: string;
   /** JSON pointer into the policy; "" when there is no usable policy. */
   rule: string;
@@ -27,6 +27,7 @@ const HEADLINES: Record<Refusal["decision"], string> = {
   invalid_arguments: "was refused: its arguments are invalid",
   rate_limited: "was refused: a rate limit is exhausted",
   limiter_unavailable: "was refused: its rate limits could not be checked",
+  definition_changed: "was refused until an operator reviews the tool",
 };
 
 /**

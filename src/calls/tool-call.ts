@@ -11,6 +11,7 @@ import { policyForServer } from "../policy/for-server.ts";
 import { relay } from "../mcp/relay.ts";
 import { isStateless } from "../mcp/revision.ts";
 import { provesNotRun } from "../mcp/upstream.ts";
+import { pinReporter } from "../pins/reporter.ts";
 import { holdForApproval } from "./hold.ts";
 import { judgeToolCall, type Outcome, type ToolCallRequest } from "./judge.ts";
 import { refusalResponse, type Refusal } from "./refusal.ts";
@@ -56,7 +57,7 @@ export async function forwardToolCall(c: Context<AppEnv>, request: ToolCallReque
   const otherServer = server === services.config.defaultServer.name ? undefined : server;
   const lookup = await services.policies.get(grant.policy);
   if (lookup.policy) audit.policy(lookup.policy.name, lookup.policy.version, policyForServer(lookup.policy.policy, server).policy.audit.arguments === "full");
-  const verdict = await judgeToolCall({ services, server: c.var.server, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision });
+  const verdict = await judgeToolCall({ services, server: c.var.server, grant, policy: lookup.policy, policyProblem: lookup.problem, request, upstreamHeaders: context.headers, revision, report: pinReporter(c, c.var.server) });
   const log = (outcome: CallOutcome) => audit.decided(outcome);
   if (verdict.answer) {
     log(verdict.outcome);

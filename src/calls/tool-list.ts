@@ -6,10 +6,10 @@ import { readListedTools, type ListedTool, type ToolIndex } from "../tools/tool-
 import { eventData, isEventStream } from "../mcp/sse.ts";
 import { sendUpstream } from "../mcp/upstream.ts";
 import type { Server } from "../servers/registry.ts";
+import type { ToolFilter } from "../servers/visibility.ts";
+import type { PinReporter } from "../pins/reporter.ts";
 import { isObject, parseJson } from "../json.ts";
 
-/** Decides whether `tools/list` shows a tool. */
-export type ToolFilter = (tool: ListedTool) => boolean;
 
 /** Which answers to filter: the one to a known `tools/list` request, or any that carries a tool list. */
 export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
@@ -20,13 +20,15 @@ export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
  * this agent see; other messages are left alone (undefined). `"any"` serves
  * replayed streams (GET with Last-Event-ID), where an answer arrives without
  * its request. Every page that passes through also refreshes the isolate's
- * tool index (all tools, before filtering), which calls are validated against.
+ * tool index (all tools, before filtering), which calls are validated
+ * against, and is shown to the server's pins (`report`), which learn from it
+ * of changed and new tools.
  *
  * Fail closed: tools are filtered by name whatever else the answer holds
  * (a schema the SDK would reject changes nothing), and an answer whose tool
  * list cannot be read becomes an error instead of reaching the agent unfiltered.
  */
-export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: ToolIndex): (data: string) => string | undefined {
+export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: ToolIndex, report?: PinReporter): (data: string) => string | undefined {
   return (data) => {
     if (answer === "any" && !data.includes('"tools"')) return undefined;
     const message = parseJson(data);
@@ -37,9 +39,10 @@ export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: 
       const id = (message.id ?? null) as RequestId | null;
       return JSON.stringify(jsonRpcError(id, GatewayErrorCode.UpstreamError, "Upstream error: its tools/list answer has no readable list of tools, so none is shown"));
     }
-    if (answer !== "any" && answer.isFirstPage && message.result.nextCursor === undefined) index.replace(tools);
-    else index.record(tools);
-    return JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter(filter) } });
+    const complete = answer !== "any" && answer.isFirstPage && message.result.nextCursor === undefined;
+    const infos = complete ? index.replace(tools) : index.record(tools);
+    report?.(infos, complete);
+    return JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter((_, i) => filter(infos[i]!)) } });
   };
 }
 

@@ -13,6 +13,7 @@ import { toolListRewriter, type ListAnswer } from "../calls/tool-list.ts";
 import { agentRequest, relay } from "./relay.ts";
 import { answerMerged, deleteMerged, streamMerged } from "../servers/merged.ts";
 import { toolVisibility } from "../servers/visibility.ts";
+import { pinReporter } from "../pins/reporter.ts";
 import { CLIENT_CAPABILITIES_META_KEY, declaresUrlElicitation, isStateless, requestRevision } from "./revision.ts";
 
 /**
@@ -79,7 +80,7 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
 /** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
 async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
   const { services, grant, server } = c.var;
-  return toolListRewriter(answer, await toolVisibility(services, grant, server), server.tools);
+  return toolListRewriter(answer, await toolVisibility(services, grant, server), server.tools, pinReporter(c, server));
 }
 
 /** DELETE /mcp: the client ends its session. */

@@ -74,12 +74,14 @@ export class PinCache {
   /**
    * Reports what a tool list showed that the pins do not hold (a change, a
    * new tool, or, before the server's first complete list, every tool to
-   * pin), once per tool and definition; undefined when there is nothing new
-   * to tell. The report answers with the pins as they then are.
+   * pin), once per tool and definition; nothing when there is nothing new
+   * to tell. The report answers with the pins as they then are. Never
+   * throws: a report that fails is made again by the next list.
    */
-  report(namespace: DurableObjectNamespace<ToolPins>, tools: PinnedTool[], complete: boolean, reviewUrl: string): Promise<void> | undefined {
+  async report(namespace: DurableObjectNamespace<ToolPins>, tools: PinnedTool[], complete: boolean, reviewUrl: string): Promise<void> {
+    if (!this.#cached) await this.view(namespace);
     const cached = this.#cached;
-    if (!cached) return undefined;
+    if (!cached) return;
     const view = viewOf(cached);
     const observed: ObservedTool[] = [];
     const matching: string[] = [];
@@ -93,16 +95,15 @@ export class PinCache {
       }
     }
     const seeds = !cached.seeded && complete;
-    if (observed.length === 0 && matching.length === 0 && !seeds) return undefined;
+    if (observed.length === 0 && matching.length === 0 && !seeds) return;
     const observation: Observation = { server: this.#server.name, tools: observed, matching, complete, reviewUrl };
-    return this.#object(namespace)
-      .observe(observation, this.#server.catalog)
-      .then((snapshot) => this.#apply(snapshot, Date.now()))
-      .catch((error: unknown) => {
-        // Told again by the next list that shows them.
-        for (const tool of observed) this.#reported.delete(tool.name);
-        console.error("tool pinning: report failed", { server: this.#server.name, error: String(error) });
-      });
+    try {
+      this.#apply(await this.#object(namespace).observe(observation, this.#server.catalog), Date.now());
+    } catch (error) {
+      // Told again by the next list that shows them.
+      for (const tool of observed) this.#reported.delete(tool.name);
+      console.error("tool pinning: report failed", { server: this.#server.name, error: String(error) });
+    }
   }
 
   /** A tool's pin with its definition (what its calls are validated against when it changed under "monitor"), cached per hash. */

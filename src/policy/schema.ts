@@ -109,6 +109,13 @@ const policyBody = {
   default: z.enum(["allow", "deny"]),
   /** "monitor": decide and log everything, but forward anyway. */
   mode: z.enum(["enforce", "monitor"]).default("enforce"),
+  /**
+   * Tool-definition pinning (src/pins/): "enforce" hides and refuses a tool
+   * whose definition differs from its pin (or that has none) until an
+   * operator accepts it; "monitor" lets it through and records the change;
+   * "off" ignores pins.
+   */
+  pinning: z.enum(["enforce", "monitor", "off"]).default("enforce"),
   /** Removed from tools/list and refused at call time; `"*"` hides every tool. */
   hide: z.array(ToolPatternSchema).default([]),
   all_tools: z.strictObject({ limits: z.array(LimitSchema).default([]) }).default({ limits: [] }),

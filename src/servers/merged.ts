@@ -23,6 +23,7 @@ import { mergeCursor, readMergedCursor } from "./merged-cursor.ts";
 import { unwrapMergedSession, wrapMergedSession, type MergedSessions } from "./merged-session.ts";
 import { mergedName, originalName, splitMergedName } from "./names.ts";
 import { toolVisibility } from "./visibility.ts";
+import { pinReporter } from "../pins/reporter.ts";
 
 /**
  * `/mcp` for a grant that reaches several servers: one MCP server made of
@@ -232,10 +233,11 @@ class MergedRequest {
     if (kind === "tools") {
       const tools = readListedTools(result.tools);
       if (!tools) return undefined;
-      if (first && result.nextCursor === undefined) runtime.tools.replace(tools);
-      else runtime.tools.record(tools);
+      const complete = first && result.nextCursor === undefined;
+      const infos = complete ? runtime.tools.replace(tools) : runtime.tools.record(tools);
+      pinReporter(this.#c, runtime)(infos, complete);
       const visible = await toolVisibility(this.#c.var.services, this.#c.var.grant, runtime);
-      return Promise.all(tools.filter(visible).map(async (tool: ListedTool) => ({ ...tool, name: await mergedName(name, tool.name) })));
+      return Promise.all(tools.filter((_, i) => visible(infos[i]!)).map(async (tool: ListedTool) => ({ ...tool, name: await mergedName(name, tool.name) })));
     }
     const list = result[kind];
     if (!Array.isArray(list) || !list.every((item) => isObject(item) && typeof item.name === "string")) return undefined;
@@ -257,7 +259,7 @@ class MergedRequest {
     const original = await originalName(runtime.server.name, call.params.name, rest, async () => {
       const fresh = runtime.tools.names();
       if (fresh) return fresh;
-      await runtime.tools.load(() => fetchToolList(runtime.server, c.var.services.config, headers, undefined));
+      pinReporter(c, runtime)(await runtime.tools.load(() => fetchToolList(runtime.server, c.var.services.config, headers, undefined)), true);
       return runtime.tools.names() ?? [];
     });
     if (original === undefined) return unknown();

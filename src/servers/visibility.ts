@@ -2,11 +2,25 @@ import type { GrantRecord } from "../grants/grant.ts";
 import { isListed } from "../policy/evaluate.ts";
 import { policyForServer } from "../policy/for-server.ts";
 import type { ServerRuntime, Services } from "../services.ts";
-import { annotationsOf, type ListedTool } from "../tools/tool-index.ts";
+import type { ToolInfo } from "../tools/tool-index.ts";
 
-/** Whether `tools/list` shows a tool of this server to this grant: by the policy's section for the server, and nothing without a usable policy. */
-export async function toolVisibility(services: Services, grant: GrantRecord, runtime: ServerRuntime): Promise<(tool: ListedTool) => boolean> {
+/** Whether `tools/list` shows a tool (as the tool index describes it: its tags and definition hash). */
+export type ToolFilter = (tool: ToolInfo) => boolean;
+
+/**
+ * Whether `tools/list` shows a tool of this server to this grant: by the
+ * policy's section for the server, and nothing without a usable policy;
+ * under `"pinning": "enforce"` (the default) only tools whose definition is
+ * the one pinned (or, before the server's first complete list, any: they are
+ * pinned as first seen). Pins that cannot be read show nothing.
+ */
+export async function toolVisibility(services: Services, grant: GrantRecord, runtime: ServerRuntime): Promise<ToolFilter> {
   const { policy } = await services.policies.get(grant.policy);
   const applied = policy ? policyForServer(policy.policy, runtime.server.name).policy : undefined;
-  return (tool) => isListed(applied, tool.name, runtime.server.tags(tool.name, annotationsOf(tool)));
+  if (applied?.pinning !== "enforce") return (tool) => isListed(applied, tool.name, tool.tags);
+  const pins = await runtime.pins.view(services.pinObjects);
+  return (tool) => {
+    const state = pins.state(tool);
+    return (state === "pinned" || state === "first_use") && isListed(applied, tool.name, tool.tags);
+  };
 }
