@@ -124,7 +124,7 @@ export class PinCache {
   }
 
   #object(namespace: DurableObjectNamespace<ToolPins>): ToolPinsRpc {
-    return toolPinsOf(namespace, this.#server.name);
+    return toolPinsOf(namespace, this.#server);
   }
 }
 

@@ -76,7 +76,12 @@ export class PinService {
     return outcome;
   }
 
+  /** A declared server's pins object itself (tests plant observations through it). */
+  object(name: string): ToolPinsRpc {
+    return this.#object(this.server(name));
+  }
+
   #object(server: Server): ToolPinsRpc {
-    return toolPinsOf(this.#env.TOOL_PINS, server.name);
+    return toolPinsOf(this.#env.TOOL_PINS, server);
   }
 }

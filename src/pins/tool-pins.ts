@@ -3,6 +3,7 @@ import { adminRecord } from "../admin/manage/admin-record.ts";
 import { sendWebhook, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_OUTBOX_SCHEMA, WebhookOutbox, webhookTarget, type Delivery, type WebhookTarget } from "../approval-index/webhook.ts";
 import { AuditWriter } from "../audit/writer.ts";
 import { GLOBAL_OBJECT } from "../limits/limiter.ts";
+import type { Server } from "../servers/registry.ts";
 import { changePayload, changeKey } from "./announce.ts";
 import { catalogDefinitions } from "./catalog-pins.ts";
 import { canonicalDefinition, hashText, type ToolDefinition } from "./definition.ts";
@@ -26,9 +27,9 @@ import type {
  */
 export type ToolPinsRpc = Pick<ToolPins, "snapshot" | "version" | "observe" | "changes" | "change" | "pins" | "pin" | "accept">;
 
-/** One server's pins object. */
-export function toolPinsOf(namespace: DurableObjectNamespace<ToolPins>, server: string): ToolPinsRpc {
-  return namespace.getByName(server) as unknown as ToolPinsRpc;
+/** One server's pins object: named by the server's name and where it is reached (`Server.pinKey`). */
+export function toolPinsOf(namespace: DurableObjectNamespace<ToolPins>, server: Pick<Server, "pinKey">): ToolPinsRpc {
+  return namespace.getByName(server.pinKey) as unknown as ToolPinsRpc;
 }
 
 /** A definition whose canonical text is larger than this is not kept: such a tool can be neither pinned nor accepted. */
@@ -51,7 +52,7 @@ type PinRow = { name: string; hash: string; definition: string; source: PinSourc
 type ChangeRow = { name: string; kind: ChangeKind; hash: string; definition: string | null; bytes: number; first_seen: number; last_seen: number };
 
 /**
- * One Durable Object per MCP server (`getByName(<server name>)`): the pins
+ * One Durable Object per MCP server (`toolPinsOf`: its name and where it is reached): the pins
  * of its tools and the changes awaiting an operator's review. Every isolate
  * reads the pins (a snapshot of names and hashes, cached briefly) and judges
  * each listed tool against them itself; what it finds differing it reports

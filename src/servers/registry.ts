@@ -63,6 +63,13 @@ export type Server = {
   tags: Tagger;
   /** The catalog whose definitions pin its tools; without one, its tools are pinned on first use (src/pins/). */
   catalog: "iterable" | undefined;
+  /**
+   * Whose pins these are: the server's name and where it is reached (its
+   * binding, or its URL without query), so an operator who points a name at
+   * another server starts from that server's first use, not from pins of a
+   * server it no longer is.
+   */
+  pinKey: string;
 };
 
 /** What a service binding offers (the runtime's Fetcher, named here so Node code can read this file). */
@@ -75,14 +82,17 @@ export function resolveServers(env: object, declarations: ServerDeclaration[] | 
   const vars = env as Record<string, unknown>;
   const servers = new Map<string, Server>();
   if (declarations === undefined) {
+    const upstream = upstreamOf(legacy.url === "" ? undefined : legacy.url, legacy.url === "" ? (vars.UPSTREAM as ServiceBinding | undefined) : undefined, "UPSTREAM");
     servers.set(legacy.name, {
       name: legacy.name,
-      upstream: upstreamOf(legacy.url === "" ? undefined : legacy.url, legacy.url === "" ? (vars.UPSTREAM as ServiceBinding | undefined) : undefined, "UPSTREAM"),
+      upstream,
       credential: legacy.credential === undefined ? undefined : { header: legacy.credentialHeader, value: legacy.credential },
       credentialHeader: legacy.credentialHeader,
       timeoutMs: legacy.timeoutMs,
       tags: toolTags,
-      catalog: "iterable",
+      // The UPSTREAM binding is the Iterable Worker (upstreams/iterable); a URL may be any server.
+      catalog: upstream.via === "binding" ? "iterable" : undefined,
+      pinKey: pinKeyOf(legacy.name, upstream, "UPSTREAM"),
     });
     return servers;
   }
@@ -92,17 +102,23 @@ export function resolveServers(env: object, declarations: ServerDeclaration[] | 
       throw new Error(`invalid gateway configuration: server ${declaration.name}: its credential secret ${declaration.credentialSecret} is not set (wrangler secret put ${declaration.credentialSecret})`);
     }
     const binding = declaration.binding === undefined ? undefined : (vars[declaration.binding] as ServiceBinding | undefined);
+    const upstream = upstreamOf(declaration.url, binding, declaration.binding, declaration.name);
     servers.set(declaration.name, {
       name: declaration.name,
-      upstream: upstreamOf(declaration.url, binding, declaration.binding, declaration.name),
+      upstream,
       credential: declaration.credentialHeader && typeof value === "string" ? { header: declaration.credentialHeader, value } : undefined,
       credentialHeader: declaration.credentialHeader ?? "api-key",
       timeoutMs: declaration.timeoutMs ?? defaultTimeoutMs,
       tags: declaration.catalog === "iterable" ? toolTags : taggerOf({}),
       catalog: declaration.catalog,
+      pinKey: pinKeyOf(declaration.name, upstream, declaration.binding),
     });
   }
   return servers;
+}
+
+function pinKeyOf(name: string, upstream: Upstream, binding: string | undefined): string {
+  return `${name} ${upstream.via === "binding" ? `binding:${binding}` : `${upstream.url.origin}${upstream.url.pathname}`}`;
 }
 
 function upstreamOf(url: string | undefined, binding: ServiceBinding | undefined, bindingName: string | undefined, server?: string): Upstream {
