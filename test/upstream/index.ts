@@ -7,9 +7,10 @@
  *                   resources and subscriptions, annotations, prompts
  *   /__log?tag=T    GET: what the upstream received under `x-sandbox-tag: T`; DELETE: clear it
  *   /__calls?tag=T  GET: every tools/call received under T, counted per tool, and unparseable bodies; DELETE: clear it
+ *   /__tools/send_report/change  POST: the features server serves send_report's changed definition; DELETE: the original
  *
  * Both MCP paths speak the 2025 revisions (sessionful) and 2026-07-28 (stateless).
- * Every request except /__log and /__calls is logged and counted first, then `?delayMs=N` is honoured, then
+ * Every request except /__log, /__calls and /__tools is logged and counted first, then `?delayMs=N` is honoured, then
  * the `Api-Key` check (only when SANDBOX_API_KEY is set), then `x-sandbox-fail-call`
  * (fail.ts), then `x-sandbox-tools-list-bytes` (big-list.ts), then the MCP endpoint.
  * On /mcp, `x-sandbox-page-size` (paged-list.ts) comes before the endpoint too.
@@ -17,13 +18,14 @@
 import { answerBigToolListIfAsked } from "./big-list.ts";
 import { rejectWithoutApiKey } from "./credential.ts";
 import { type DualEraEndpoint, createDualEraEndpoint } from "./dual-era-endpoint.ts";
-import { buildFeaturesServer } from "./features-server.ts";
+import { buildFeaturesServer, sendReport } from "./features-server.ts";
 import { buildIterableServer } from "./iterable-server.ts";
 import { RequestLog, handleLogRequest } from "./request-log.ts";
 import { CallCounts, handleCallCountsRequest } from "./call-counts.ts";
 import { failIfAsked } from "./fail.ts";
 import { answerPagedToolListIfAsked } from "./paged-list.ts";
 import { stallIfAsked } from "./stall.ts";
+import { handleToolChangeRequest, isToolChangeRequest } from "./tool-changes.ts";
 
 export interface SandboxEnv {
   /** When set, /mcp and /features/mcp require `Api-Key: <this value>`. */
@@ -42,6 +44,9 @@ const features: DualEraEndpoint = createDualEraEndpoint((context) =>
   buildFeaturesServer(context, { publishResourceUpdated: (uri) => features.notify.resourceUpdated(uri) }),
 );
 
+/** Tools whose definition a test can change (`/__tools/<name>/change`): the features server's. */
+const CHANGEABLE_TOOLS = new Map([[sendReport.name, sendReport]]);
+
 const ENDPOINTS: ReadonlyMap<string, DualEraEndpoint> = new Map([
   ["/mcp", iterable],
   ["/features/mcp", features],
@@ -52,6 +57,7 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/__log") return handleLogRequest(requestLog, request);
     if (url.pathname === "/__calls") return handleCallCountsRequest(callCounts, request);
+    if (isToolChangeRequest(url)) return handleToolChangeRequest(CHANGEABLE_TOOLS, request, () => features.notify.toolsChanged());
 
     await requestLog.record(request);
     await callCounts.record(request);
