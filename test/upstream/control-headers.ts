@@ -5,4 +5,4 @@
  * upstream, so whatever runs it in front of these upstreams lists them in
  * FORWARD_HEADERS (vitest.config.ts, scripts/start.ts).
  */
-export const SANDBOX_CONTROL_HEADERS = ["x-sandbox-tag", "x-sandbox-tools-list-bytes", "x-sandbox-fail-call", "x-sandbox-delay-ms", "x-fault", "x-fault-method", "x-sandbox-page-size"];
+export const SANDBOX_CONTROL_HEADERS = ["x-sandbox-tag", "x-sandbox-tools-list-bytes", "x-sandbox-fail-call", "x-sandbox-delay-ms", "x-fault", "x-fault-method", "x-sandbox-page-size", "x-sandbox-tool-variant"];

@@ -24,6 +24,7 @@ import { RequestLog, handleLogRequest } from "./request-log.ts";
 import { CallCounts, handleCallCountsRequest } from "./call-counts.ts";
 import { failIfAsked } from "./fail.ts";
 import { answerPagedToolListIfAsked } from "./paged-list.ts";
+import { answerToolVariantIfAsked } from "./tool-variants.ts";
 import { stallIfAsked } from "./stall.ts";
 import { handleToolChangeRequest, isToolChangeRequest } from "./tool-changes.ts";
 
@@ -69,7 +70,7 @@ export default {
       rejectWithoutApiKey(request, env.SANDBOX_API_KEY) ??
       (await failIfAsked(request)) ??
       (await answerBigToolListIfAsked(request)) ??
-      (url.pathname === "/mcp" ? await answerPagedToolListIfAsked(request) : undefined) ??
+      (url.pathname === "/mcp" ? ((await answerToolVariantIfAsked(request)) ?? (await answerPagedToolListIfAsked(request))) : undefined) ??
       endpoint.fetch(request)
     );
   },
