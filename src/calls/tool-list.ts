@@ -30,6 +30,8 @@ export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
  */
 export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: ToolIndex, report?: PinReporter): (data: string) => string | undefined {
   return (data) => {
+    // The server says its tools changed: the next call lists them again (and its pins judge them).
+    if (data.includes("notifications/tools/list_changed")) index.invalidate();
     if (answer === "any" && !data.includes('"tools"')) return undefined;
     const message = parseJson(data);
     if (!isObject(message) || !isObject(message.result)) return undefined;

@@ -2,7 +2,7 @@ import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ErrorCode } from "./jsonrpc.ts";
 import { GatewayErrorCode, jsonRpcError } from "../errors.ts";
 import { isObject, parseJson } from "../json.ts";
-import { relayEventStream } from "./event-stream.ts";
+import { relayEventStream, type EventStreamOptions } from "./event-stream.ts";
 import { JsonRpcScanner, type MessageSummary } from "./json-scan.ts";
 import { isEventStream, serializeEvent } from "./sse.ts";
 
@@ -25,6 +25,8 @@ export type AnswerOptions = {
   onNotRun?: (() => void) | undefined;
   /** Rewrites a message before the agent sees it (tool lists); undefined leaves it alone. */
   rewrite?: ((data: string) => string | undefined) | undefined;
+  /** GET streams: messages of the gateway's own to add while the stream is open (event-stream.ts). */
+  watch?: EventStreamOptions["watch"];
   /** Called once, when the upstream's answer is known: its HTTP status, and whether it failed (no usable answer). */
   onSettled?: ((upstream: { status: number; failure: "error" | "timeout" | undefined }) => void) | undefined;
 };
@@ -69,7 +71,7 @@ async function relayUnaddressed(response: Response, options: AnswerOptions): Pro
   const { status } = response;
   if (status < 300) {
     if (!isEventStream(response.headers) || !response.body) return response;
-    const body = relayEventStream(response.body, { keepAliveMs: options.keepAliveMs, rewrite: options.rewrite });
+    const body = relayEventStream(response.body, { keepAliveMs: options.keepAliveMs, rewrite: options.rewrite, watch: options.watch });
     return new Response(body, { status, headers: streamHeaders(response.headers) });
   }
   const text = await readText(response, 64 * 1024).catch(() => "");

@@ -13,6 +13,12 @@ export type EventStreamOptions = {
    * where events may still be added: what it returns is sent last.
    */
   onEnd?: ((broken: boolean) => string) | undefined;
+  /**
+   * Asked every `everyMs` while the stream is open: a message of the
+   * gateway's own to add between events (a tools/list_changed notice), or
+   * undefined. A failing or slow check adds nothing.
+   */
+  watch?: { everyMs: number; check: () => Promise<string | undefined> } | undefined;
 };
 
 const KEEP_ALIVE = ": keep-alive\n\n";
@@ -86,9 +92,31 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
     }, ms);
   };
 
+  // Messages of the gateway's own wait for the next boundary between events, like keep-alives.
+  let watchTimer: number | null = null;
+  const ownEvents: string[] = [];
+  const flushOwn = () => {
+    if (finished || ownEvents.length === 0 || !parser.atBoundary || heldRaw.length > 0) return;
+    output.enqueue(encoder.encode(ownEvents.splice(0).join("")));
+    lastActivity = Date.now();
+  };
+  const watchAfter = (ms: number) => {
+    const { watch } = options;
+    if (!watch) return;
+    watchTimer = setTimeout(async () => {
+      if (finished) return;
+      const message = await watch.check().catch(() => undefined);
+      if (finished) return;
+      if (message !== undefined && ownEvents.length < 8) ownEvents.push(serializeEvent({ data: message }));
+      flushOwn();
+      watchAfter(watch.everyMs);
+    }, ms);
+  };
+
   const finish = (broken: boolean) => {
     finished = true;
     clearTimeout(timer);
+    clearTimeout(watchTimer);
     // An unterminated last event is passed on as it came; the gateway's own events follow a blank line.
     const pending = heldRaw.join("");
     const closing = options.onEnd?.(broken) ?? "";
@@ -103,6 +131,8 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
       start(controller) {
         output = controller;
         waitQuiet(options.keepAliveMs);
+        // The first check at once: it sets where the watch starts.
+        watchAfter(0);
       },
       async pull(controller) {
         // Until something can be handed on: a held event may need several chunks.
@@ -125,6 +155,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
           if (!rewrite) {
             controller.enqueue(chunk.value);
             parser.feed(text);
+            flushOwn();
             return;
           }
           chunkText = text;
@@ -133,6 +164,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
           if (chunkFrom < text.length) heldRaw.push(text.slice(chunkFrom));
           if (out.length > 0) {
             controller.enqueue(encoder.encode(out.splice(0).join("")));
+            flushOwn();
             return;
           }
         }
@@ -140,6 +172,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
       cancel(reason) {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(watchTimer);
         return reader.cancel(reason);
       },
     },

@@ -14,6 +14,7 @@ import { agentRequest, relay } from "./relay.ts";
 import { answerMerged, deleteMerged, streamMerged } from "../servers/merged.ts";
 import { toolVisibility } from "../servers/visibility.ts";
 import { pinReporter } from "../pins/reporter.ts";
+import { pinWatch } from "../pins/watch.ts";
 import { CLIENT_CAPABILITIES_META_KEY, declaresUrlElicitation, isStateless, requestRevision } from "./revision.ts";
 
 /**
@@ -74,7 +75,8 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
   if (c.var.merged) return streamMerged(c);
   const { config } = c.var.services;
   const response = await relay(c, { method: "GET", headers: (await agentRequest(c)).headers });
-  return relayAnswer(response, { ids: [], timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite: await toolListFilter(c, "any") });
+  const rewrite = await toolListFilter(c, "any");
+  return relayAnswer(response, { ids: [], timeoutMs: c.var.server.server.timeoutMs, keepAliveMs: config.sseKeepAliveMs, rewrite, watch: pinWatch(c.var.services, c.var.server) });
 }
 
 /** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */

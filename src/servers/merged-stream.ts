@@ -1,4 +1,5 @@
 import { isObject, parseJson } from "../json.ts";
+import type { EventStreamOptions } from "../mcp/event-stream.ts";
 import { serializeEvent, SseParser } from "../mcp/sse.ts";
 
 /** A notification larger than this is no notification: it is dropped, with a log line. */
@@ -15,13 +16,16 @@ export type StreamSource = { server: string; body: ReadableStream<Uint8Array> };
  * streams. The stream ends when every server's has; the agent leaving
  * cancels them all.
  */
-export function mergeStreams(sources: StreamSource[], keepAliveMs: number): ReadableStream<Uint8Array> {
+export function mergeStreams(sources: StreamSource[], keepAliveMs: number, watch?: EventStreamOptions["watch"]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const readers = sources.map((source) => ({ server: source.server, reader: source.body.getReader() }));
   const cancelAll = () => {
     for (const { reader } of readers) void reader.cancel().catch(() => undefined);
   };
   let timer: ReturnType<typeof setInterval> | null = null;
+  // The gateway's own messages (pins changed the tools shown), asked for as on one server's stream.
+  let watchTimer: ReturnType<typeof setTimeout> | null = null;
+  let closed = false;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       let open = readers.length;
@@ -33,9 +37,21 @@ export function mergeStreams(sources: StreamSource[], keepAliveMs: number): Read
         }
       };
       timer = setInterval(() => send(": keep-alive\n\n"), keepAliveMs);
+      const watchAfter = (ms: number) => {
+        if (!watch) return;
+        watchTimer = setTimeout(async () => {
+          const message = await watch.check().catch(() => undefined);
+          if (closed) return;
+          if (message !== undefined) send(serializeEvent({ data: message }));
+          watchAfter(watch.everyMs);
+        }, ms);
+      };
+      watchAfter(0);
       for (const { server, reader } of readers) {
         void pump(server, reader, send).finally(() => {
           if (--open > 0) return;
+          closed = true;
+          if (watchTimer !== null) clearTimeout(watchTimer);
           if (timer !== null) clearInterval(timer);
           try {
             controller.close();
@@ -46,6 +62,8 @@ export function mergeStreams(sources: StreamSource[], keepAliveMs: number): Read
       }
     },
     cancel() {
+      closed = true;
+      if (watchTimer !== null) clearTimeout(watchTimer);
       if (timer !== null) clearInterval(timer);
       cancelAll();
     },

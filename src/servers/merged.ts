@@ -24,6 +24,7 @@ import { unwrapMergedSession, wrapMergedSession, type MergedSessions } from "./m
 import { mergedName, originalName, splitMergedName } from "./names.ts";
 import { toolVisibility } from "./visibility.ts";
 import { pinReporter } from "../pins/reporter.ts";
+import { mergedPinWatch } from "../pins/watch.ts";
 
 /**
  * `/mcp` for a grant that reaches several servers: one MCP server made of
@@ -89,7 +90,7 @@ export async function streamMerged(c: Context<AppEnv>): Promise<Response> {
   if (sources.length === 0) {
     throw new GatewayError(405, GatewayErrorCode.TransportError, "Method Not Allowed: no server of this session offers a stream", undefined, { Allow: "POST, DELETE" });
   }
-  return new Response(mergeStreams(sources, config.sseKeepAliveMs), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  return new Response(mergeStreams(sources, config.sseKeepAliveMs, mergedPinWatch(c.var.services, merged.joined())), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
 /** DELETE /mcp: the session ends at every server. */
