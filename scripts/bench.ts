@@ -317,8 +317,9 @@ async function setUpGrants() {
     "bench-limited": { version: "1", default: "deny", tools: { get_campaigns: { limits: [limit(1_000_000)] } } },
     "bench-denied": { version: "1", default: "deny", tools: { get_campaigns: { action: "deny", reason: "denied by the benchmark's policy" } } },
     "bench-load": { version: "1", default: "deny", tools: { get_campaigns: { limits: [limit(LOAD_MAX)] } } },
-    // Lists every tool, so a large list reaches the client whole, as through the floor.
-    "bench-allow-all": { version: "1", default: "allow" },
+    // Lists every tool, so a large list reaches the client whole, as through the floor: its padding
+    // tools are no tool the upstream's pins know, which "pinning": "enforce" would hide.
+    "bench-allow-all": { version: "1", default: "allow", pinning: "off" },
   };
   for (const [name, policy] of Object.entries(policies)) {
     const file = join(tmpdir(), `bench-${name}-${RUN}.json`);

@@ -236,9 +236,9 @@ class MergedRequest {
       if (!tools) return undefined;
       const complete = first && result.nextCursor === undefined;
       const infos = complete ? runtime.tools.replace(tools) : runtime.tools.record(tools);
-      pinReporter(this.#c, runtime)(infos, complete);
-      const visible = await toolVisibility(this.#c.var.services, this.#c.var.grant, runtime);
-      return Promise.all(tools.filter((_, i) => visible(infos[i]!)).map(async (tool: ListedTool) => ({ ...tool, name: await mergedName(name, tool.name) })));
+      const { show, reportsToPins } = await toolVisibility(this.#c.var.services, this.#c.var.grant, runtime);
+      if (reportsToPins) pinReporter(this.#c, runtime)(infos, complete);
+      return Promise.all(tools.filter((_, i) => show(infos[i]!)).map(async (tool: ListedTool) => ({ ...tool, name: await mergedName(name, tool.name) })));
     }
     const list = result[kind];
     if (!Array.isArray(list) || !list.every((item) => isObject(item) && typeof item.name === "string")) return undefined;

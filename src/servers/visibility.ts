@@ -7,6 +7,9 @@ import type { ToolInfo } from "../tools/tool-index.ts";
 /** Whether `tools/list` shows a tool (as the tool index describes it: its tags and definition hash). */
 export type ToolFilter = (tool: ToolInfo) => boolean;
 
+/** What a grant sees of a server's tools, and whether its lists are shown to the server's pins (not with `"pinning": "off"`). */
+export type Visibility = { show: ToolFilter; reportsToPins: boolean };
+
 /**
  * Whether `tools/list` shows a tool of this server to this grant: by the
  * policy's section for the server, and nothing without a usable policy;
@@ -14,13 +17,15 @@ export type ToolFilter = (tool: ToolInfo) => boolean;
  * the one pinned (or, before the server's first complete list, any: they are
  * pinned as first seen). Pins that cannot be read show nothing.
  */
-export async function toolVisibility(services: Services, grant: GrantRecord, runtime: ServerRuntime): Promise<ToolFilter> {
+export async function toolVisibility(services: Services, grant: GrantRecord, runtime: ServerRuntime): Promise<Visibility> {
   const { policy } = await services.policies.get(grant.policy);
   const applied = policy ? policyForServer(policy.policy, runtime.server.name).policy : undefined;
-  if (applied?.pinning !== "enforce") return (tool) => isListed(applied, tool.name, tool.tags);
+  const reportsToPins = applied !== undefined && applied.pinning !== "off";
+  if (applied?.pinning !== "enforce") return { show: (tool) => isListed(applied, tool.name, tool.tags), reportsToPins };
   const pins = await runtime.pins.view(services.pinObjects);
-  return (tool) => {
+  const show: ToolFilter = (tool) => {
     const state = pins.state(tool);
     return (state === "pinned" || state === "first_use") && isListed(applied, tool.name, tool.tags);
   };
+  return { show, reportsToPins };
 }
