@@ -4,7 +4,9 @@
 //   npm run iterable:update -- 1.10.0       that version
 //
 // It installs the version (pinned exactly), regenerates the tool snapshot
-// (test/upstream/iterable-*.json) and the catalog (policies/iterable/catalog.json;
+// (test/upstream/iterable-*.json), the pinned definitions (policies/iterable/pins.json:
+// a deployment's pins move only when an operator accepts each change, README "Tool pinning")
+// and the catalog (policies/iterable/catalog.json;
 // a tool new in this version is written unclassified, so the recommended policy
 // refuses it until someone classifies it), and prints which tools were added,
 // removed or changed: name, title, description, input and output schema,
@@ -30,6 +32,7 @@ const before = readSnapshot();
 run("npm", ["install", "--save-exact", `@iterable/mcp@${target}`]);
 run("node", ["scripts/generate-iterable.mjs"]);
 run("node", ["scripts/generate-catalog.mjs"]);
+run("node", ["scripts/generate-pins.mjs"]);
 const after = readSnapshot();
 
 console.log(`\n@iterable/mcp ${before.version} → ${after.version}`);
@@ -48,6 +51,10 @@ for (const name of added) console.log(`added    ${name}  (unclassified: refused 
 for (const name of removed) console.log(`removed  ${name}  (policies naming it now name nothing)`);
 for (const { name, fields } of changed) console.log(`changed  ${name}  (${fields.join(", ")})`);
 if (added.length > 0) console.log(`\nclassify the new tools once reviewed: node scripts/generate-catalog.mjs --classify ${added.join(",")}`);
+if (changed.length + added.length > 0) {
+  console.log(`\npolicies/iterable/pins.json now pins the new definitions; a running deployment keeps its own pins:`);
+  console.log("after deploying, review and accept each change (console Tools page, or mcp-gateway tools changes / tools accept NAME)");
+}
 console.log("then: npm test, and review git diff before committing");
 
 function readSnapshot(): Snapshot {

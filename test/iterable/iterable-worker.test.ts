@@ -2,6 +2,9 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { NON_PII_TOOLS, SEND_TOOLS } from "@iterable/mcp/dist/tool-filter.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { definitionHash, definitionOf, type ToolDefinition } from "../../src/pins/definition.ts";
+import { eventData } from "../../src/mcp/sse.ts";
+import catalogPins from "../../policies/iterable/pins.json";
 import { argumentsFor } from "./arguments.ts";
 import { clientName, closeClients, connect, fakeRequests, iterableWorker, rawPost, resultJson, REVISION, WORKER_URL } from "./iterable.ts";
 
@@ -29,6 +32,20 @@ describe("the official server over Streamable HTTP", () => {
     const { client } = await connect(await iterableWorker());
     expect((await client.listTools()).tools).toHaveLength(118);
     expect((await client.listPrompts()).prompts).toHaveLength(42);
+  });
+
+  it("lists every tool exactly as the gateway pins it from the catalog (policies/iterable/pins.json)", async () => {
+    const worker = await iterableWorker();
+    const init = await rawPost(worker, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: REVISION, capabilities: {}, clientInfo: { name: "pins-check", version: "1" } } });
+    const session = init.headers.get("mcp-session-id") ?? "";
+    await init.text();
+    const listed = await rawPost(worker, { jsonrpc: "2.0", id: 2, method: "tools/list", params: {} }, { "mcp-session-id": session });
+    const text = await listed.text();
+    const message = JSON.parse((listed.headers.get("content-type") ?? "").includes("event-stream") ? eventData(text)[0]! : text) as { result: { tools: Array<{ name: string }> } };
+    const served = new Map(message.result.tools.map((tool) => [tool.name, definitionHash(definitionOf(tool))]));
+    const pinned = new Map(catalogPins.tools.map((tool) => [tool.name, definitionHash(tool as ToolDefinition)]));
+    expect(served.size).toBe(118);
+    expect(served).toEqual(pinned);
   });
 
   it("get_lists (a read) answers the fake API's lists, fetched with the key", async () => {
