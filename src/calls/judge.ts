@@ -9,7 +9,7 @@ import type { ToolInfo } from "../tools/tool-index.ts";
 import { MAX_TOOL_NAME_LENGTH } from "../tools/tool-name.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { refusalResponse, unknownToolResponse, type Refusal } from "./refusal.ts";
-import type { PinReporter } from "../pins/reporter.ts";
+import type { PinReporter } from "../pins/types.ts";
 import { checkPin } from "./pin-check.ts";
 import { fetchToolList } from "./tool-list.ts";
 

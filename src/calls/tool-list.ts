@@ -2,12 +2,14 @@ import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { GatewayConfig } from "../config.ts";
 import { GatewayError, GatewayErrorCode, jsonRpcError, type RpcCode } from "../errors.ts";
-import { readListedTools, type ListedTool, type ToolIndex } from "../tools/tool-index.ts";
+import { readListedTools, type ListedTool, type ToolIndex, type ToolInfo } from "../tools/tool-index.ts";
+
+/** Whether `tools/list` shows a tool (as the tool index describes it: its tags and definition hash). */
+export type ToolFilter = (tool: ToolInfo) => boolean;
 import { eventData, isEventStream } from "../mcp/sse.ts";
 import { sendUpstream } from "../mcp/upstream.ts";
 import type { Server } from "../servers/registry.ts";
-import type { ToolFilter } from "../servers/visibility.ts";
-import type { PinReporter } from "../pins/reporter.ts";
+import type { PinReporter } from "../pins/types.ts";
 import { isObject, parseJson } from "../json.ts";
 
 

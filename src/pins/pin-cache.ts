@@ -1,6 +1,6 @@
 import type { Server } from "../servers/registry.ts";
 import { toolPinsOf, type ToolPins, type ToolPinsRpc } from "./tool-pins.ts";
-import type { Observation, ObservedTool, PinRecord, PinSnapshot } from "./types.ts";
+import type { Observation, ObservedTool, PinnedTool, PinRecord, PinSnapshot } from "./types.ts";
 
 /** How long an isolate judges with the pins it read: an operator's acceptance reaches every isolate within this. */
 export const PIN_TTL_MS = 10_000;
@@ -20,8 +20,6 @@ export type PinState =
   /** The pins could not be read: nothing can be told. */
   | "unknown";
 
-/** A tool as the pins judge it: its name and its definition's hash (and canonical text, to report it). */
-export type PinnedTool = { name: string; hash: string; definition: string };
 
 export type PinView = {
   state(tool: Pick<PinnedTool, "name" | "hash">): PinState;

@@ -1,10 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import type { ServerRuntime } from "../services.ts";
-import type { PinnedTool } from "./pin-cache.ts";
-
-/** Hands what a tool list showed to the server's pins, off the agent's path. */
-export type PinReporter = (tools: PinnedTool[], complete: boolean) => void;
+import type { PinReporter } from "./types.ts";
 
 /** A reporter for one request and server: the report runs after the answer (waitUntil). */
 export function pinReporter(c: Context<AppEnv>, runtime: ServerRuntime): PinReporter {

@@ -81,3 +81,9 @@ export type AcceptRequest = {
 export type AcceptOutcome =
   | { ok: true; pin: PinRecord; previous: { hash: string; source: PinSource } | null }
   | { ok: false; reason: "not_found" | "stale" | "too_large"; message: string };
+
+/** A listed tool as the pins judge it: its name and its definition's hash and canonical text. */
+export type PinnedTool = { name: string; hash: string; definition: string };
+
+/** Hands what a tool list showed to the server's pins, off the agent's path (reporter.ts). */
+export type PinReporter = (tools: PinnedTool[], complete: boolean) => void;

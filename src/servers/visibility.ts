@@ -2,10 +2,7 @@ import type { GrantRecord } from "../grants/grant.ts";
 import { isListed } from "../policy/evaluate.ts";
 import { policyForServer } from "../policy/for-server.ts";
 import type { ServerRuntime, Services } from "../services.ts";
-import type { ToolInfo } from "../tools/tool-index.ts";
-
-/** Whether `tools/list` shows a tool (as the tool index describes it: its tags and definition hash). */
-export type ToolFilter = (tool: ToolInfo) => boolean;
+import type { ToolFilter } from "../calls/tool-list.ts";
 
 /** What a grant sees of a server's tools, and whether its lists are shown to the server's pins (not with `"pinning": "off"`). */
 export type Visibility = { show: ToolFilter; reportsToPins: boolean };
