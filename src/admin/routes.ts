@@ -4,6 +4,7 @@ import { readConfig } from "../config.ts";
 import { adminApi, adminApiDocument } from "./api.ts";
 import { manageApi } from "./api-manage.ts";
 import { serversApi } from "./api-servers.ts";
+import { toolsApi } from "./api-tools.ts";
 import type { AdminEnv } from "./env.ts";
 import { adminPages } from "./pages/routes.tsx";
 
@@ -45,6 +46,6 @@ export const admin = new Hono<AdminEnv>();
 admin.use("*", adminEnabled, hostGuard);
 // Exactly this path, declared here and answered here: the API app's own Bearer check has no exemption.
 admin.get(ADMIN_API_DOCUMENT_PATH.slice("/admin".length), (c) => c.json(adminApiDocument()));
-// The grants, policies, counters and servers routes join the admin API (its Bearer check, its OpenAPI document).
-admin.route("/api", adminApi.route("/", manageApi).route("/", serversApi));
+// The grants, policies, counters, servers and tool pins routes join the admin API (its Bearer check, its OpenAPI document).
+admin.route("/api", adminApi.route("/", manageApi).route("/", serversApi).route("/", toolsApi));
 admin.route("/", adminPages);
