@@ -199,6 +199,32 @@ describe("where pins come from", () => {
   });
 });
 
+describe("operators hear of it", () => {
+  it("a change is announced once on the approval webhook, signed, with the review page's link and without the definitions", async () => {
+    const { gw, server } = pinnedGateway();
+    const agent = await agentWith(gw);
+    await listed(agent, "description:send_campaign");
+    await listed(agent, "description:send_campaign");
+    type Delivery = { headers: Record<string, string>; body: string };
+    const mine = async () => {
+      const received = (await (await fetch(new URL("__received/by-label", env.WEBHOOK_SINK_URL))).json()) as Delivery[];
+      return received.filter((delivery) => delivery.body.includes(`"server":"${server}"`));
+    };
+    const [delivery] = await eventually(async () => ((await mine()).length > 0 ? mine() : undefined), "the webhook delivery");
+    const body = JSON.parse(delivery!.body) as { type: string; change: Record<string, unknown>; reviewUrl: string; text: string };
+    expect(body).toMatchObject({ type: "tool.changed", change: { server, tool: "send_campaign", kind: "changed" }, reviewUrl: "https://gateway.test/admin/tools" });
+    expect(delivery!.body).not.toContain(INJECTED_INSTRUCTION);
+    expect(body.text).toContain("`send_campaign` on `" + server + "` is hidden and refused until an operator reviews it");
+    const headers = delivery!.headers;
+    expect(headers["x-tool-change-id"]).toBe(headers["x-delivery-id"]);
+    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(env.APPROVAL_WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const signed = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${headers["x-signature-timestamp"]}.${headers["x-delivery-id"]}.${delivery!.body}`)));
+    expect(headers["x-signature-256"]).toBe(`sha256=${[...signed].map((byte) => byte.toString(16).padStart(2, "0")).join("")}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await mine()).toHaveLength(1);
+  });
+});
+
 describe("agents learn of it", () => {
   it("an open GET stream gets notifications/tools/list_changed when a change hides a tool and when accepting restores it", async () => {
     const { gw, server, pins } = pinnedGateway();
