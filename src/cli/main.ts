@@ -17,6 +17,7 @@ const GROUPS: Record<string, () => Promise<Group>> = {
   grant: () => import("./grant-commands.ts"),
   approvals: () => import("./approval-commands.ts"),
   counters: () => import("./counter-commands.ts"),
+  tools: () => import("./tool-commands.ts"),
   audit: () => import("./audit-command.ts"),
 };
 

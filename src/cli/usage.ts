@@ -1,7 +1,7 @@
 import type { parseArgs } from "node:util";
 import type { AdminTarget } from "./admin-target.ts";
 
-export const HELP = `mcp-gateway: policies, grants, approvals, counters and the audit trail of an mcp-policy-gateway
+export const HELP = `mcp-gateway: policies, grants, approvals, counters, tool pins and the audit trail of an mcp-policy-gateway
 
 Offline, on a file:
   mcp-gateway policy validate FILE
@@ -20,6 +20,10 @@ Through the gateway's admin API, which validates and audits every change:
   mcp-gateway approvals approve|deny ID [--note TEXT]
   mcp-gateway counters show GRANT [--json]
   mcp-gateway counters reset GRANT COUNTER [--scope grant|global]
+  mcp-gateway tools changes [--server S] [--limit N] [--cursor C] [--json]
+  mcp-gateway tools show NAME [--server S] [--json]
+  mcp-gateway tools accept NAME [--server S] [--hash H] [--json]
+  mcp-gateway tools pins [--server S] [--limit N] [--cursor C] [--json]
   mcp-gateway audit [--grant ID] [--since 24h|ISO] [--until ISO] [--decision D] [--tool NAME]
                     [--server NAME] [--limit N] [--cursor C] [--json]
 
@@ -36,6 +40,11 @@ policy replay decides the grant's recorded calls (--since 30m|24h|7d|ISO, defaul
 decides that server's calls: simulate --server S decides on S (default: the
 gateway's default server; offline, the top level); replay --server S replays S's
 calls alone (default: every server's, each under its own section).
+tools changes lists, per server, the tools whose definition differs from its pin
+or that have none (hidden and refused under "pinning": "enforce") and which pinned
+fields differ; tools show prints the difference; tools accept pins the definition
+now served (--hash H: only if it is still the one shown). Without --server, show
+and accept find the server where NAME awaits review.
 
 Only when the gateway's Worker cannot be reached: KV through wrangler, which
 leaves NO audit record (--local: npm start's state, the default; --remote: the
@@ -64,6 +73,8 @@ export const OPTIONS = {
   limit: { type: "string" },
   cursor: { type: "string" },
   scope: { type: "string" },
+  /** `tools accept --hash`: the change as reviewed. */
+  hash: { type: "string" },
   /** `grant create --servers a,b`: the servers a grant reaches. */
   servers: { type: "string" },
   /** One server: `audit --server` (and simulate/replay's). */
