@@ -63,7 +63,7 @@ let document: ReturnType<typeof adminApi.getOpenAPI31Document> | undefined;
 export function adminApiDocument() {
   document ??= adminApi.getOpenAPI31Document({
     openapi: "3.1.0",
-    info: { title: "mcp-policy-gateway admin API", version: "1", description: "Approvals, grants, policies, counters and the audit trail of an mcp-policy-gateway deployment. Every route takes Authorization: Bearer <ADMIN_TOKEN>." },
+    info: { title: "mcp-policy-gateway admin API", version: "1", description: "Approvals, grants, policies, counters, servers, tool pins and the audit trail of an mcp-policy-gateway deployment. Every route takes Authorization: Bearer <ADMIN_TOKEN>." },
   });
   return document;
 }
