@@ -6,6 +6,7 @@ import { grantPath } from "./grants.tsx";
 import { Layout } from "./layout.tsx";
 import { Field, Notice, ShortTime, TableScroll, When } from "./parts.tsx";
 import { shortReason } from "./short-reason.ts";
+import { toolPath, toolsServerPath } from "./tools.tsx";
 
 const approvalPath = (id: string) => `/admin/approvals/${encodeURIComponent(id)}`;
 
@@ -62,11 +63,13 @@ function targetPath(record: AdminRecord): string | undefined {
   if (record.action === "oauth.revoke" && record.grant) return grantPath(record.grant.id);
   if (record.action === "policy.push") return `/admin/policies/${encodeURIComponent(record.target)}`;
   if (record.action === "counter.reset" && typeof record.detail.grant === "string") return `/admin/counters?grant=${encodeURIComponent(record.detail.grant)}`;
+  if (record.action === "tool.accept" && typeof record.detail.server === "string" && typeof record.detail.tool === "string") return toolPath(record.detail.server, record.detail.tool);
+  if (record.action === "tool.pin") return toolsServerPath(record.target);
   return undefined;
 }
 
 /** The reason in a few words, and the approval it concerns as a link; the record's page has the agent's whole text. */
-function Reason({ record }: { record: AuditRecord }) {
+function Reason({ record, defaultServer }: { record: AuditRecord; defaultServer: string }) {
   if (record.kind === "admin") return <>by {visible(record.by)}</>;
   return (
     <>
@@ -76,6 +79,14 @@ function Reason({ record }: { record: AuditRecord }) {
           {" "}
           <a href={approvalPath(record.approval)} class="hint">
             approval
+          </a>
+        </>
+      ) : null}
+      {record.decision === "definition_changed" ? (
+        <>
+          {" "}
+          <a href={toolPath(record.server ?? defaultServer, record.tool)} class="hint">
+            review
           </a>
         </>
       ) : null}
@@ -186,7 +197,7 @@ export function DecisionsPage({ records, cursor, filters, grants, servers, sessi
                   </td>
                   <td data-label="Grant">{record.grant ? <a href={grantPath(record.grant.id)}>{visible(record.grant.label)}</a> : <span class="hint">gateway</span>}</td>
                   <td data-label="Reason" class="reason">
-                    <Reason record={record} />
+                    <Reason record={record} defaultServer={defaultServer} />
                   </td>
                 </tr>
               ))}
@@ -244,7 +255,15 @@ export function DecisionRecordPage({ record, defaultServer, session, now = Date.
             <dt>Rule</dt>
             <dd class="mono">{record.rule || "(none)"}</dd>
             <dt>Reason</dt>
-            <dd>{record.reason ? visible(record.reason) : <span class="hint">none</span>}</dd>
+            <dd>
+              {record.reason ? visible(record.reason) : <span class="hint">none</span>}
+              {record.decision === "definition_changed" ? (
+                <>
+                  {" "}
+                  <a href={toolPath(record.server ?? defaultServer, record.tool)}>Review the tool</a>
+                </>
+              ) : null}
+            </dd>
             {record.approval ? (
               <>
                 <dt>Approval</dt>

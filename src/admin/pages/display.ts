@@ -25,7 +25,12 @@ export function visible(text: string, options: { lines?: boolean } = {}): string
  * object lists integer-like keys first.)
  */
 export function prettyArguments(args: Record<string, unknown>): string {
-  return JSON.stringify(args, null, 2).replace(HIDDEN, (char) => (char === " " || char === "\n" ? char : escapeCodePoint(char)));
+  return prettyJson(args);
+}
+
+/** Any JSON value as JSON text (indented by `indent` spaces), hidden characters escaped as in prettyArguments. */
+export function prettyJson(value: unknown, indent = 2): string {
+  return JSON.stringify(value, null, indent).replace(HIDDEN, (char) => (char === " " || char === "\n" ? char : escapeCodePoint(char)));
 }
 
 /** `2026-11-25 23:51:30 UTC`. */

@@ -9,6 +9,7 @@ export const SECTIONS = [
   { id: "policies", label: "Policies", href: "/admin/policies" },
   { id: "counters", label: "Counters", href: "/admin/counters" },
   { id: "servers", label: "Servers", href: "/admin/servers" },
+  { id: "tools", label: "Tools", href: "/admin/tools" },
 ] as const;
 export type Section = (typeof SECTIONS)[number]["id"];
 

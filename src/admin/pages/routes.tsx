@@ -14,6 +14,7 @@ import { pageHeaders } from "./headers.ts";
 import { MessagePage } from "./layout.tsx";
 import { policyEditorPages, policyPages } from "./policy-routes.tsx";
 import { serverPages } from "./server-routes.tsx";
+import { toolPages } from "./tool-routes.tsx";
 import { badRequest, checkedForm, logAction, readForm, render, signedIn, tooLarge, type PageContext } from "./respond.tsx";
 import { SignInPage } from "./sign-in.tsx";
 import { STYLESHEET } from "./style.ts";
@@ -36,7 +37,7 @@ function notFound(c: PageContext, session?: AdminSession) {
  * The operator console under /admin, server-rendered, with no script:
  * sign-in (the admin token, once, for a session cookie; or Cloudflare Access),
  * the approvals and one approval's page with its approve / deny form, and the
- * decisions, grants, policies, counters and servers sections (their own route files).
+ * decisions, grants, policies, counters, servers and tools sections (their own route files).
  * Every response carries the page headers (CSP, nosniff, no-referrer, no-store).
  */
 export const adminPages = new Hono<AdminPagesEnv>();
@@ -134,3 +135,4 @@ adminPages.route("/policies", policyPages);
 adminPages.route("/policy-editor", policyEditorPages);
 adminPages.route("/counters", counterPages);
 adminPages.route("/servers", serverPages);
+adminPages.route("/tools", toolPages);

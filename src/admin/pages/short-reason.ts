@@ -21,6 +21,12 @@ export function shortReason(record: Pick<CallRecord, "decision" | "reason" | "ru
     const denied = /^an operator denied approval \S+(?:: ([\s\S]*?)| \(no note given\))\. This call is refused until/.exec(reason);
     if (denied) return clip(denied[1] ? `denied by an operator: ${denied[1]}` : "denied by an operator (no note)", SHORT_REASON_CHARS);
   }
+  if (record.decision === "definition_changed") {
+    // src/calls/pin-check.ts: the list links the tool's review page.
+    if (/^the server changed this tool's definition/.test(reason)) return "definition changed since pinned; awaiting an operator's review";
+    if (/^the server added this tool/.test(reason)) return "new tool, not yet reviewed by an operator";
+    if (reason === "") return "definition not as pinned; awaiting an operator's review";
+  }
   if (reason === "") return record.rule ? `rule ${record.rule}` : "";
   // The first clause, without links: the record's page has the rest.
   const first = reason.replace(/\s*https?:\/\/\S+/g, "").split(/;\s|\.\s/)[0] ?? reason;

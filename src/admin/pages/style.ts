@@ -13,6 +13,10 @@ export const STYLESHEET = `
   --warn: #8a5a00;
   --on-accent: #ffffff;
   --current: #e8eefb;
+  --removed: #fdecea;
+  --removed-strong: #f6c4bf;
+  --added: #e6f4ea;
+  --added-strong: #b5e0c2;
 }
 @media (prefers-color-scheme: dark) {
   :root {
@@ -27,6 +31,10 @@ export const STYLESHEET = `
     --warn: #f0c060;
     --on-accent: #0d1420;
     --current: #26324a;
+    --removed: #3a1f1d;
+    --removed-strong: #6e2f2a;
+    --added: #15301f;
+    --added-strong: #22573a;
   }
 }
 * { box-sizing: border-box; }
@@ -147,6 +155,26 @@ ul.problems code.path { font-weight: 600; color: var(--bad); }
 section.result { margin: 1.5rem 0; }
 section.replay { margin: 2.5rem 0 1.5rem; padding-top: 1rem; border-top: 2px solid var(--line); }
 pre.wrap { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* A tool definition's review: removed lines and words red and marked −, added ones green and marked +, readable without colour. */
+.diff { margin: 0 0 1rem; padding: 0.4rem 0; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.9rem; line-height: 1.45; }
+.diff-line { display: grid; grid-template-columns: 1.75rem 1fr; min-height: 1.45em; padding-right: 0.75rem; }
+.diff-line .marker { text-align: center; color: var(--muted); user-select: none; }
+.diff-line .text { white-space: pre-wrap; overflow-wrap: anywhere; }
+.diff-line.removed { background: var(--removed); }
+.diff-line.added { background: var(--added); }
+.diff-line.removed .marker { color: var(--bad); font-weight: 700; }
+.diff-line.added .marker { color: var(--ok); font-weight: 700; }
+.diff-line.skipped { color: var(--muted); font-style: italic; }
+.diff del { background: var(--removed-strong); color: inherit; text-decoration: line-through; border-radius: 2px; }
+.diff ins { background: var(--added-strong); color: inherit; text-decoration: underline; border-radius: 2px; }
+table.json-diff td.pointer { min-width: 10rem; overflow-wrap: anywhere; }
+table.json-diff pre.value { padding: 0.35rem 0.5rem; white-space: pre-wrap; overflow-wrap: anywhere; max-height: 20rem; overflow: auto; }
+pre.value.removed { background: var(--removed); }
+pre.value.added { background: var(--added); }
+code.hash { overflow-wrap: anywhere; }
+details { margin: 1.5rem 0; }
+details summary { cursor: pointer; font-weight: 600; }
+details h3 { font-size: 1rem; margin: 1rem 0 0.4rem; }
 @media (max-width: 40rem) {
   header, main { padding-left: 0.75rem; padding-right: 0.75rem; }
   /* Tables become one card per row: each cell under its column's name. */
