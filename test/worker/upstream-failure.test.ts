@@ -215,7 +215,8 @@ describe("the count is given back only when the upstream provably did not run th
 });
 
 describe("tools/list fails closed", () => {
-  const HIDE_DELETES = { version: "1", default: "allow", hide: ["delete_*"] };
+  // Pinning off: the fault proxy's flagged_tool is new to the server's pins, which would hide it for that reason alone.
+  const HIDE_DELETES = { version: "1", default: "allow", hide: ["delete_*"], pinning: "off" };
 
   it("a tool whose valid JSON Schema the SDK rejects does not unhide the hidden tools", async () => {
     const agent = await faultyAgent(HIDE_DELETES);
