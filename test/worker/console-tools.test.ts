@@ -209,6 +209,17 @@ describe("reviewing a change", () => {
     expect(html.length).toBeLessThan(1024 * 1024);
   });
 
+  it("a server's overlong tool names are shown cut and not linked: a page of links carrying them whole would be megabytes", async () => {
+    const { gw, server } = withServer();
+    const long = `n${"x".repeat(20_000)}`;
+    await report(gw, server, { name: long, description: "d" });
+    const cookie = await signInCookie(gw);
+    const html = await pageText(gw, "/admin/tools", cookie);
+    expect(rows(html)[0]?.[1]).toBe(`n${"x".repeat(298)}…`);
+    expect(rows(html)[0]?.[5]).toBe("name too long to open");
+    expect(html.length).toBeLessThan(20_000);
+  });
+
   it("an undeclared server or a tool with neither pin nor change is 404", async () => {
     const { gw, server } = withServer();
     const cookie = await signInCookie(gw);

@@ -27,6 +27,13 @@ const CELL_CHARS = 4000;
 const DEFINITION_CHARS = 100_000;
 /** Characters of a tool name or pointer shown on one line. */
 const NAME_CHARS = 300;
+/**
+ * Tool names longer than this get no link: a link carries the whole name, so
+ * a page of them could be many megabytes (MCP bounds names at 128 characters;
+ * the pins do not).
+ */
+const MAX_LINKED_NAME = 1024;
+const linkable = (name: string) => name.length <= MAX_LINKED_NAME;
 /** Nesting deeper than this is shown compact: indentation would multiply the text's size. */
 const INDENTED_DEPTH = 24;
 
@@ -292,9 +299,7 @@ function ChangesTable({ changes, now, withServer }: { changes: PendingChange[]; 
                 </td>
               ) : null}
               <td data-label="Tool">
-                <a href={toolPath(change.server, change.name)}>
-                  <code>{visible(clip(change.name, NAME_CHARS))}</code>
-                </a>
+                <code>{visible(clip(change.name, NAME_CHARS))}</code>
               </td>
               <td data-label="Change">
                 <span class={`status tone-${change.kind === "changed" ? "warn" : "muted"}`}>{change.kind}</span>
@@ -306,9 +311,13 @@ function ChangesTable({ changes, now, withServer }: { changes: PendingChange[]; 
                 <ShortTime iso={change.lastSeen} now={now} />
               </td>
               <td data-label="Review">
-                <a href={toolPath(change.server, change.name)}>
-                  review<span class="visually-hidden"> {visible(clip(change.name, NAME_CHARS))}</span>
-                </a>
+                {linkable(change.name) ? (
+                  <a href={toolPath(change.server, change.name)}>
+                    review<span class="visually-hidden"> {visible(clip(change.name, NAME_CHARS))}</span>
+                  </a>
+                ) : (
+                  <span class="hint">name too long to open</span>
+                )}
               </td>
             </tr>
           ))}
@@ -417,9 +426,13 @@ export function ToolsServerPage({ server, changes, changesNext, pins, pinsNext, 
               {pins.map((pin) => (
                 <tr>
                   <td data-label="Tool">
-                    <a href={toolPath(server, pin.name)}>
+                    {linkable(pin.name) ? (
+                      <a href={toolPath(server, pin.name)}>
+                        <code>{visible(clip(pin.name, NAME_CHARS))}</code>
+                      </a>
+                    ) : (
                       <code>{visible(clip(pin.name, NAME_CHARS))}</code>
-                    </a>
+                    )}
                   </td>
                   <td data-label="Hash">
                     <code class="hash" title={pin.hash}>
@@ -453,7 +466,7 @@ export function ToolsServerPage({ server, changes, changesNext, pins, pinsNext, 
 export function ToolReviewPage({ change, session, notice, now = Date.now() }: { change: PendingChange; session: AdminSession; notice?: PageNotice | undefined; now?: number }) {
   const name = visible(clip(change.name, NAME_CHARS));
   return (
-    <Layout title={`Review ${clip(change.name, 80)}`} session={session} section="tools">
+    <Layout title={`Review ${visible(clip(change.name, 80))}`} session={session} section="tools">
       <h1>
         Review <code>{name}</code> on <code>{change.server}</code>
       </h1>
@@ -512,7 +525,7 @@ export function ToolReviewPage({ change, session, notice, now = Date.now() }: { 
 export function ToolPinPage({ server, pin, session, notice, now = Date.now() }: { server: string; pin: PinRecord; session: AdminSession; notice?: PageNotice | undefined; now?: number }) {
   const name = visible(clip(pin.name, NAME_CHARS));
   return (
-    <Layout title={`Pin of ${clip(pin.name, 80)}`} session={session} section="tools">
+    <Layout title={`Pin of ${visible(clip(pin.name, 80))}`} session={session} section="tools">
       <h1>
         <code>{name}</code> on <code>{server}</code>
       </h1>
