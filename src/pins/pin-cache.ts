@@ -1,5 +1,5 @@
 import type { Server } from "../servers/registry.ts";
-import { toolPinsOf, type ToolPins, type ToolPinsRpc } from "./tool-pins.ts";
+import { MAX_NAME_CHARS, toolPinsOf, type ToolPins, type ToolPinsRpc } from "./tool-pins.ts";
 import type { Observation, ObservedTool, PinnedTool, PinRecord, PinSnapshot } from "./types.ts";
 
 /** How long an isolate judges with the pins it read: an operator's acceptance reaches every isolate within this. */
@@ -87,7 +87,7 @@ export class PinCache {
       const state = view.state(tool);
       if (state === "pinned") {
         if (this.#reported.delete(tool.name)) matching.push(tool.name);
-      } else if (this.#reported.get(tool.name) !== tool.hash && this.#reported.size < MAX_REPORTED) {
+      } else if (tool.name.length <= MAX_NAME_CHARS && this.#reported.get(tool.name) !== tool.hash && this.#reported.size < MAX_REPORTED) {
         this.#reported.set(tool.name, tool.hash);
         observed.push({ name: tool.name, hash: tool.hash, definition: tool.definition });
       }

@@ -36,6 +36,8 @@ export function toolPinsOf(namespace: DurableObjectNamespace<ToolPins>, server: 
 export const MAX_DEFINITION_BYTES = 64 * 1024;
 /** Pins per server: a server listing more tools has the rest refused (they are never pinned). */
 export const MAX_PINS = 1000;
+/** A tool name longer than this is never pinned nor kept for review: such a tool stays refused (the specification bounds names at 128). */
+export const MAX_NAME_CHARS = 1024;
 /** Changes awaiting review per server: past this, further changed or new tools stay refused without being listed for review. */
 export const MAX_CHANGES = 200;
 /** A change seen again is touched (its `last_seen`) at most this often. */
@@ -134,6 +136,7 @@ export class ToolPins extends DurableObject<Env> {
         if (this.ctx.storage.sql.exec("DELETE FROM changes WHERE name = ? RETURNING name", name).toArray().length > 0) changed = true;
       }
       for (const tool of observation.tools) {
+        if (tool.name.length > MAX_NAME_CHARS) continue;
         const pin = this.#pinRow(tool.name);
         if (pin?.hash === tool.hash) {
           if (this.ctx.storage.sql.exec("DELETE FROM changes WHERE name = ? RETURNING name", tool.name).toArray().length > 0) changed = true;
