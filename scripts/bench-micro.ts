@@ -11,7 +11,7 @@ import { canonicalHash, canonicalJson } from "../src/canonical.ts";
 import { decide, isListed, type ToolCall } from "../src/policy/evaluate.ts";
 import { validatePolicy } from "../src/policy/validate.ts";
 import { toolTags } from "../src/tools/catalog.ts";
-import { annotationsOf, ToolIndex, type ListedTool } from "../src/tools/tool-index.ts";
+import { annotationsOf, ToolIndex, type ListedTool, type ToolInfo } from "../src/tools/tool-index.ts";
 import { ROOT } from "./local-gateway.ts";
 
 const BATCH_MS = 150;
@@ -71,7 +71,7 @@ export async function runMicroBenchmarks(): Promise<MicroResult[]> {
   // The gateway's tools/list rewrite (src/mcp/routes.ts toolListFilter): parse, index, filter, serialise.
   const answer = JSON.stringify({ result: { tools }, jsonrpc: "2.0", id: 7 });
   const index = new ToolIndex(30_000);
-  const visible = (tool: ListedTool) => isListed(policy, tool.name, toolTags(tool.name, annotationsOf(tool)));
+  const visible = (tool: ToolInfo) => isListed(policy, tool.name, tool.tags);
   const rewrite = toolListRewriter({ requestId: 7, isFirstPage: true }, visible, index);
   const listed = (JSON.parse(rewrite(answer) ?? "{}") as { result?: { tools?: unknown[] } }).result?.tools?.length ?? 0;
   results.push({
@@ -79,6 +79,16 @@ export async function runMicroBenchmarks(): Promise<MicroResult[]> {
     detail: `${(answer.length / 1024).toFixed(0)} KiB in, ${listed} listed`,
     ...measure(() => {
       sink += rewrite(answer)?.length ?? 0;
+    }),
+  });
+
+  // The same answer again for the same view (another agent's list, or this one's next): the filtered text is reused.
+  const reusing = toolListRewriter({ requestId: 7, isFirstPage: true }, visible, new ToolIndex(30_000), undefined, "bench-view");
+  results.push({
+    name: `tool-list filter, ${tools.length} tools, seen before`,
+    detail: "the same answer for the same view, reused",
+    ...measure(() => {
+      sink += reusing(answer)?.length ?? 0;
     }),
   });
 

@@ -30,11 +30,21 @@ export type ListAnswer = { requestId: RequestId; isFirstPage: boolean } | "any";
  * (a schema the SDK would reject changes nothing), and an answer whose tool
  * list cannot be read becomes an error instead of reaching the agent unfiltered.
  */
-export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: ToolIndex, report?: PinReporter): (data: string) => string | undefined {
+export function toolListRewriter(
+  answer: ListAnswer,
+  filter: ToolFilter,
+  index: ToolIndex,
+  report?: PinReporter,
+  viewKey?: string,
+): (data: string) => string | undefined {
   return (data) => {
     // The server says its tools changed: the next call lists them again (and its pins judge them).
     if (data.includes("notifications/tools/list_changed")) index.invalidate();
     if (answer === "any" && !data.includes('"tools"')) return undefined;
+    // The same answer for the same view as before: what it was filtered to then (its tools were reported then).
+    const keptAs = answer !== "any" && viewKey !== undefined ? `${viewKey}|${answer.isFirstPage ? "first page" : "later page"}` : undefined;
+    const reused = keptAs !== undefined && answer !== "any" ? index.reuseAnswer(keptAs, data, answer.requestId) : undefined;
+    if (reused !== undefined) return reused;
     const message = parseJson(data);
     if (!isObject(message) || !isObject(message.result)) return undefined;
     if (answer === "any" ? !Object.hasOwn(message.result, "tools") : message.id !== answer.requestId) return undefined;
@@ -46,7 +56,9 @@ export function toolListRewriter(answer: ListAnswer, filter: ToolFilter, index: 
     const complete = answer !== "any" && answer.isFirstPage && message.result.nextCursor === undefined;
     const infos = complete ? index.replace(tools) : index.record(tools);
     report?.(infos, complete);
-    return JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter((_, i) => filter(infos[i]!)) } });
+    const output = JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter((_, i) => filter(infos[i]!)) } });
+    if (keptAs !== undefined && answer !== "any") index.keepAnswer(keptAs, data, answer.requestId, output, infos, complete);
+    return output;
   };
 }
 

@@ -82,8 +82,8 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
 /** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
 async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
   const { services, grant, server } = c.var;
-  const { show, reportsToPins } = await toolVisibility(services, grant, server);
-  return toolListRewriter(answer, show, server.tools, reportsToPins ? pinReporter(c, server) : undefined);
+  const { show, reportsToPins, key } = await toolVisibility(services, grant, server);
+  return toolListRewriter(answer, show, server.tools, reportsToPins ? pinReporter(c, server) : undefined, key);
 }
 
 /** DELETE /mcp: the client ends its session. */

@@ -25,6 +25,8 @@ export type PinView = {
   state(tool: Pick<PinnedTool, "name" | "hash">): PinState;
   /** Why the pins could not be read (every state is then "unknown"). */
   problem: string | undefined;
+  /** The snapshot's version: views of one version judge every tool alike (undefined when unreadable). */
+  version: number | undefined;
 };
 
 type Cached = { pins: Map<string, string>; seeded: boolean; version: number; fetchedAt: number };
@@ -126,11 +128,12 @@ export class PinCache {
   }
 }
 
-const UNREADABLE: PinView = { state: () => "unknown", problem: "the gateway could not read this server's pinned tool definitions" };
+const UNREADABLE: PinView = { state: () => "unknown", problem: "the gateway could not read this server's pinned tool definitions", version: undefined };
 
 function viewOf(cached: Cached): PinView {
   return {
     problem: undefined,
+    version: cached.version,
     state(tool) {
       const hash = cached.pins.get(tool.name);
       if (hash === tool.hash) return "pinned";

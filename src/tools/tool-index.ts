@@ -47,6 +47,9 @@ export function annotationsOf(tool: ListedTool): { readOnlyHint?: boolean; destr
 const DRAFT = "2020-12";
 const SHORT_CIRCUIT = true;
 
+/** A filtered answer kept for reuse: its text and output without the id, and the tools it recorded. */
+type KeptAnswer = { input: string; output: string; infos: ToolInfo[]; raws: string[]; complete: boolean };
+
 /** `raw`: the tool as listed, serialised: a tool listed again the same reuses its hash and compiled validator. */
 type Entry = { info: ToolInfo; raw: string; recordedAt: number };
 
@@ -60,6 +63,8 @@ type Entry = { info: ToolInfo; raw: string; recordedAt: number };
  */
 export class ToolIndex {
   #tools = new Map<string, Entry>();
+  /** Filtered answers by view, for reuseAnswer. */
+  #answers = new Map<string, KeptAnswer>();
   /** When the complete list (all pages) was last recorded. */
   #listedAt = Number.NEGATIVE_INFINITY;
   #ttlMs: number;
@@ -97,6 +102,36 @@ export class ToolIndex {
     return infos;
   }
 
+  /**
+   * A filtered answer made earlier from the same upstream answer for the same
+   * view (`viewKey`), its request id put back; undefined when there is none.
+   * The answer's text must be the same but for its id, which must end it as
+   * `,"id":<id>}` (how MCP SDKs write it). Reusing it records its tools again,
+   * as filtering it anew would.
+   */
+  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): string | undefined {
+    const suffix = idSuffix(requestId);
+    const entry = this.#answers.get(viewKey);
+    if (!entry || entry.input.length !== data.length - suffix.length || !data.endsWith(suffix) || data.slice(0, -suffix.length) !== entry.input) return undefined;
+    this.#recordInfos(entry, now);
+    return entry.output + suffix;
+  }
+
+  /** Keeps a filtered answer for reuseAnswer (small ones only: a view's last, for at most MAX_VIEWS views). */
+  keepAnswer(viewKey: string, data: string, requestId: string | number, output: string, infos: ToolInfo[], complete: boolean): void {
+    const suffix = idSuffix(requestId);
+    if (data.length > MAX_KEPT_ANSWER_CHARS || !data.endsWith(suffix) || !output.endsWith(suffix)) return;
+    if (!this.#answers.has(viewKey) && this.#answers.size >= MAX_VIEWS) this.#answers.delete(this.#answers.keys().next().value!);
+    const raws = infos.map((info) => this.#tools.get(info.name)?.raw ?? "");
+    this.#answers.set(viewKey, { input: data.slice(0, -suffix.length), output: output.slice(0, -suffix.length), infos, raws, complete });
+  }
+
+  #recordInfos({ infos, raws, complete }: KeptAnswer, now: number): void {
+    if (complete) this.#tools = new Map();
+    infos.forEach((info, i) => this.#tools.set(info.name, { info, raw: raws[i] ?? "", recordedAt: now }));
+    if (complete) this.#listedAt = now;
+  }
+
   /** Every tool of the complete list, when it is fresh. */
   tools(now = Date.now()): ToolInfo[] | undefined {
     return now - this.#listedAt < this.#ttlMs ? [...this.#tools.values()].map((entry) => entry.info) : undefined;
@@ -131,6 +166,14 @@ export class ToolIndex {
     if (entry) return { fresh: now - entry.recordedAt < this.#ttlMs, tool: entry.info };
     return { fresh: now - this.#listedAt < this.#ttlMs, tool: undefined };
   }
+}
+
+/** Views whose last filtered answer is kept, and the largest answer kept (larger lists are filtered every time). */
+const MAX_VIEWS = 32;
+const MAX_KEPT_ANSWER_CHARS = 1024 * 1024;
+
+function idSuffix(requestId: string | number): string {
+  return `,"id":${JSON.stringify(requestId)}}`;
 }
 
 const UNUSABLE_SCHEMA = "the tool's inputSchema, as the upstream advertised it, cannot be used to check the arguments";

@@ -46,3 +46,46 @@ describe("tools as the upstream lists them", () => {
     expect(index.lookup("broken", 1).tool?.validate({})?.detail).toContain("cannot be used to check the arguments");
   });
 });
+
+describe("a filtered tools/list is reused for the same answer and view", () => {
+  const answerWith = (tools: Array<{ name: string; description?: string }>, id: number | string) => JSON.stringify({ result: { tools }, jsonrpc: "2.0", id });
+  const TOOLS = [{ name: "get_lists" }, { name: "send_campaign" }, { name: "delete_list" }];
+  const names = (text: string | undefined) => (JSON.parse(text ?? "{}") as { result: { tools: Array<{ name: string }> } }).result.tools.map((tool) => tool.name);
+
+  it("each view gets its own filtering, the request's own id, and a changed answer is filtered anew", async () => {
+    const { toolListRewriter } = await import("../../src/calls/tool-list.ts");
+    const index = new ToolIndex(TTL);
+    let filtered = 0;
+    const hiding = (hidden: string) => (tool: { name: string }) => (filtered++, tool.name !== hidden);
+    const viewA = (id: number) => toolListRewriter({ requestId: id, isFirstPage: true }, hiding("delete_list"), index, undefined, "policy-a@1");
+    const viewB = (id: number) => toolListRewriter({ requestId: id, isFirstPage: true }, hiding("send_campaign"), index, undefined, "policy-b@1");
+
+    expect(names(viewA(1)(answerWith(TOOLS, 1)))).toEqual(["get_lists", "send_campaign"]);
+    expect(filtered).toBe(3);
+    const again = viewA(2)(answerWith(TOOLS, 2));
+    expect(filtered).toBe(3);
+    expect(JSON.parse(again!)).toMatchObject({ id: 2, result: { tools: [{ name: "get_lists" }, { name: "send_campaign" }] } });
+
+    // Another view of the same answer is never served the first view's list.
+    expect(names(viewB(3)(answerWith(TOOLS, 3)))).toEqual(["get_lists", "delete_list"]);
+    // One character different: filtered again.
+    const changed = [{ name: "get_lists" }, { name: "send_campaign", description: "now with bcc" }, { name: "delete_list" }];
+    const before = filtered;
+    expect(names(viewA(4)(answerWith(changed, 4)))).toEqual(["get_lists", "send_campaign"]);
+    expect(filtered).toBe(before + 3);
+    expect(index.lookup("send_campaign").tool?.hash).not.toBe(undefined);
+  });
+
+  it("reusing an answer makes the index hold its tools again, as filtering it would", async () => {
+    const { toolListRewriter } = await import("../../src/calls/tool-list.ts");
+    const index = new ToolIndex(TTL);
+    const view = (id: number) => toolListRewriter({ requestId: id, isFirstPage: true }, () => true, index, undefined, "view");
+    const original = [{ name: "send_campaign", description: "original" }];
+    view(1)(answerWith(original, 1));
+    const originalHash = index.lookup("send_campaign").tool?.hash;
+    view(2)(answerWith([{ name: "send_campaign", description: "changed" }], 2));
+    expect(index.lookup("send_campaign").tool?.hash).not.toBe(originalHash);
+    view(3)(answerWith(original, 3));
+    expect(index.lookup("send_campaign").tool?.hash).toBe(originalHash);
+  });
+});
