@@ -20,12 +20,13 @@ const PROBLEMS: Partial<Record<PinState, string>> = {
  * no pin has only its live schema. "off" ignores pins.
  */
 export async function checkPin(services: Services, runtime: ServerRuntime, pinning: Policy["pinning"], tool: ToolInfo): Promise<PinCheck> {
-  if (pinning === "off") return { problem: undefined, validate: tool.validate };
+  const live: ToolInfo["validate"] = (args) => tool.validate(args);
+  if (pinning === "off") return { problem: undefined, validate: live };
   const view = await runtime.pins.view(services.pinObjects);
   const state = view.state(tool);
   const problem = PROBLEMS[state];
-  if (problem === undefined || pinning === "enforce") return { problem, validate: tool.validate };
-  if (state !== "changed") return { problem, validate: tool.validate };
+  if (problem === undefined || pinning === "enforce") return { problem, validate: live };
+  if (state !== "changed") return { problem, validate: live };
   const pin = await runtime.pins.pinned(services.pinObjects, tool.name);
-  return { problem, validate: pin?.definition ? validatorOf(tool.name, pin.definition.inputSchema) : tool.validate };
+  return { problem, validate: pin?.definition ? validatorOf(tool.name, pin.definition.inputSchema) : live };
 }

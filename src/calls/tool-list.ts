@@ -39,12 +39,12 @@ export function toolListRewriter(
 ): (data: string) => string | undefined {
   return (data) => {
     // The server says its tools changed: the next call lists them again (and its pins judge them).
-    if (data.includes("notifications/tools/list_changed")) index.invalidate();
+    if (data.length < LIST_CHANGED_MAX_CHARS && data.includes("notifications/tools/list_changed")) index.invalidate();
     if (answer === "any" && !data.includes('"tools"')) return undefined;
     // The same answer for the same view as before: what it was filtered to then (its tools were reported then).
     const keptAs = answer !== "any" && viewKey !== undefined ? `${viewKey}|${answer.isFirstPage ? "first page" : "later page"}` : undefined;
     const reused = keptAs !== undefined && answer !== "any" ? index.reuseAnswer(keptAs, data, answer.requestId) : undefined;
-    if (reused !== undefined) return reused;
+    if (reused !== undefined) return reused.output;
     const message = parseJson(data);
     if (!isObject(message) || !isObject(message.result)) return undefined;
     if (answer === "any" ? !Object.hasOwn(message.result, "tools") : message.id !== answer.requestId) return undefined;
@@ -56,13 +56,17 @@ export function toolListRewriter(
     const complete = answer !== "any" && answer.isFirstPage && message.result.nextCursor === undefined;
     const infos = complete ? index.replace(tools) : index.record(tools);
     report?.(infos, complete);
-    const output = JSON.stringify({ ...message, result: { ...message.result, tools: tools.filter((_, i) => filter(infos[i]!)) } });
+    const shown = tools.filter((_, i) => filter(infos[i]!));
+    // Nothing left out: the answer goes on as the upstream wrote it, without being written again.
+    const output = shown.length === tools.length && tools.length === (message.result.tools as unknown[]).length ? undefined : JSON.stringify({ ...message, result: { ...message.result, tools: shown } });
     if (keptAs !== undefined && answer !== "any") index.keepAnswer(keptAs, data, answer.requestId, output, infos, complete);
     return output;
   };
 }
 
 const MAX_PAGES = 20;
+/** A notification is small: larger messages are not searched for list_changed. */
+const LIST_CHANGED_MAX_CHARS = 4096;
 let internalRequests = 0;
 
 /**

@@ -48,10 +48,9 @@ const DRAFT = "2020-12";
 const SHORT_CIRCUIT = true;
 
 /** A filtered answer kept for reuse: its text and output without the id, and the tools it recorded. */
-type KeptAnswer = { input: string; output: string; infos: ToolInfo[]; raws: string[]; complete: boolean };
+type KeptAnswer = { input: string; output: string | undefined; infos: ToolInfo[]; complete: boolean };
 
-/** `raw`: the tool as listed, serialised: a tool listed again the same reuses its hash and compiled validator. */
-type Entry = { info: ToolInfo; raw: string; recordedAt: number };
+type Entry = { info: ToolInfo; recordedAt: number };
 
 /**
  * The upstream's tools as it last advertised them in `tools/list`: their tags
@@ -79,25 +78,16 @@ export class ToolIndex {
   /** Records one page of a `tools/list` answer; what is known of each of its tools, in order. */
   record(tools: ListedTool[], now = Date.now()): ToolInfo[] {
     return tools.map((tool) => {
-      const raw = JSON.stringify(tool);
-      const known = this.#tools.get(tool.name);
-      const info = known?.raw === raw ? known.info : describe(tool, this.#tags);
-      this.#tools.set(tool.name, { info, raw, recordedAt: now });
+      const info = describe(tool, this.#tags);
+      this.#tools.set(tool.name, { info, recordedAt: now });
       return info;
     });
   }
 
   /** Replaces everything with a complete list (all pages). */
   replace(tools: ListedTool[], now = Date.now()): ToolInfo[] {
-    const previous = this.#tools;
     this.#tools = new Map();
-    const infos = tools.map((tool) => {
-      const raw = JSON.stringify(tool);
-      const known = previous.get(tool.name);
-      const info = known?.raw === raw ? known.info : describe(tool, this.#tags);
-      this.#tools.set(tool.name, { info, raw, recordedAt: now });
-      return info;
-    });
+    const infos = this.record(tools, now);
     this.#listedAt = now;
     return infos;
   }
@@ -109,26 +99,28 @@ export class ToolIndex {
    * `,"id":<id>}` (how MCP SDKs write it). Reusing it records its tools again,
    * as filtering it anew would.
    */
-  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): string | undefined {
+  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): { output: string | undefined } | undefined {
     const suffix = idSuffix(requestId);
     const entry = this.#answers.get(viewKey);
     if (!entry || entry.input.length !== data.length - suffix.length || !data.endsWith(suffix) || data.slice(0, -suffix.length) !== entry.input) return undefined;
     this.#recordInfos(entry, now);
-    return entry.output + suffix;
+    return { output: entry.output === undefined ? undefined : entry.output + suffix };
   }
 
-  /** Keeps a filtered answer for reuseAnswer (small ones only: a view's last, for at most MAX_VIEWS views). */
-  keepAnswer(viewKey: string, data: string, requestId: string | number, output: string, infos: ToolInfo[], complete: boolean): void {
+  /**
+   * Keeps a filtered answer for reuseAnswer (small ones only: a view's last,
+   * for at most MAX_VIEWS views); `output` undefined: the answer passed unchanged.
+   */
+  keepAnswer(viewKey: string, data: string, requestId: string | number, output: string | undefined, infos: ToolInfo[], complete: boolean): void {
     const suffix = idSuffix(requestId);
-    if (data.length > MAX_KEPT_ANSWER_CHARS || !data.endsWith(suffix) || !output.endsWith(suffix)) return;
+    if (data.length > MAX_KEPT_ANSWER_CHARS || !data.endsWith(suffix) || (output !== undefined && !output.endsWith(suffix))) return;
     if (!this.#answers.has(viewKey) && this.#answers.size >= MAX_VIEWS) this.#answers.delete(this.#answers.keys().next().value!);
-    const raws = infos.map((info) => this.#tools.get(info.name)?.raw ?? "");
-    this.#answers.set(viewKey, { input: data.slice(0, -suffix.length), output: output.slice(0, -suffix.length), infos, raws, complete });
+    this.#answers.set(viewKey, { input: data.slice(0, -suffix.length), output: output?.slice(0, -suffix.length), infos, complete });
   }
 
-  #recordInfos({ infos, raws, complete }: KeptAnswer, now: number): void {
+  #recordInfos({ infos, complete }: KeptAnswer, now: number): void {
     if (complete) this.#tools = new Map();
-    infos.forEach((info, i) => this.#tools.set(info.name, { info, raw: raws[i] ?? "", recordedAt: now }));
+    for (const info of infos) this.#tools.set(info.name, { info, recordedAt: now });
     if (complete) this.#listedAt = now;
   }
 
@@ -178,15 +170,45 @@ function idSuffix(requestId: string | number): string {
 
 const UNUSABLE_SCHEMA = "the tool's inputSchema, as the upstream advertised it, cannot be used to check the arguments";
 
+/**
+ * What is known of a listed tool. Its definition's canonical text and hash
+ * are worked out when first asked for (pins judge it, or a report carries
+ * it), not for every tool of every list: a policy with pinning off never pays
+ * for them, and a list reused (reuseAnswer) keeps them. A class, so that the
+ * lazy parts cost nothing per tool until asked for.
+ */
+class ListedToolInfo implements ToolInfo {
+  readonly name: string;
+  readonly tags: ReadonlySet<string>;
+  #tool: ListedTool;
+  #definition: string | undefined;
+  #hash: string | undefined;
+  #validate: ToolInfo["validate"] | undefined;
+
+  constructor(tool: ListedTool, tags: Tagger) {
+    this.name = tool.name;
+    this.tags = tags(tool.name, annotationsOf(tool));
+    this.#tool = tool;
+  }
+
+  get definition(): string {
+    this.#definition ??= canonicalDefinition(definitionOf(this.#tool));
+    return this.#definition;
+  }
+
+  get hash(): string {
+    this.#hash ??= hashText(this.definition);
+    return this.#hash;
+  }
+
+  validate(args: Record<string, unknown>): ArgumentProblem | undefined {
+    this.#validate ??= validatorOf(this.#tool.name, this.#tool.inputSchema);
+    return this.#validate(args);
+  }
+}
+
 function describe(tool: ListedTool, tags: Tagger): ToolInfo {
-  const definition = canonicalDefinition(definitionOf(tool));
-  return {
-    name: tool.name,
-    tags: tags(tool.name, annotationsOf(tool)),
-    hash: hashText(definition),
-    definition,
-    validate: validatorOf(tool.name, tool.inputSchema),
-  };
+  return new ListedToolInfo(tool, tags);
 }
 
 /** Checks arguments against an inputSchema (a listed tool's, or its pin's), compiled on first use. */
