@@ -209,14 +209,14 @@ describe("reviewing a change", () => {
     expect(html.length).toBeLessThan(1024 * 1024);
   });
 
-  it("a server's overlong tool names are shown cut and not linked: a page of links carrying them whole would be megabytes", async () => {
+  it("a server's long tool names are shown cut; one past 1,024 characters is never kept, so no page carries it", async () => {
     const { gw, server } = withServer();
-    const long = `n${"x".repeat(20_000)}`;
-    await report(gw, server, { name: long, description: "d" });
+    await report(gw, server, { name: `n${"x".repeat(20_000)}`, description: "d" });
     const cookie = await signInCookie(gw);
+    expect(rows(await pageText(gw, "/admin/tools", cookie))).toEqual([]);
+    await report(gw, server, { name: `n${"x".repeat(1_000)}`, description: "d" });
     const html = await pageText(gw, "/admin/tools", cookie);
     expect(rows(html)[0]?.[1]).toBe(`n${"x".repeat(298)}…`);
-    expect(rows(html)[0]?.[5]).toBe("name too long to open");
     expect(html.length).toBeLessThan(20_000);
   });
 
