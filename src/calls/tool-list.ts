@@ -41,10 +41,14 @@ export function toolListRewriter(
     // The server says its tools changed: the next call lists them again (and its pins judge them).
     if (data.length < LIST_CHANGED_MAX_CHARS && data.includes("notifications/tools/list_changed")) index.invalidate();
     if (answer === "any" && !data.includes('"tools"')) return undefined;
-    // The same answer for the same view as before: what it was filtered to then (its tools were reported then).
+    // The same answer for the same view as before: what it was filtered to then. Its tools are shown to the
+    // pins again (which costs nothing when they were reported before, and retries a report that failed).
     const keptAs = answer !== "any" && viewKey !== undefined ? `${viewKey}|${answer.isFirstPage ? "first page" : "later page"}` : undefined;
     const reused = keptAs !== undefined && answer !== "any" ? index.reuseAnswer(keptAs, data, answer.requestId) : undefined;
-    if (reused !== undefined) return reused.output;
+    if (reused !== undefined) {
+      report?.(reused.infos, reused.complete);
+      return reused.output;
+    }
     const message = parseJson(data);
     if (!isObject(message) || !isObject(message.result)) return undefined;
     if (answer === "any" ? !Object.hasOwn(message.result, "tools") : message.id !== answer.requestId) return undefined;

@@ -99,12 +99,12 @@ export class ToolIndex {
    * `,"id":<id>}` (how MCP SDKs write it). Reusing it records its tools again,
    * as filtering it anew would.
    */
-  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): { output: string | undefined } | undefined {
+  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): { output: string | undefined; infos: ToolInfo[]; complete: boolean } | undefined {
     const suffix = idSuffix(requestId);
     const entry = this.#answers.get(viewKey);
     if (!entry || entry.input.length !== data.length - suffix.length || !data.endsWith(suffix) || data.slice(0, -suffix.length) !== entry.input) return undefined;
     this.#recordInfos(entry, now);
-    return { output: entry.output === undefined ? undefined : entry.output + suffix };
+    return { output: entry.output === undefined ? undefined : entry.output + suffix, infos: entry.infos, complete: entry.complete };
   }
 
   /**
