@@ -6,6 +6,9 @@ import type { PinReporter } from "./types.ts";
 /** A reporter for one request and server: the report runs after the answer (waitUntil). */
 export function pinReporter(c: Context<AppEnv>, runtime: ServerRuntime): PinReporter {
   const { services } = c.var;
-  const reviewUrl = new URL("/admin/tools", services.config.publicUrl ?? new URL(c.req.url).origin).href;
-  return (tools, complete) => c.executionCtx.waitUntil(runtime.pins.report(services.pinObjects, tools, complete, reviewUrl));
+  // Made for every call, used by few (those that list tools): the URL is worked out only when reporting.
+  return (tools, complete) => {
+    const reviewUrl = new URL("/admin/tools", services.config.publicUrl ?? new URL(c.req.url).origin).href;
+    c.executionCtx.waitUntil(runtime.pins.report(services.pinObjects, tools, complete, reviewUrl));
+  };
 }
