@@ -269,12 +269,12 @@ export function approvalText(approval: ApprovalRecord, defaultServer?: string): 
  * it has no escape for a backtick, which would end the span, so one shows as
  * U+02CB (ˋ).
  */
-function code(text: string): string {
+export function code(text: string): string {
   return `\`${text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("`", "\u02cb")}\``;
 }
 
 /** The approval page's URL as a Slack link target: `&` escaped, and nothing that could end the link (`|`, `>`) or open another. */
-function slackUrl(url: string): string {
+export function slackUrl(url: string): string {
   return url.replaceAll("&", "&amp;").replaceAll("<", "%3C").replaceAll(">", "%3E").replaceAll("|", "%7C");
 }
 

@@ -1,3 +1,4 @@
+import { code, slackUrl } from "../approval-index/webhook.ts";
 import { clipLine } from "../text/clip.ts";
 import type { PendingChange } from "./types.ts";
 
@@ -17,8 +18,7 @@ const NAME_CHARS = 64;
  */
 export function changePayload(change: PendingChange, reviewUrl: string): string {
   const what = change.kind === "new" ? "New tool" : "Tool definition changed";
-  const link = reviewUrl.replaceAll("&", "&amp;").replaceAll("<", "%3C").replaceAll(">", "%3E").replaceAll("|", "%7C");
-  const text = `<${link}|${what}>: ${code(clipLine(change.name, NAME_CHARS))} on ${code(change.server)} is hidden and refused until an operator reviews it`;
+  const text = `<${slackUrl(reviewUrl)}|${what}>: ${code(clipLine(change.name, NAME_CHARS))} on ${code(change.server)} is hidden and refused until an operator reviews it`;
   return JSON.stringify({
     type: "tool.changed",
     change: {
@@ -34,7 +34,3 @@ export function changePayload(change: PendingChange, reviewUrl: string): string 
   });
 }
 
-/** A Slack code span: the server's text shows as typed, never as a link, mention or formatting. */
-function code(text: string): string {
-  return `\`${text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("`", "\u02cb")}\``;
-}
