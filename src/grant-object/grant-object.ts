@@ -41,7 +41,7 @@ export type Authorization =
  * `max: 10` exactly ten of any number of concurrent calls get through, and an
  * approval is used by exactly one of any number of identical calls.
  *
- * Storage (SQLite): `usage` and `retention` (ledger.ts), `approvals`
+ * Storage (SQLite): `usage`, `usage_sums` and `retention` (ledger.ts), `approvals`
  * (approvals.ts). Lifecycle: tables are created in the constructor; usage
  * rows are pruned on every write for the counters written, and an alarm
  * prunes the rest, drops approvals past their retention (7 days) and resends

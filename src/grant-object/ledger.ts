@@ -12,6 +12,12 @@
  *   that reads them.
  * - `retention(counter, scope_key, keep_ms)`: the longest window any limit
  *   has used for a counter, which is how long its rows must be kept.
+ * - `usage_sums(counter, scope_key, window_ms, calendar, after, used)`: per
+ *   window a counter is read with, `used` is always the SUM of its rows with
+ *   `at > after`. A check moves `after` up to its window's start, taking off
+ *   the rows that left the window, so a call costs the rows that came and went
+ *   since the last one, not every row in the window (a grant allowed 100,000
+ *   calls a day would otherwise sum up to 100,000 rows on each call).
  *
  * Rows are bounded by the limits in force: a window never holds more than
  * `max` counted units, and nothing outside the longest window is kept.
@@ -56,6 +62,15 @@ export const LEDGER_SCHEMA = `
   );
   CREATE INDEX IF NOT EXISTS usage_window ON usage (counter, scope_key, at);
   CREATE INDEX IF NOT EXISTS usage_reservation ON usage (reservation);
+  CREATE TABLE IF NOT EXISTS usage_sums (
+    counter TEXT NOT NULL,
+    scope_key TEXT NOT NULL,
+    window_ms INTEGER NOT NULL,
+    calendar INTEGER NOT NULL,
+    after INTEGER NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (counter, scope_key, window_ms, calendar)
+  );
   CREATE TABLE IF NOT EXISTS retention (
     counter TEXT NOT NULL,
     scope_key TEXT NOT NULL,
@@ -97,6 +112,7 @@ export class Ledger {
         now,
         item.amount,
       );
+      this.#sql.exec("UPDATE usage_sums SET used = used + ? WHERE counter = ? AND scope_key = ? AND after < ?", item.amount, item.counter, item.scopeKey, now);
       this.#prune(item.counter, item.scopeKey, now);
     }
     return hit ? { ok: true, reservation, overLimit: hit } : { ok: true, reservation };
@@ -104,28 +120,52 @@ export class Ledger {
 
   /** How much of a limit is used now (what a call would be checked against). */
   used(item: Pick<LedgerItem, "counter" | "scopeKey" | "windowMs" | "calendar">, now: number): number {
+    const start = windowStart(item, now);
+    const key = [item.counter, item.scopeKey, item.windowMs, item.calendar ? 1 : 0] as const;
+    const sum = this.#sql.exec<{ after: number; used: number }>("SELECT after, used FROM usage_sums WHERE counter = ? AND scope_key = ? AND window_ms = ? AND calendar = ?", ...key).toArray()[0];
+    if (sum && sum.after === start) return sum.used;
+    // Moving on: take off what left the window. First use, or a clock that went back: sum it whole.
+    const used = sum && sum.after < start ? sum.used - this.#sumBetween(item.counter, item.scopeKey, sum.after, start) : this.#sumAfter(item.counter, item.scopeKey, start);
+    this.#sql.exec(
+      `INSERT INTO usage_sums (counter, scope_key, window_ms, calendar, after, used) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (counter, scope_key, window_ms, calendar) DO UPDATE SET after = excluded.after, used = excluded.used`,
+      ...key,
+      start,
+      used,
+    );
+    return used;
+  }
+
+  #sumAfter(counter: string, scopeKey: string, after: number): number {
+    return this.#sql.exec<{ used: number }>("SELECT COALESCE(SUM(amount), 0) AS used FROM usage WHERE counter = ? AND scope_key = ? AND at > ?", counter, scopeKey, after).one().used;
+  }
+
+  /** The rows with `from < at <= to`: those leaving a window whose start moves from `from` to `to`. */
+  #sumBetween(counter: string, scopeKey: string, from: number, to: number): number {
     return this.#sql
-      .exec<{ used: number }>(
-        "SELECT COALESCE(SUM(amount), 0) AS used FROM usage WHERE counter = ? AND scope_key = ? AND at > ?",
-        item.counter,
-        item.scopeKey,
-        windowStart(item, now),
-      )
+      .exec<{ used: number }>("SELECT COALESCE(SUM(amount), 0) AS used FROM usage WHERE counter = ? AND scope_key = ? AND at > ? AND at <= ?", counter, scopeKey, from, to)
       .one().used;
   }
 
   /** An operator's reset: everything counted for this counter and scope is forgotten. Returns the rows dropped. */
   reset(counter: string, scopeKey: string): number {
+    this.#sql.exec("DELETE FROM usage_sums WHERE counter = ? AND scope_key = ?", counter, scopeKey);
     return this.#sql.exec("DELETE FROM usage WHERE counter = ? AND scope_key = ?", counter, scopeKey).rowsWritten;
   }
 
   /** Uncounts a reservation whose call provably never ran upstream. */
   rollback(reservation: string): number {
+    const rows = this.#sql.exec<{ counter: string; scope_key: string; at: number; amount: number }>("SELECT counter, scope_key, at, amount FROM usage WHERE reservation = ?", reservation).toArray();
+    for (const row of rows) {
+      this.#sql.exec("UPDATE usage_sums SET used = used - ? WHERE counter = ? AND scope_key = ? AND after < ?", row.amount, row.counter, row.scope_key, row.at);
+    }
     return this.#sql.exec("DELETE FROM usage WHERE reservation = ?", reservation).rowsWritten;
   }
 
   /** Drops every row older than its counter's longest window; returns how many rows remain. */
   pruneAll(now: number): number {
+    // Rare (the alarm): the sums are worked out again from the rows left, on their next use.
+    this.#sql.exec("DELETE FROM usage_sums");
     this.#sql.exec(
       `DELETE FROM usage WHERE at <= ? - COALESCE(
          (SELECT keep_ms FROM retention r WHERE r.counter = usage.counter AND r.scope_key = usage.scope_key), 0)`,
@@ -173,14 +213,29 @@ export class Ledger {
   }
 
   #prune(counter: string, scopeKey: string, now: number): void {
-    this.#sql.exec(
-      "DELETE FROM usage WHERE counter = ? AND scope_key = ? AND at <= ? - (SELECT keep_ms FROM retention WHERE counter = ? AND scope_key = ?)",
+    const keep = this.#sql.exec<{ keep_ms: number }>("SELECT keep_ms FROM retention WHERE counter = ? AND scope_key = ?", counter, scopeKey).toArray()[0];
+    if (!keep) return;
+    const cutoff = now - keep.keep_ms;
+    // A sum that still counts rows about to go moves past them first (keep_ms is every window's length or more).
+    const behind = this.#sql.exec<{ window_ms: number; calendar: number; after: number }>(
+      "SELECT window_ms, calendar, after FROM usage_sums WHERE counter = ? AND scope_key = ? AND after < ?",
       counter,
       scopeKey,
-      now,
-      counter,
-      scopeKey,
+      cutoff,
     );
+    for (const sum of behind.toArray()) {
+      const leaving = this.#sumBetween(counter, scopeKey, sum.after, cutoff);
+      this.#sql.exec(
+        "UPDATE usage_sums SET after = ?, used = used - ? WHERE counter = ? AND scope_key = ? AND window_ms = ? AND calendar = ?",
+        cutoff,
+        leaving,
+        counter,
+        scopeKey,
+        sum.window_ms,
+        sum.calendar,
+      );
+    }
+    this.#sql.exec("DELETE FROM usage WHERE counter = ? AND scope_key = ? AND at <= ?", counter, scopeKey, cutoff);
   }
 }
 
