@@ -1,6 +1,6 @@
 import { base64url, randomBytes } from "../crypto.ts";
 import type { GrantObject } from "../grant-object/grant-object.ts";
-import { boundedRecord } from "./bounds.ts";
+import { boundedRecord, RECORD_MAX_BYTES } from "./bounds.ts";
 import type { AuditRecord } from "./record.ts";
 
 /** Records wait this long in the isolate for others to share their trip to the grant's object. */
@@ -11,10 +11,12 @@ const MAX_WAITING = 200;
 const CARRIER_LOST_AFTER_MS = 5_000;
 
 /**
- * Writes audit records: each as one JSON log line at once (Workers Logs), and
- * into its grant's Durable Object off the agent's path. Records are batched
- * per isolate: they wait up to FLUSH_AFTER_MS, then go to each grant's object
- * in one RPC, so a busy grant costs one round trip per batch, not per call.
+ * Writes audit records into their grant's Durable Object and Workers Logs, off
+ * the agent's path. Records are batched per isolate: they wait up to
+ * FLUSH_AFTER_MS, then are logged (auditLog: a line holds many) and go to each
+ * grant's object in one RPC, so a busy isolate costs one log line and one
+ * round trip per batch, not per call: a log line is the dearest thing a call
+ * does under `wrangler dev`, and Workers Logs bills per line.
  *
  * Only the waiting records are shared between requests, never a promise or a
  * timer: workerd binds those to the request that made them, and a request
@@ -22,8 +24,8 @@ const CARRIER_LOST_AFTER_MS = 5_000;
  * request whose record finds nothing waiting becomes the batch's carrier: it
  * keeps itself alive (`waitUntil`) on its own timer and sends everything
  * waiting by then, in its own request; the others only add their records. A
- * failed write is logged (the log line already holds the record) and never
- * reaches the agent. Every record is first brought within its bounds
+ * failed write is logged (the batch's log line, written first, holds the
+ * record) and never reaches the agent. Every record is first brought within its bounds
  * (bounds.ts), so neither the log nor the trail holds more of what an agent
  * sent than that.
  */
@@ -40,7 +42,6 @@ export class AuditWriter {
 
   write(grantId: string, written: AuditRecord, waitUntil: (promise: Promise<unknown>) => void): void {
     const record = boundedRecord(written);
-    console.log(JSON.stringify({ event: "audit", ...record }));
     const records = this.#waiting.get(grantId) ?? [];
     records.push(record);
     this.#waiting.set(grantId, records);
@@ -56,7 +57,7 @@ export class AuditWriter {
   /** Stores an operator's action now (not batched: the operator waits for it to be on record). */
   async writeNow(grantId: string, written: AuditRecord): Promise<void> {
     const record = boundedRecord(written);
-    console.log(JSON.stringify({ event: "audit", ...record }));
+    auditLog([record]);
     await this.#namespace.getByName(grantId).recordAudit([record]);
   }
 
@@ -71,6 +72,7 @@ export class AuditWriter {
     this.#waiting = new Map();
     this.#count = 0;
     this.#carrierSince = undefined;
+    auditLog(batches.flatMap(([, records]) => records));
     await Promise.all(batches.map(([grantId, records]) => this.#store(grantId, records)));
   }
 
@@ -92,6 +94,29 @@ export class AuditWriter {
       console.error("audit record not stored", { grant: grantId, record: records[0]?.id, error: String(error).slice(0, 200) });
     }
   }
+}
+
+/** A log line holds records up to this many characters (one larger record has a line of its own). */
+const LOG_LINE_CHARS = RECORD_MAX_BYTES;
+
+/**
+ * Audit records as JSON log lines, `{"event":"audit","records":[…]}`, each at
+ * most LOG_LINE_CHARS, or one record (records are bounded: bounds.ts).
+ */
+export function auditLog(records: readonly AuditRecord[]): void {
+  let line: string[] = [];
+  let chars = 0;
+  const flush = () => {
+    if (line.length > 0) console.log(`{"event":"audit","records":[${line.join(",")}]}`);
+    [line, chars] = [[], 0];
+  };
+  for (const record of records) {
+    const text = JSON.stringify(record);
+    if (chars + text.length > LOG_LINE_CHARS) flush();
+    line.push(text);
+    chars += text.length + 1;
+  }
+  flush();
 }
 
 let lastAt = 0;

@@ -74,7 +74,8 @@ describe("every request must carry a valid grant", () => {
       expect(answer.status).toBe(200);
       await answer.text();
       expect(JSON.stringify(await upstreamLog(tag))).not.toContain(token);
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the audit line is written once the agent has its answer
+      // The audit line is written with its batch, up to 100 ms after the agent has its answer.
+      for (let waited = 0; waited < 2000 && !logged.some((line) => line.includes('"event":"audit"') && line.includes('"decision":"allow"')); waited += 25) await new Promise((resolve) => setTimeout(resolve, 25));
     } finally {
       for (const spy of spies) spy.mockRestore();
     }

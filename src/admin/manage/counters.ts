@@ -6,6 +6,7 @@ import { policyForServer } from "../../policy/for-server.ts";
 import type { Limit, Policy } from "../../policy/schema.ts";
 import { policyVersion } from "../../policy/version.ts";
 import { windowMs } from "../../policy/window.ts";
+import { auditLog } from "../../audit/writer.ts";
 import { adminRecord } from "./admin-record.ts";
 import { GrantService, type GrantSummary } from "./grants.ts";
 import { parsedPolicy } from "./policies.ts";
@@ -185,7 +186,7 @@ export class CounterService {
       now,
     );
     // As AuditWriter.writeNow does: the record is a log line at once, and stored by the object with the reset.
-    console.log(JSON.stringify({ event: "audit", ...record }));
+    auditLog([record]);
     const dropped = await this.#env.GRANT_OBJECT.getByName(global ? GLOBAL_OBJECT : grant.id).resetCounter(counter, known.scopeKey, record);
     return { ok: true, counter, scope, server: on, dropped };
   }
