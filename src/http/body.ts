@@ -4,8 +4,14 @@
  * held whole. A declared Content-Length over the limit is refused unread.
  */
 export async function readBodyWithin(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
-  if (Number(request.headers.get("content-length") ?? Number.NaN) > maxBytes) return undefined;
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) return undefined;
   if (!request.body) return new Uint8Array(0);
+  if (declared >= 0) {
+    // HTTP frames the body by its declared length: read in one native call, not chunk by chunk in JS.
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    return bytes.byteLength > maxBytes ? undefined : bytes;
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
