@@ -3,7 +3,7 @@ import { ErrorCode } from "./jsonrpc.ts";
 import { GatewayErrorCode, jsonRpcError } from "../errors.ts";
 import { isObject, parseJson } from "../json.ts";
 import { relayEventStream, type EventStreamOptions } from "./event-stream.ts";
-import { JsonRpcScanner, type MessageSummary } from "./json-scan.ts";
+import { summarizeMessages, type MessageSummary } from "./json-scan.ts";
 import { isEventStream, serializeEvent } from "./sse.ts";
 
 /**
@@ -102,9 +102,7 @@ async function answerJson(response: Response, options: AnswerOptions): Promise<R
     return errorsFor(ids, `Upstream error: the MCP server ${problem}`, response.status, 200);
   }
   text = options.rewrite?.(text) ?? text;
-  const scanner = new JsonRpcScanner();
-  scanner.feed(text);
-  const { valid, messages } = scanner.finish();
+  const { valid, messages } = summarizeMessages(text);
   const missing = answered(ids, messages, options);
   options.onSettled?.({ status: response.status, failure: missing.size === 0 ? undefined : "error" });
   if (missing.size === 0) return jsonResponse(text, response.status, response.headers);

@@ -1,4 +1,4 @@
-import { JsonRpcScanner, type MessageSummary } from "./json-scan.ts";
+import { JsonRpcScanner, PARSED_SUMMARY_CHARS, summarizeMessages, type MessageSummary } from "./json-scan.ts";
 import { serializeEvent, SseParser } from "./sse.ts";
 
 export type EventStreamOptions = {
@@ -39,7 +39,10 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   const encoder = new TextEncoder();
   const { rewrite, onMessage } = options;
 
-  let scanner = new JsonRpcScanner();
+  // An event's data is kept while it is short (then summarised by JSON.parse), scanned as it streams once it is not.
+  let scanner: JsonRpcScanner | undefined;
+  let dataPieces: string[] = [];
+  let dataChars = 0;
   // Rewriting holds the current event: its raw text and its data, in pieces.
   let heldRaw: string[] = [];
   let heldData: string[] = [];
@@ -48,19 +51,29 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   const out: string[] = [];
 
   const summarize = (data: string) => {
-    const dataScanner = new JsonRpcScanner();
-    dataScanner.feed(data);
-    for (const message of dataScanner.finish().messages) onMessage?.(message);
+    for (const message of summarizeMessages(data).messages) onMessage?.(message);
   };
   const parser = new SseParser({
     onData: (piece) => {
       if (rewrite) heldData.push(piece);
-      else scanner.feed(piece);
+      else if (scanner) scanner.feed(piece);
+      else if (dataChars + piece.length <= PARSED_SUMMARY_CHARS) {
+        dataPieces.push(piece);
+        dataChars += piece.length;
+      } else {
+        scanner = new JsonRpcScanner();
+        for (const held of dataPieces) scanner.feed(held);
+        scanner.feed(piece);
+        [dataPieces, dataChars] = [[], 0];
+      }
     },
     onEventEnd: (event, end) => {
       if (!rewrite) {
-        if (event.hasData) for (const message of scanner.finish().messages) onMessage?.(message);
-        scanner = new JsonRpcScanner();
+        if (event.hasData) {
+          const { messages } = scanner ? scanner.finish() : summarizeMessages(dataPieces.join(""));
+          for (const message of messages) onMessage?.(message);
+        }
+        [scanner, dataPieces, dataChars] = [undefined, [], 0];
         return;
       }
       heldRaw.push(chunkText.slice(chunkFrom, end));

@@ -30,6 +30,46 @@ type Token = (typeof Token)[keyof typeof Token];
 
 type Capture = { member: "id" | "error"; text: string; limit: number; overflow: boolean; depth: number };
 
+/** A complete text up to this long is summarised with JSON.parse (native, and quicker than scanning); longer ones are scanned. */
+export const PARSED_SUMMARY_CHARS = 64 * 1024;
+
+/**
+ * The summary JsonRpcScanner gives of a complete text. Up to
+ * PARSED_SUMMARY_CHARS it is read with JSON.parse, which accepts the same
+ * texts and reads members the same way (escaped names, the last of
+ * duplicates); longer texts are scanned, so no large value is built.
+ */
+export function summarizeMessages(text: string): ScanResult {
+  if (text.length > PARSED_SUMMARY_CHARS) {
+    const scanner = new JsonRpcScanner();
+    scanner.feed(text);
+    return scanner.finish();
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { valid: false, messages: [] };
+  }
+  const candidates: unknown[] = Array.isArray(value) ? value : [value];
+  return { valid: true, messages: candidates.filter(isMessageObject).map(summaryOf) };
+}
+
+function isMessageObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function summaryOf(message: Record<string, unknown>): MessageSummary {
+  const { id, error } = message;
+  const usableId = typeof id === "number" || id === null || (typeof id === "string" && id.length + 2 <= MAX_ID_CHARS);
+  return {
+    id: Object.hasOwn(message, "id") && usableId ? (id as RequestId | null) : undefined,
+    hasMethod: Object.hasOwn(message, "method"),
+    hasResult: Object.hasOwn(message, "result"),
+    error: !Object.hasOwn(message, "error") ? undefined : error === null ? null : isMessageObject(error) ? { code: error.code, message: error.message } : "unreadable",
+  };
+}
+
 const STRING_STOP = /["\\\u0000-\u001f]/g;
 const HEX_DIGIT = /^[0-9a-fA-F]$/;
 

@@ -56,6 +56,18 @@ describe("relayEventStream", () => {
     ]);
   });
 
+  it("reads the answer in an event too long to be held (scanned as it streams), and in a short one after it", async () => {
+    const seen: MessageSummary[] = [];
+    const long = `data: {"jsonrpc":"2.0","result":{"text":"${"x".repeat(200_000)}"},"id":"long"}\n\n`;
+    const short = 'data: {"jsonrpc":"2.0","result":{},"id":8}\n\n';
+    const text = long + short;
+    expect(await relay(text.match(/.{1,16384}/gs) ?? [], { onMessage: (message) => seen.push(message) })).toBe(text);
+    expect(seen).toEqual([
+      { id: "long", hasMethod: false, hasResult: true, error: undefined },
+      { id: 8, hasMethod: false, hasResult: true, error: undefined },
+    ]);
+  });
+
   it("adds the gateway's closing events after a blank line, also when the stream broke off inside an event", async () => {
     const onEnd = (broken: boolean) => `data: ${broken ? "broken" : "ended"}\n\n`;
     expect(await relay(["data: complete\n\n"], { onEnd })).toBe("data: complete\n\ndata: ended\n\n");

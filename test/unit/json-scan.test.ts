@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { JsonRpcScanner, type MessageSummary } from "../../src/mcp/json-scan.ts";
+import { JsonRpcScanner, PARSED_SUMMARY_CHARS, summarizeMessages, type MessageSummary } from "../../src/mcp/json-scan.ts";
 
 /** Feeds `text` to a fresh scanner cut at the given points. */
 function scan(text: string, cuts: number[] = []) {
@@ -123,5 +123,31 @@ describe("JsonRpcScanner", () => {
     const scanner = new JsonRpcScanner();
     for (let offset = 0; offset < text.length; offset += 16 * 1024) scanner.feed(text.slice(offset, offset + 16 * 1024));
     expect(scanner.finish().messages).toEqual([{ id: 1, hasMethod: false, hasResult: true, error: undefined }]);
+  });
+});
+
+describe("summarizeMessages (a complete text)", () => {
+  it("gives the scanner's summary, valid or not, messages or batches, short (JSON.parse) or long (scanned)", () => {
+    const long = (text: string) => (text.startsWith("{") ? `{"pad":"${"p".repeat(PARSED_SUMMARY_CHARS)}",${text.slice(1)}` : text);
+    const texts = fc.oneof(
+      fc.oneof(message, fc.array(message, { maxLength: 4 })).map((value) => JSON.stringify(value)),
+      nearMiss,
+      fc.string({ unit: fc.constantFrom(...JSON_CHARS), maxLength: 40 }),
+      fc.constant('{"\\u0069d":7,"\\u0065rror":{"code":-32601,"message":"x"}}'),
+      fc.constant('{"id":1,"result":{},"id":2}'),
+    );
+    fc.assert(
+      fc.property(texts, fc.boolean(), (text, padded) => {
+        const each = padded ? long(text) : text;
+        expect(summarizeMessages(each)).toEqual(scan(each));
+      }),
+      { numRuns: 3000, seed: 9 },
+    );
+  });
+
+  it("an id too long to be an answer's is no id, as the scanner reads it", () => {
+    const text = JSON.stringify({ jsonrpc: "2.0", id: "i".repeat(2000), result: {} });
+    expect(summarizeMessages(text).messages[0]?.id).toBeUndefined();
+    expect(scan(text).messages[0]?.id).toBeUndefined();
   });
 });
