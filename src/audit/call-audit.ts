@@ -80,8 +80,8 @@ export class CallAudit {
     const failed = upstream?.failure === "timeout" ? "upstream_timeout" : upstream?.failure === "error" ? "upstream_error" : undefined;
     const record = this.#record(this.#outcome, failed, upstream, upstreamMs, now);
     const { writer, waitUntil, grant, args } = this.#start;
-    // After the answer is on its way: hashing the arguments and the log line then cost the agent no time.
-    waitUntil(afterThisTurn().then(() => argumentsHash(args)).then((hash) => writer.write(grant.id, { ...record, argumentsHash: hash }, waitUntil)));
+    // The arguments are hashed when the record's batch goes, after the agent has its answer.
+    writer.write(grant.id, async () => ({ ...record, argumentsHash: await argumentsHash(args) }), waitUntil);
   }
 
   #record(outcome: CallOutcome, failed: CallDecision | undefined, upstream: UpstreamOutcome | undefined, upstreamMs: number, now: number): Omit<CallRecord, "argumentsHash"> {
@@ -110,11 +110,6 @@ export class CallAudit {
       gatewayMs: Math.max(0, now - this.#startedAt - upstreamMs),
     };
   }
-}
-
-/** Resolves once the runtime has had its turn (the agent's answer written out). */
-function afterThisTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

@@ -31,7 +31,7 @@ const CARRIER_LOST_AFTER_MS = 5_000;
  */
 export class AuditWriter {
   #namespace: DurableObjectNamespace<GrantObject>;
-  #waiting = new Map<string, AuditRecord[]>();
+  #waiting = new Map<string, Array<AuditRecord | (() => Promise<AuditRecord>)>>();
   #count = 0;
   /** When the current batch's carrier set its timer; undefined when no batch is open. */
   #carrierSince: number | undefined;
@@ -40,10 +40,14 @@ export class AuditWriter {
     this.#namespace = namespace;
   }
 
-  write(grantId: string, written: AuditRecord, waitUntil: (promise: Promise<unknown>) => void): void {
-    const record = boundedRecord(written);
+  /**
+   * Adds a record to the batch: the record, or how to finish it (a call's
+   * arguments are hashed when its batch goes, off the agent's path; it must
+   * not fail).
+   */
+  write(grantId: string, written: AuditRecord | (() => Promise<AuditRecord>), waitUntil: (promise: Promise<unknown>) => void): void {
     const records = this.#waiting.get(grantId) ?? [];
-    records.push(record);
+    records.push(written);
     this.#waiting.set(grantId, records);
     this.#count += 1;
     const now = Date.now();
@@ -68,10 +72,16 @@ export class AuditWriter {
 
   /** Sends whatever is waiting (nothing, when a full batch was sent since the timer was set). */
   async #send(): Promise<void> {
-    const batches = [...this.#waiting];
+    const waiting = [...this.#waiting];
     this.#waiting = new Map();
     this.#count = 0;
     this.#carrierSince = undefined;
+    const batches = await Promise.all(
+      waiting.map(async ([grantId, entries]) => {
+        const records = await Promise.all(entries.map(async (entry) => boundedRecord(typeof entry === "function" ? await entry() : entry)));
+        return [grantId, records] as const;
+      }),
+    );
     auditLog(batches.flatMap(([, records]) => records));
     await Promise.all(batches.map(([grantId, records]) => this.#store(grantId, records)));
   }
