@@ -43,7 +43,7 @@ export type Authorization =
  *
  * Storage (SQLite): `usage`, `usage_sums` and `retention` (ledger.ts), `approvals`
  * (approvals.ts). Lifecycle: tables are created in the constructor; usage
- * rows are pruned on every write for the counters written, and an alarm
+ * rows are pruned on writes (at most once a second) for the counters written, and an alarm
  * prunes the rest, drops approvals past their retention (7 days) and resends
  * approval changes the approval index has not confirmed, until nothing is left.
  * Counts and approvals live in durable storage, so they survive eviction.

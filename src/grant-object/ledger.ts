@@ -20,7 +20,8 @@
  *   calls a day would otherwise sum up to 100,000 rows on each call).
  *
  * Rows are bounded by the limits in force: a window never holds more than
- * `max` counted units, and nothing outside the longest window is kept.
+ * `max` counted units, and nothing is kept more than PRUNE_EVERY_MS past the
+ * longest window.
  */
 
 /** One limit to check and consume, as the gateway resolved it. */
@@ -79,8 +80,15 @@ export const LEDGER_SCHEMA = `
   );
 `;
 
+/** A counter's expired rows are deleted at most this often (so at most this much longer than its longest window). */
+const PRUNE_EVERY_MS = 1_000;
+
 export class Ledger {
   #sql: SqlStorage;
+  /** What this object knows of `retention` (keep_ms by counter and scope), so a call writes it only when it grows. */
+  #keep = new Map<string, number>();
+  /** When each counter and scope was last pruned. */
+  #prunedAt = new Map<string, number>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -203,19 +211,27 @@ export class Ledger {
   }
 
   #retain(item: LedgerItem): void {
-    this.#sql.exec(
-      `INSERT INTO retention (counter, scope_key, keep_ms) VALUES (?, ?, ?)
-       ON CONFLICT (counter, scope_key) DO UPDATE SET keep_ms = MAX(keep_ms, excluded.keep_ms)`,
-      item.counter,
-      item.scopeKey,
-      item.windowMs,
-    );
+    const key = `${item.counter}\u0000${item.scopeKey}`;
+    if ((this.#keep.get(key) ?? -1) >= item.windowMs) return;
+    const kept = this.#sql
+      .exec<{ keep_ms: number }>(
+        `INSERT INTO retention (counter, scope_key, keep_ms) VALUES (?, ?, ?)
+         ON CONFLICT (counter, scope_key) DO UPDATE SET keep_ms = MAX(keep_ms, excluded.keep_ms) RETURNING keep_ms`,
+        item.counter,
+        item.scopeKey,
+        item.windowMs,
+      )
+      .one().keep_ms;
+    this.#keep.set(key, kept);
   }
 
   #prune(counter: string, scopeKey: string, now: number): void {
-    const keep = this.#sql.exec<{ keep_ms: number }>("SELECT keep_ms FROM retention WHERE counter = ? AND scope_key = ?", counter, scopeKey).toArray()[0];
-    if (!keep) return;
-    const cutoff = now - keep.keep_ms;
+    const key = `${counter}\u0000${scopeKey}`;
+    const keepMs = this.#keep.get(key);
+    const last = this.#prunedAt.get(key);
+    if (keepMs === undefined || (last !== undefined && now >= last && now - last < PRUNE_EVERY_MS)) return;
+    this.#prunedAt.set(key, now);
+    const cutoff = now - keepMs;
     // A sum that still counts rows about to go moves past them first (keep_ms is every window's length or more).
     const behind = this.#sql.exec<{ window_ms: number; calendar: number; after: number }>(
       "SELECT window_ms, calendar, after FROM usage_sums WHERE counter = ? AND scope_key = ? AND after < ?",
