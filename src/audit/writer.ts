@@ -78,8 +78,8 @@ export class AuditWriter {
     this.#carrierSince = undefined;
     const batches = await Promise.all(
       waiting.map(async ([grantId, entries]) => {
-        const records = await Promise.all(entries.map(async (entry) => boundedRecord(typeof entry === "function" ? await entry() : entry)));
-        return [grantId, records] as const;
+        const records = await Promise.all(entries.map(finished));
+        return [grantId, records.filter((record) => record !== undefined)] as const;
       }),
     );
     auditLog(batches.flatMap(([, records]) => records));
@@ -103,6 +103,16 @@ export class AuditWriter {
       }
       console.error("audit record not stored", { grant: grantId, record: records[0]?.id, error: String(error).slice(0, 200) });
     }
+  }
+}
+
+/** A waiting record, finished and within its bounds; one that cannot be is logged and left out, never costing the rest of its batch. */
+async function finished(entry: AuditRecord | (() => Promise<AuditRecord>)): Promise<AuditRecord | undefined> {
+  try {
+    return boundedRecord(typeof entry === "function" ? await entry() : entry);
+  } catch (error) {
+    console.error("audit record could not be written", { error: String(error).slice(0, 200) });
+    return undefined;
   }
 }
 

@@ -150,6 +150,27 @@ describe("one agent takes the audit trail down for everyone (issue 16, defect 3)
     expect(new Set(stored)).toEqual(new Set(ids.filter((id) => id !== poison)));
     expect(errors.some((args) => String(args[0]).includes("audit record not stored") && JSON.stringify(args[1]).includes(poison))).toBe(true);
   });
+
+  it("a record that cannot be finished is logged and left out; the rest of its batch is stored and logged, many to a line", async () => {
+    const grantId = `bounds-finish-${newTag()}`;
+    const errors: unknown[][] = [];
+    const lines: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void errors.push(args));
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const writer = new AuditWriter(env.GRANT_OBJECT);
+    const now = Date.now();
+    const ids = Array.from({ length: 5 }, (_, i) => `aud_${String(now).padStart(13, "0")}${newTag().slice(0, 8)}${i}`);
+    const waits: Promise<unknown>[] = [];
+    for (const [i, id] of ids.entries()) writer.write(grantId, async () => callRecord(id, now + i), (promise) => void waits.push(promise));
+    writer.write(grantId, () => Promise.reject(new Error("simulated: the record could not be finished")), (promise) => void waits.push(promise));
+    await Promise.all(waits);
+    const stored = await runInDurableObject(env.GRANT_OBJECT.getByName(grantId), (_instance, state) => new AuditLog(state.storage.sql).query({ limit: 100 }).records.map((record) => record.id));
+    expect(new Set(stored)).toEqual(new Set(ids));
+    const logged = lines.filter((line) => line.startsWith('{"event":"audit","records":['));
+    expect(logged).toHaveLength(1);
+    expect((JSON.parse(logged[0]!) as { records: Array<{ id: string }> }).records.map((record) => record.id)).toEqual(ids);
+    expect(errors.some((args) => String(args[0]).includes("audit record could not be written"))).toBe(true);
+  });
 });
 
 function callRecord(id: string, at: number, extra: Partial<CallRecord> = {}): CallRecord {
