@@ -25,9 +25,10 @@ const CARRIER_LOST_AFTER_MS = 5_000;
  * keeps itself alive (`waitUntil`) on its own timer and sends everything
  * waiting by then, in its own request; the others only add their records. A
  * failed write is logged (the batch's log line, written first, holds the
- * record) and never reaches the agent. Every record is first brought within its bounds
- * (bounds.ts), so neither the log nor the trail holds more of what an agent
- * sent than that.
+ * record) and never reaches the agent. Every record is first brought within
+ * its bounds (bounds.ts), so neither the log nor the trail holds more of what
+ * an agent sent than that. A waiting call record keeps its arguments until its
+ * batch goes (at most FLUSH_AFTER_MS, and MAX_WAITING records).
  */
 export class AuditWriter {
   #namespace: DurableObjectNamespace<GrantObject>;
