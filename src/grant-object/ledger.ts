@@ -82,6 +82,20 @@ export const LEDGER_SCHEMA = `
 
 /** A counter's expired rows are deleted at most this often (so at most this much longer than its longest window). */
 const PRUNE_EVERY_MS = 1_000;
+/**
+ * What the object remembers per counter and scope (below) is forgotten whole
+ * past this many buckets: session scopes are as many as an agent opens
+ * sessions, and forgetting costs a statement on the next call, never a count.
+ */
+const MEMO_BUCKETS = 1_000;
+
+/** A counter in one scope: the unit that retention, sums and pruning go by. */
+const bucketOf = (counter: string, scopeKey: string) => `${counter}\u0000${scopeKey}`;
+
+function remember<V>(memo: Map<string, V>, bucket: string, value: V): void {
+  if (memo.size >= MEMO_BUCKETS && !memo.has(bucket)) memo.clear();
+  memo.set(bucket, value);
+}
 
 export class Ledger {
   #sql: SqlStorage;
@@ -105,9 +119,9 @@ export class Ledger {
     // Limits that share a counter and scope share one count: record it once.
     const recorded = new Map<string, LedgerItem>();
     for (const item of items) {
-      const key = `${item.counter}\u0000${item.scopeKey}`;
-      const seen = recorded.get(key);
-      if (!seen || item.amount > seen.amount) recorded.set(key, item);
+      const bucket = bucketOf(item.counter, item.scopeKey);
+      const seen = recorded.get(bucket);
+      if (!seen || item.amount > seen.amount) recorded.set(bucket, item);
       this.#retain(item);
     }
     for (const item of recorded.values()) {
@@ -211,8 +225,8 @@ export class Ledger {
   }
 
   #retain(item: LedgerItem): void {
-    const key = `${item.counter}\u0000${item.scopeKey}`;
-    if ((this.#keep.get(key) ?? -1) >= item.windowMs) return;
+    const bucket = bucketOf(item.counter, item.scopeKey);
+    if ((this.#keep.get(bucket) ?? -1) >= item.windowMs) return;
     const kept = this.#sql
       .exec<{ keep_ms: number }>(
         `INSERT INTO retention (counter, scope_key, keep_ms) VALUES (?, ?, ?)
@@ -222,15 +236,15 @@ export class Ledger {
         item.windowMs,
       )
       .one().keep_ms;
-    this.#keep.set(key, kept);
+    remember(this.#keep, bucket, kept);
   }
 
   #prune(counter: string, scopeKey: string, now: number): void {
-    const key = `${counter}\u0000${scopeKey}`;
-    const keepMs = this.#keep.get(key);
-    const last = this.#prunedAt.get(key);
+    const bucket = bucketOf(counter, scopeKey);
+    const keepMs = this.#keep.get(bucket);
+    const last = this.#prunedAt.get(bucket);
     if (keepMs === undefined || (last !== undefined && now >= last && now - last < PRUNE_EVERY_MS)) return;
-    this.#prunedAt.set(key, now);
+    remember(this.#prunedAt, bucket, now);
     const cutoff = now - keepMs;
     // A sum that still counts rows about to go moves past them first (keep_ms is every window's length or more).
     const behind = this.#sql.exec<{ window_ms: number; calendar: number; after: number }>(

@@ -117,6 +117,20 @@ describe("the ledger's windows, with a controlled clock", () => {
     });
   });
 
+  it("past a thousand session scopes (an agent opening sessions) every scope is still counted and pruned", async () => {
+    await withLedger((ledger) => {
+      const t0 = 1_800_000_000_000;
+      const perSession = (session: number) => limit({ scopeKey: `session:${session}`, max: 1 });
+      for (let session = 0; session < 1_500; session++) expect(ledger.reserve([perSession(session)], t0 + session, `r${session}`).ok).toBe(true);
+      expect(ledger.reserve([perSession(3)], t0 + 2_000, "again").ok).toBe(false);
+      // A window later each session may call again, and the rows of the first window are gone once pruned.
+      const later = t0 + MINUTE + 2_000;
+      for (let session = 0; session < 1_500; session++) expect(ledger.reserve([perSession(session)], later + session * 1_000, `s${session}`).ok).toBe(true);
+      expect(ledger.rowCount()).toBe(1_500);
+      expect(ledger.used(perSession(1_499), later + 1_499_000)).toBe(1);
+    });
+  });
+
   it("the running sums always equal the rows they stand for, through reservations, rollbacks, resets, prunes and a clock going back", async () => {
     await withLedger((ledger, sql) => {
       let seed = 7;
