@@ -11,6 +11,7 @@ import { sendUpstream } from "../mcp/upstream.ts";
 import type { Server } from "../servers/registry.ts";
 import type { PinReporter } from "../pins/types.ts";
 import { isObject, parseJson } from "../json.ts";
+import { summarizeMessage, type Rewrite } from "../mcp/json-scan.ts";
 
 
 /** Which answers to filter: the one to a known `tools/list` request, or any that carries a tool list. */
@@ -36,7 +37,7 @@ export function toolListRewriter(
   index: ToolIndex,
   report?: PinReporter,
   viewKey?: string,
-): (data: string) => string | undefined {
+): Rewrite {
   return (data) => {
     // The server says its tools changed: the next call lists them again (and its pins judge them).
     if (data.length < LIST_CHANGED_MAX_CHARS && data.includes("notifications/tools/list_changed")) index.invalidate();
@@ -47,7 +48,7 @@ export function toolListRewriter(
     const reused = keptAs !== undefined && answer !== "any" ? index.reuseAnswer(keptAs, data, answer.requestId) : undefined;
     if (reused !== undefined) {
       report?.(reused.infos, reused.complete);
-      return reused.output;
+      return { text: reused.output, summary: { valid: true, messages: [reused.summary] } };
     }
     const message = parseJson(data);
     if (!isObject(message) || !isObject(message.result)) return undefined;
@@ -55,7 +56,7 @@ export function toolListRewriter(
     const tools = readListedTools(message.result.tools);
     if (!tools) {
       const id = (message.id ?? null) as RequestId | null;
-      return JSON.stringify(jsonRpcError(id, GatewayErrorCode.UpstreamError, "Upstream error: its tools/list answer has no readable list of tools, so none is shown"));
+      return { text: JSON.stringify(jsonRpcError(id, GatewayErrorCode.UpstreamError, "Upstream error: its tools/list answer has no readable list of tools, so none is shown")) };
     }
     const complete = answer !== "any" && answer.isFirstPage && message.result.nextCursor === undefined;
     const infos = complete ? index.replace(tools) : index.record(tools);
@@ -63,8 +64,10 @@ export function toolListRewriter(
     const shown = tools.filter((_, i) => filter(infos[i]!));
     // Nothing left out: the answer goes on as the upstream wrote it, without being written again.
     const output = shown.length === tools.length && tools.length === (message.result.tools as unknown[]).length ? undefined : JSON.stringify({ ...message, result: { ...message.result, tools: shown } });
-    if (keptAs !== undefined && answer !== "any") index.keepAnswer(keptAs, data, answer.requestId, output, infos, complete);
-    return output;
+    // What goes on has the same members but for its tools: the summary of the one is the other's.
+    const summary = summarizeMessage(message);
+    if (keptAs !== undefined && answer !== "any") index.keepAnswer(keptAs, data, answer.requestId, { output, infos, complete, summary });
+    return { text: output, summary: { valid: true, messages: [summary] } };
   };
 }
 

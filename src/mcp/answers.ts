@@ -3,7 +3,7 @@ import { ErrorCode } from "./jsonrpc.ts";
 import { GatewayErrorCode, jsonRpcError } from "../errors.ts";
 import { isObject, parseJson } from "../json.ts";
 import { relayEventStream, type EventStreamOptions } from "./event-stream.ts";
-import { summarizeMessages, type MessageSummary } from "./json-scan.ts";
+import { summarizeMessages, type MessageSummary, type Rewrite } from "./json-scan.ts";
 import { isEventStream, serializeEvent } from "./sse.ts";
 
 /**
@@ -24,7 +24,7 @@ export type AnswerOptions = {
   /** Called once it is certain the upstream did not run the request. */
   onNotRun?: (() => void) | undefined;
   /** Rewrites a message before the agent sees it (tool lists); undefined leaves it alone. */
-  rewrite?: ((data: string) => string | undefined) | undefined;
+  rewrite?: Rewrite | undefined;
   /** GET streams: messages of the gateway's own to add while the stream is open (event-stream.ts). */
   watch?: EventStreamOptions["watch"];
   /** Called once, when the upstream's answer is known: its HTTP status, and whether it failed (no usable answer). */
@@ -101,8 +101,9 @@ async function answerJson(response: Response, options: AnswerOptions): Promise<R
     const problem = timedOut ? `did not finish its answer within ${options.timeoutMs} ms` : "broke off its answer";
     return errorsFor(ids, `Upstream error: the MCP server ${problem}`, response.status, 200);
   }
-  text = options.rewrite?.(text) ?? text;
-  const { valid, messages } = summarizeMessages(text);
+  const rewritten = options.rewrite?.(text);
+  text = rewritten?.text ?? text;
+  const { valid, messages } = rewritten?.summary ?? summarizeMessages(text);
   const missing = answered(ids, messages, options);
   options.onSettled?.({ status: response.status, failure: missing.size === 0 ? undefined : "error" });
   if (missing.size === 0) return jsonResponse(text, response.status, response.headers);

@@ -1,11 +1,11 @@
-import { JsonRpcScanner, PARSED_SUMMARY_CHARS, summarizeMessages, type MessageSummary } from "./json-scan.ts";
-import { serializeEvent, SseParser } from "./sse.ts";
+import { JsonRpcScanner, PARSED_SUMMARY_CHARS, summarizeMessages, type MessageSummary, type Rewrite } from "./json-scan.ts";
+import { EventEnds, serializeEvent, SseParser, type SseEventEnd } from "./sse.ts";
 
 export type EventStreamOptions = {
   /** A `: keep-alive` comment is sent between events whenever the stream has been quiet this long. */
   keepAliveMs: number;
   /** Rewrites an event's data (tool lists); an event is then held until it is complete. Undefined leaves it as it came. */
-  rewrite?: ((data: string) => string | undefined) | undefined;
+  rewrite?: Rewrite | undefined;
   /** Each message the agent receives, summarised. */
   onMessage?: ((message: MessageSummary) => void) | undefined;
   /**
@@ -43,16 +43,13 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   let scanner: JsonRpcScanner | undefined;
   let dataPieces: string[] = [];
   let dataChars = 0;
-  // Rewriting holds the current event: its raw text and its data, in pieces.
-  let heldRaw: string[] = [];
+  // Rewriting holds the current event as the bytes it came in (found by EventEnds, decoded once it is whole):
+  // an event that is not rewritten goes on as those bytes, neither joined nor encoded again.
+  const eventEnds = new EventEnds();
+  let held: Uint8Array[] = [];
   let heldData: string[] = [];
-  let chunkText = "";
-  let chunkFrom = 0;
-  const out: string[] = [];
+  let heldEvent: SseEventEnd | undefined;
 
-  const summarize = (data: string) => {
-    for (const message of summarizeMessages(data).messages) onMessage?.(message);
-  };
   const parser = new SseParser({
     onData: (piece) => {
       if (rewrite) heldData.push(piece);
@@ -67,25 +64,48 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
         [dataPieces, dataChars] = [[], 0];
       }
     },
-    onEventEnd: (event, end) => {
-      if (!rewrite) {
-        if (event.hasData) {
-          const { messages } = scanner ? scanner.finish() : summarizeMessages(dataPieces.join(""));
-          for (const message of messages) onMessage?.(message);
-        }
-        [scanner, dataPieces, dataChars] = [undefined, [], 0];
+    onEventEnd: (event) => {
+      if (rewrite) {
+        heldEvent = event;
         return;
       }
-      heldRaw.push(chunkText.slice(chunkFrom, end));
-      chunkFrom = end;
-      const data = heldData.join("");
-      const rewritten = event.hasData ? rewrite(data) : undefined;
-      out.push(rewritten === undefined ? heldRaw.join("") : serializeEvent({ id: event.id, event: event.event, data: rewritten }));
-      if (event.hasData) summarize(rewritten ?? data);
-      heldRaw = [];
-      heldData = [];
+      if (event.hasData) {
+        const { messages } = scanner ? scanner.finish() : summarizeMessages(dataPieces.join(""));
+        for (const message of messages) onMessage?.(message);
+      }
+      [scanner, dataPieces, dataChars] = [undefined, [], 0];
     },
   });
+
+  /** One whole held event (its bytes end with the blank line that ends it): what goes on in its place. */
+  const rewriteEvent = (rewrite: Rewrite, bytes: Uint8Array[]): Uint8Array[] => {
+    [heldData, heldEvent] = [[], undefined];
+    parser.feed(decoder.decode(bytes.length === 1 ? bytes[0] : concat(bytes)));
+    const event = heldEvent as SseEventEnd | undefined;
+    if (!event?.hasData) return bytes;
+    const data = heldData.join("");
+    heldData = [];
+    const rewritten = rewrite(data);
+    const text = rewritten?.text;
+    for (const message of (rewritten?.summary ?? summarizeMessages(text ?? data)).messages) onMessage?.(message);
+    return text === undefined ? bytes : [encoder.encode(serializeEvent({ id: event.id, event: event.event, data: text }))];
+  };
+
+  /** Holds a chunk's bytes, and returns the events it completed, rewritten (or as they came). */
+  const holdChunk = (rewrite: Rewrite, chunk: Uint8Array): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    let from = 0;
+    for (const end of eventEnds.find(chunk)) {
+      held.push(chunk.subarray(from, end));
+      out.push(...rewriteEvent(rewrite, held));
+      held = [];
+      from = end;
+    }
+    // What stays held is copied: the chunk itself has gone on with the events before it.
+    if (from < chunk.length) held.push(from === 0 ? chunk : chunk.slice(from));
+    return out;
+  };
+  const atBoundary = () => (rewrite ? held.length === 0 : parser.atBoundary);
 
   let timer: number | null = null;
   let finished = false;
@@ -99,7 +119,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
       const quietFor = Date.now() - lastActivity;
       if (quietFor < options.keepAliveMs) return waitQuiet(options.keepAliveMs - quietFor);
       // Only between events, and never while an event is held back for rewriting.
-      if (parser.atBoundary && heldRaw.length === 0) output.enqueue(encoder.encode(KEEP_ALIVE));
+      if (atBoundary()) output.enqueue(encoder.encode(KEEP_ALIVE));
       lastActivity = Date.now();
       waitQuiet(options.keepAliveMs);
     }, ms);
@@ -109,7 +129,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   let watchTimer: number | null = null;
   const ownEvents: string[] = [];
   const flushOwn = () => {
-    if (finished || ownEvents.length === 0 || !parser.atBoundary || heldRaw.length > 0) return;
+    if (finished || ownEvents.length === 0 || !atBoundary()) return;
     output.enqueue(encoder.encode(ownEvents.splice(0).join("")));
     lastActivity = Date.now();
   };
@@ -131,11 +151,10 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
     clearTimeout(timer);
     clearTimeout(watchTimer);
     // An unterminated last event is passed on as it came; the gateway's own events follow a blank line.
-    const pending = heldRaw.join("");
     const closing = options.onEnd?.(broken) ?? "";
-    const separator = closing && !(parser.atBoundary && pending === "") ? "\n\n" : "";
-    const tail = pending + separator + closing;
-    if (tail) output.enqueue(encoder.encode(tail));
+    const separator = closing && !atBoundary() ? "\n\n" : "";
+    for (const bytes of held.splice(0)) output.enqueue(bytes);
+    if (separator + closing) output.enqueue(encoder.encode(separator + closing));
     output.close();
   };
 
@@ -159,24 +178,20 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
             return;
           }
           if (chunk.done) {
-            parser.feed(decoder.decode());
+            if (!rewrite) parser.feed(decoder.decode());
             finish(false);
             return;
           }
           lastActivity = Date.now();
-          const text = decoder.decode(chunk.value, { stream: true });
           if (!rewrite) {
             controller.enqueue(chunk.value);
-            parser.feed(text);
+            parser.feed(decoder.decode(chunk.value, { stream: true }));
             flushOwn();
             return;
           }
-          chunkText = text;
-          chunkFrom = 0;
-          parser.feed(text);
-          if (chunkFrom < text.length) heldRaw.push(text.slice(chunkFrom));
+          const out = holdChunk(rewrite, chunk.value);
           if (out.length > 0) {
-            controller.enqueue(encoder.encode(out.splice(0).join("")));
+            for (const bytes of out) controller.enqueue(bytes);
             flushOwn();
             return;
           }
@@ -191,4 +206,14 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
     },
     { highWaterMark: 0 },
   );
+}
+
+function concat(pieces: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    whole.set(piece, at);
+    at += piece.byteLength;
+  }
+  return whole;
 }

@@ -12,6 +12,14 @@ export type MessageSummary = {
 
 export type ScanResult = { valid: boolean; messages: MessageSummary[] };
 
+/**
+ * Rewrites a message's text (tool lists) before the agent sees it: undefined
+ * leaves it alone; otherwise `text` replaces it (undefined: it goes on as it
+ * came) and `summary`, when the rewrite has parsed it already, is what
+ * summarizeMessages would say of what goes on, so a large list is not read twice.
+ */
+export type Rewrite = (data: string) => { text: string | undefined; summary?: ScanResult | undefined } | undefined;
+
 /** Largest `id` / `error` value kept to be parsed; anything larger is not an answer the gateway reads. */
 const MAX_ID_CHARS = 1024;
 const MAX_ERROR_CHARS = 64 * 1024;
@@ -52,14 +60,15 @@ export function summarizeMessages(text: string): ScanResult {
     return { valid: false, messages: [] };
   }
   const candidates: unknown[] = Array.isArray(value) ? value : [value];
-  return { valid: true, messages: candidates.filter(isMessageObject).map(summaryOf) };
+  return { valid: true, messages: candidates.filter(isMessageObject).map(summarizeMessage) };
 }
 
 function isMessageObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function summaryOf(message: Record<string, unknown>): MessageSummary {
+/** What the gateway reads of one parsed message. */
+export function summarizeMessage(message: Record<string, unknown>): MessageSummary {
   const { id, error } = message;
   const usableId = typeof id === "number" || id === null || (typeof id === "string" && id.length + 2 <= MAX_ID_CHARS);
   return {

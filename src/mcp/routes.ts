@@ -5,6 +5,7 @@ import type { AppEnv } from "../env.ts";
 import { forRequest, GatewayError, GatewayErrorCode } from "../errors.ts";
 import { assertAccepts, assertJsonContentType } from "../http/content-negotiation.ts";
 import { relayAnswer } from "./answers.ts";
+import type { Rewrite } from "./json-scan.ts";
 import { readJsonRpcBody, serializeBody, type ParsedBody } from "./message.ts";
 import { assertHeadersMatchBody } from "./request-headers.ts";
 import { forwardToolCall } from "../calls/tool-call.ts";
@@ -80,7 +81,7 @@ export async function handleGet(c: Context<AppEnv>): Promise<Response> {
 }
 
 /** Rewrites tool lists in an answer to what this grant's policy lets it see (nothing, without a policy). */
-async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<(data: string) => string | undefined> {
+async function toolListFilter(c: Context<AppEnv>, answer: ListAnswer): Promise<Rewrite> {
   const { services, grant, server } = c.var;
   const { show, reportsToPins, key } = await toolVisibility(services, grant, server);
   return toolListRewriter(answer, show, server.tools, reportsToPins ? pinReporter(c, server) : undefined, key);

@@ -147,6 +147,50 @@ export class SseParser {
   }
 }
 
+/**
+ * Finds where events end in an SSE byte stream without decoding it: line ends
+ * (CR, LF, CRLF) are ASCII bytes, which UTF-8 never uses inside a character, so
+ * an event cut out this way decodes on its own. Reads each chunk with the
+ * runtime's `indexOf`, not byte by byte, and keeps two flags between chunks.
+ */
+export class EventEnds {
+  #lineHasContent = false;
+  /** The last chunk ended with CR: an LF first in the next one completes that line end. */
+  #pendingCR = false;
+
+  /** The offsets in `bytes` just after each blank line (each event's end), in order. */
+  find(bytes: Uint8Array): number[] {
+    const ends: number[] = [];
+    if (bytes.length === 0) return ends;
+    let i = 0;
+    if (this.#pendingCR && bytes[0] === LF) i = 1;
+    this.#pendingCR = false;
+    let nextLF = bytes.indexOf(LF, i);
+    let nextCR = bytes.indexOf(CR, i);
+    for (;;) {
+      if (nextLF !== -1 && nextLF < i) nextLF = bytes.indexOf(LF, i);
+      if (nextCR !== -1 && nextCR < i) nextCR = bytes.indexOf(CR, i);
+      const at = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+      if (at === -1) {
+        if (i < bytes.length) this.#lineHasContent = true;
+        return ends;
+      }
+      if (at > i) this.#lineHasContent = true;
+      let next = at + 1;
+      if (bytes[at] === CR) {
+        if (next === bytes.length) this.#pendingCR = true;
+        else if (bytes[next] === LF) next++;
+      }
+      if (!this.#lineHasContent) ends.push(next);
+      this.#lineHasContent = false;
+      i = next;
+    }
+  }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
 /** The data of every event in a complete SSE body (for the gateway's own requests). */
 export function eventData(text: string): string[] {
   const events: string[] = [];

@@ -2,6 +2,7 @@ import { Validator, type Schema } from "@cfworker/json-schema";
 import { describeProblems, type ArgumentProblem } from "./argument-problems.ts";
 import { toolTags, type Tagger } from "./catalog.ts";
 import { canonicalDefinition, definitionOf, hashText } from "../pins/definition.ts";
+import type { MessageSummary } from "../mcp/json-scan.ts";
 
 /**
  * A tool as the upstream listed it, read leniently: a valid JSON Schema the
@@ -47,8 +48,10 @@ export function annotationsOf(tool: ListedTool): { readOnlyHint?: boolean; destr
 const DRAFT = "2020-12";
 const SHORT_CIRCUIT = true;
 
-/** A filtered answer kept for reuse: its text and output without the id, and the tools it recorded. */
-type KeptAnswer = { input: string; output: string | undefined; infos: ToolInfo[]; complete: boolean };
+/** What filtering a tools/list answer made: its output (undefined: unchanged), the tools it recorded, and whether it was the whole list. */
+type Filtered = { output: string | undefined; infos: ToolInfo[]; complete: boolean };
+/** A filtered answer kept for reuse: its text and output without the id, and the answer's summary (its id is the request's). */
+type KeptAnswer = Filtered & { input: string; summary: MessageSummary };
 
 type Entry = { info: ToolInfo; recordedAt: number };
 
@@ -99,23 +102,24 @@ export class ToolIndex {
    * `,"id":<id>}` (how MCP SDKs write it). Reusing it records its tools again,
    * as filtering it anew would.
    */
-  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): { output: string | undefined; infos: ToolInfo[]; complete: boolean } | undefined {
+  reuseAnswer(viewKey: string, data: string, requestId: string | number, now = Date.now()): (Filtered & { summary: MessageSummary }) | undefined {
     const suffix = idSuffix(requestId);
     const entry = this.#answers.get(viewKey);
     if (!entry || entry.input.length !== data.length - suffix.length || !data.endsWith(suffix) || data.slice(0, -suffix.length) !== entry.input) return undefined;
     this.#recordInfos(entry, now);
-    return { output: entry.output === undefined ? undefined : entry.output + suffix, infos: entry.infos, complete: entry.complete };
+    const output = entry.output === undefined ? undefined : entry.output + suffix;
+    return { output, infos: entry.infos, complete: entry.complete, summary: { ...entry.summary, id: requestId } };
   }
 
   /**
    * Keeps a filtered answer for reuseAnswer (small ones only: a view's last,
    * for at most MAX_VIEWS views); `output` undefined: the answer passed unchanged.
    */
-  keepAnswer(viewKey: string, data: string, requestId: string | number, output: string | undefined, infos: ToolInfo[], complete: boolean): void {
+  keepAnswer(viewKey: string, data: string, requestId: string | number, { output, infos, complete, summary }: Filtered & { summary: MessageSummary }): void {
     const suffix = idSuffix(requestId);
     if (data.length > MAX_KEPT_ANSWER_CHARS || !data.endsWith(suffix) || (output !== undefined && !output.endsWith(suffix))) return;
     if (!this.#answers.has(viewKey) && this.#answers.size >= MAX_VIEWS) this.#answers.delete(this.#answers.keys().next().value!);
-    this.#answers.set(viewKey, { input: data.slice(0, -suffix.length), output: output?.slice(0, -suffix.length), infos, complete });
+    this.#answers.set(viewKey, { input: data.slice(0, -suffix.length), output: output?.slice(0, -suffix.length), infos, complete, summary });
   }
 
   #recordInfos({ infos, complete }: KeptAnswer, now: number): void {

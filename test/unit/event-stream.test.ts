@@ -19,6 +19,19 @@ async function relay(chunks: Array<string | Error>, options: Partial<EventStream
   return new Response(relayEventStream(body, { keepAliveMs: 60_000, ...options })).text();
 }
 
+/** Relays byte chunks as they are and returns the bytes the agent receives. */
+async function relayBytes(chunks: Uint8Array[], options: Partial<EventStreamOptions> = {}): Promise<Uint8Array> {
+  const pending = [...chunks];
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = pending.shift();
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
+  return new Uint8Array(await new Response(relayEventStream(body, { keepAliveMs: 60_000, ...options })).arrayBuffer());
+}
+
 const STREAM = 'id: 1\r\nevent: message\r\ndata: {"a":1}\r\n\r\n: keep-alive\n\nid: 2\ndata: {"tools":[]}\n\nretry: 500\n\n';
 
 describe("relayEventStream", () => {
@@ -33,7 +46,7 @@ describe("relayEventStream", () => {
   });
 
   it("rewrites only the events it is asked to, keeping their id and event type, the rest byte for byte", async () => {
-    const rewrite = (data: string) => (data.includes("tools") ? '{"tools":["x"]}' : undefined);
+    const rewrite = (data: string) => (data.includes("tools") ? { text: '{"tools":["x"]}' } : undefined);
     const expected = 'id: 1\r\nevent: message\r\ndata: {"a":1}\r\n\r\n: keep-alive\n\nid: 2\ndata: {"tools":["x"]}\n\nretry: 500\n\n';
     expect(await relay(STREAM.match(/.{1,7}/gs) ?? [], { rewrite })).toBe(expected);
     expect(await relay([...STREAM], { rewrite })).toBe(expected);
@@ -42,7 +55,8 @@ describe("relayEventStream", () => {
   it("does not split an event at a CRLF that arrives in two chunks", async () => {
     const seen: string[] = [];
     await relay(["data: a\r", "\ndata: b\r\n", "\r\n"], { rewrite: (data) => void seen.push(data) });
-    expect(seen).toEqual(["a\nb"]);
+    await relay(["data: c\r", "\n\r", "\ndata: d\r\r"], { rewrite: (data) => void seen.push(data) });
+    expect(seen).toEqual(["a\nb", "c", "d"]);
   });
 
   it("tells who answered: ids, results and errors of the messages the agent receives", async () => {
@@ -108,7 +122,27 @@ describe("relayEventStream", () => {
     const data = JSON.stringify({ tools: Array.from({ length: 4096 }, (_, index) => ({ name: `t${index}`, description: "d".repeat(4000) })) });
     const stream = `event: message\ndata: ${data}\n\n`;
     const chunks = Array.from({ length: Math.ceil(stream.length / 16384) }, (_, index) => stream.slice(index * 16384, (index + 1) * 16384));
-    const output = await relay(chunks, { rewrite: (text) => JSON.stringify({ count: (JSON.parse(text) as { tools: unknown[] }).tools.length }) });
+    const output = await relay(chunks, { rewrite: (text) => ({ text: JSON.stringify({ count: (JSON.parse(text) as { tools: unknown[] }).tools.length }) }) });
     expect(output).toBe('event: message\ndata: {"count":4096}\n\n');
+  });
+
+  it("passes an event it reads but does not change on as the bytes it came in, whatever the line ends and however characters are cut", async () => {
+    // Multi-byte characters cut between chunks, CR, LF and CRLF line ends (one cut between its CR and LF), a comment, two data lines.
+    const stream = 'id: é1\r\ndata: {"tools":["näme","😀"]}\rdata: 2\r\n\r\n: note\n\ndata: ünchanged\r\rdata: {"tools":[]}\n\n';
+    const bytes = encode(stream);
+    const seen: string[] = [];
+    const summaries: MessageSummary[] = [];
+    const summary = { valid: true, messages: [{ id: 1, hasMethod: false, hasResult: true, error: undefined }] };
+    for (const size of [1, 2, 3, 5, 7, 64]) {
+      seen.length = 0;
+      summaries.length = 0;
+      const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, index) => bytes.slice(index * size, (index + 1) * size));
+      const output = await relayBytes(chunks, { rewrite: (data) => (seen.push(data), { text: undefined, summary }), onMessage: (message) => summaries.push(message) });
+      expect(output).toEqual(bytes);
+      expect(seen).toEqual(['{"tools":["näme","😀"]}\n2', "ünchanged", '{"tools":[]}']);
+      // The rewrite's own reading of what it passed on is the summary: the data is not read again.
+      expect(summaries).toHaveLength(3);
+      expect(summaries[0]).toEqual(summary.messages[0]);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { createParser } from "eventsource-parser";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { eventData, SseParser } from "../../src/mcp/sse.ts";
+import { eventData, EventEnds, SseParser } from "../../src/mcp/sse.ts";
 
 describe("SseParser", () => {
   type Parsed = { id: string | undefined; event: string | undefined; data: string };
@@ -65,6 +65,34 @@ describe("SseParser", () => {
       parser.feed(text);
       expect(parser.atBoundary, JSON.stringify(text)).toBe(expected);
     }
+  });
+});
+
+describe("EventEnds", () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+
+  it("finds in bytes, however they are cut, the event ends SseParser finds in their text", () => {
+    const piece = fc.constantFrom("data: ", "id: ", ":", "a", "é", "😀", "\n", "\r", "\r\n", "\n\n", "\r\r");
+    const stream = fc.array(piece, { maxLength: 24 }).map((pieces) => pieces.join(""));
+    fc.assert(
+      fc.property(stream.chain((text) => fc.tuple(fc.constant(text), fc.array(fc.integer({ min: 0, max: encode(text).length }), { maxLength: 6 }))), ([text, cuts]) => {
+        const expected: number[] = [];
+        new SseParser({ onEventEnd: (_event, end) => expected.push(encode(text.slice(0, end)).length) }).feed(text);
+        const bytes = encode(text);
+        // A CRLF cut in two ends its event at the CR: the LF, first in the next chunk, is skipped there (as SseParser skips it).
+        const cutInCRLF = (end: number) => bytes[end - 1] === 0x0a && bytes[end - 2] === 0x0d && cuts.includes(end - 1);
+        expected.splice(0, expected.length, ...expected.map((end) => (cutInCRLF(end) ? end - 1 : end)));
+        const ends = new EventEnds();
+        const found: number[] = [];
+        let from = 0;
+        for (const cut of [...cuts, bytes.length].sort((a, b) => a - b)) {
+          for (const end of ends.find(bytes.subarray(from, cut))) found.push(from + end);
+          from = cut;
+        }
+        expect(found).toEqual(expected);
+      }),
+      { numRuns: 3000, seed: 7 },
+    );
   });
 });
 

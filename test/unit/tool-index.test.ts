@@ -57,8 +57,8 @@ describe("a filtered tools/list is reused for the same answer and view", () => {
     const index = new ToolIndex(TTL);
     let filtered = 0;
     const hiding = (hidden: string) => (tool: { name: string }) => (filtered++, tool.name !== hidden);
-    const viewA = (id: number) => toolListRewriter({ requestId: id, isFirstPage: true }, hiding("delete_list"), index, undefined, "policy-a@1");
-    const viewB = (id: number) => toolListRewriter({ requestId: id, isFirstPage: true }, hiding("send_campaign"), index, undefined, "policy-b@1");
+    const viewA = (id: number) => (data: string) => toolListRewriter({ requestId: id, isFirstPage: true }, hiding("delete_list"), index, undefined, "policy-a@1")(data)?.text;
+    const viewB = (id: number) => (data: string) => toolListRewriter({ requestId: id, isFirstPage: true }, hiding("send_campaign"), index, undefined, "policy-b@1")(data)?.text;
 
     expect(names(viewA(1)(answerWith(TOOLS, 1)))).toEqual(["get_lists", "send_campaign"]);
     expect(filtered).toBe(3);
