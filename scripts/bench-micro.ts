@@ -73,12 +73,12 @@ export async function runMicroBenchmarks(): Promise<MicroResult[]> {
   const index = new ToolIndex(30_000);
   const visible = (tool: ToolInfo) => isListed(policy, tool.name, tool.tags);
   const rewrite = toolListRewriter({ requestId: 7, isFirstPage: true }, visible, index);
-  const listed = (JSON.parse(rewrite(answer) ?? "{}") as { result?: { tools?: unknown[] } }).result?.tools?.length ?? 0;
+  const listed = (JSON.parse(rewrite(answer)?.text ?? "{}") as { result?: { tools?: unknown[] } }).result?.tools?.length ?? 0;
   results.push({
     name: `tool-list filter, ${tools.length} tools`,
     detail: `${(answer.length / 1024).toFixed(0)} KiB in, ${listed} listed`,
     ...measure(() => {
-      sink += rewrite(answer)?.length ?? 0;
+      sink += rewrite(answer)?.text?.length ?? 0;
     }),
   });
 
@@ -88,7 +88,7 @@ export async function runMicroBenchmarks(): Promise<MicroResult[]> {
     name: `tool-list filter, ${tools.length} tools, seen before`,
     detail: "the same answer for the same view, reused",
     ...measure(() => {
-      sink += reusing(answer)?.length ?? 0;
+      sink += reusing(answer)?.text?.length ?? 0;
     }),
   });
 
