@@ -25,11 +25,16 @@ export async function readBodyWithin(request: Request, maxBytes: number): Promis
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
+  return concatBytes(chunks);
+}
+
+/** Pieces of bytes as one array. */
+export function concatBytes(pieces: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    whole.set(piece, at);
+    at += piece.byteLength;
   }
-  return bytes;
+  return whole;
 }

@@ -1,6 +1,7 @@
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ErrorCode } from "./jsonrpc.ts";
 import { GatewayErrorCode, jsonRpcError } from "../errors.ts";
+import { concatBytes } from "../http/body.ts";
 import { isObject, parseJson } from "../json.ts";
 import { relayEventStream, type EventStreamOptions } from "./event-stream.ts";
 import { summarizeMessages, type MessageSummary, type Rewrite } from "./json-scan.ts";
@@ -92,21 +93,23 @@ async function refusalFor(response: Response, ids: RequestId[]): Promise<Respons
 
 async function answerJson(response: Response, options: AnswerOptions): Promise<Response> {
   const { ids } = options;
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readText(response, Number.POSITIVE_INFINITY, options.timeoutMs);
+    bytes = await readBytes(response, Number.POSITIVE_INFINITY, options.timeoutMs);
   } catch (error) {
     const timedOut = error instanceof AnswerTimeout;
     options.onSettled?.({ status: response.status, failure: timedOut ? "timeout" : "error" });
     const problem = timedOut ? `did not finish its answer within ${options.timeoutMs} ms` : "broke off its answer";
     return errorsFor(ids, `Upstream error: the MCP server ${problem}`, response.status, 200);
   }
-  const rewritten = options.rewrite?.(text);
-  text = rewritten?.text ?? text;
+  const received = new TextDecoder().decode(bytes);
+  const rewritten = options.rewrite?.(received);
+  const text = rewritten?.text ?? received;
   const { valid, messages } = rewritten?.summary ?? summarizeMessages(text);
   const missing = answered(ids, messages, options);
   options.onSettled?.({ status: response.status, failure: missing.size === 0 ? undefined : "error" });
-  if (missing.size === 0) return jsonResponse(text, response.status, response.headers);
+  // An answer left as it came goes on as the bytes it came in.
+  if (missing.size === 0) return jsonResponse(rewritten?.text ?? bytes, response.status, response.headers);
   const problem = valid ? "did not answer this request in its reply" : "answered with a body that is not JSON";
   const errors = [...missing].map((id) => upstreamError(id, `${problem} (HTTP ${response.status})`, response.status));
   if (ids.length === 1) return jsonResponse(errors[0], 200, response.headers);
@@ -173,12 +176,12 @@ function streamHeaders(upstream: Headers): Headers {
   return headers;
 }
 
-/** A JSON body (given as text, or as a value to serialise) with the upstream's other headers kept. */
+/** A JSON body (given as text or bytes, or as a value to serialise) with the upstream's other headers kept. */
 function jsonResponse(body: unknown, status: number, headers?: Headers): Response {
   const out = new Headers(headers);
   out.set("content-type", "application/json");
   out.delete("content-length");
-  return new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: out });
+  return new Response(typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body), { status, headers: out });
 }
 
 function isJsonRpcError(value: unknown): value is { jsonrpc: "2.0"; error: { code: number; message: string } } {
@@ -188,12 +191,16 @@ function isJsonRpcError(value: unknown): value is { jsonrpc: "2.0"; error: { cod
 
 class AnswerTimeout extends Error {}
 
-/** The body as text, cut after `maxBytes`, and failing with AnswerTimeout after `timeoutMs`. */
-async function readText(response: Response, maxBytes: number, timeoutMs = Number.POSITIVE_INFINITY): Promise<string> {
-  if (!response.body) return "";
+/** The body as text, cut after `maxBytes`. */
+async function readText(response: Response, maxBytes: number): Promise<string> {
+  return new TextDecoder().decode(await readBytes(response, maxBytes));
+}
+
+/** The body's bytes, cut after `maxBytes`, and failing with AnswerTimeout after `timeoutMs`. */
+async function readBytes(response: Response, maxBytes: number, timeoutMs = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array();
   const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  const parts: string[] = [];
+  const parts: Uint8Array[] = [];
   let length = 0;
   let timer: number | null = null;
   let expired = false;
@@ -208,15 +215,14 @@ async function readText(response: Response, maxBytes: number, timeoutMs = Number
       const { done, value } = await reader.read();
       if (expired) throw new AnswerTimeout();
       if (done) break;
-      parts.push(decoder.decode(value, { stream: true }));
+      parts.push(value);
       length += value.byteLength;
       if (length > maxBytes) {
         await reader.cancel();
         break;
       }
     }
-    parts.push(decoder.decode());
-    return parts.join("");
+    return parts.length === 1 ? parts[0]! : concatBytes(parts);
   } catch (error) {
     if (expired) throw new AnswerTimeout();
     throw error;

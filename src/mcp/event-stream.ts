@@ -1,4 +1,5 @@
 import { JsonRpcScanner, PARSED_SUMMARY_CHARS, summarizeMessages, type MessageSummary, type Rewrite } from "./json-scan.ts";
+import { concatBytes } from "../http/body.ts";
 import { EventEnds, serializeEvent, SseParser, type SseEventEnd } from "./sse.ts";
 
 export type EventStreamOptions = {
@@ -80,7 +81,7 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   /** One whole held event (its bytes end with the blank line that ends it): what goes on in its place. */
   const rewriteEvent = (rewrite: Rewrite, bytes: Uint8Array[]): Uint8Array[] => {
     [heldData, heldEvent] = [[], undefined];
-    parser.feed(decoder.decode(bytes.length === 1 ? bytes[0] : concat(bytes)));
+    parser.feed(decoder.decode(bytes.length === 1 ? bytes[0] : concatBytes(bytes)));
     const event = heldEvent as SseEventEnd | undefined;
     if (!event?.hasData) return bytes;
     const data = heldData.join("");
@@ -208,12 +209,3 @@ export function relayEventStream(body: ReadableStream<Uint8Array>, options: Even
   );
 }
 
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    whole.set(piece, at);
-    at += piece.byteLength;
-  }
-  return whole;
-}
