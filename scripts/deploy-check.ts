@@ -9,7 +9,7 @@
 // (raw and gzip) and startup time, and exits 1 if a Worker does not build or
 // starts too slowly. Needs no Cloudflare account: nothing is uploaded.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { ROOT } from "./local-gateway.ts";
@@ -17,6 +17,8 @@ import { ROOT } from "./local-gateway.ts";
 /** Cloudflare's limit on a Worker's startup. */
 const STARTUP_LIMIT_MS = 1000;
 const OUT = join(ROOT, ".build", "deploy-check");
+/** Startup moves by several ms from run to run on a shared machine: each figure is the median of this many. */
+const STARTUP_RUNS = 3;
 
 const WORKERS = [
   { name: "iterable-mcp", config: "upstreams/iterable/wrangler.toml", targetMs: 200, gzipTargetKiB: undefined },
@@ -54,31 +56,62 @@ function check(worker: (typeof WORKERS)[number]): Checked {
   const contents = files.map((file) => readFileSync(file));
   const rawBytes = contents.reduce((sum, bytes) => sum + bytes.byteLength, 0);
   const gzipBytes = contents.reduce((sum, bytes) => sum + gzipSync(bytes, { level: 9 }).byteLength, 0);
-  // check startup builds with `wrangler deploy` and its own -c is not passed on: the config goes in --args.
-  const profiled = wrangler(["check", "startup", `--args=-c ${worker.config}`, "--outfile", join(OUT, `${worker.name}.cpuprofile`)]);
-  const bundled = /Bundle:\s*([\d.]+) KiB/.exec(profiled.output)?.[1];
-  if (bundled !== undefined && Math.abs(Number(bundled) * 1024 - rawBytes) > rawBytes * 0.05) {
-    throw new Error(`${worker.name}: wrangler check startup profiled a ${bundled} KiB bundle, not this Worker's ${size(rawBytes)}`);
+  const { startupMs, bundledKiB } = startupOf(worker.name, worker.config);
+  if (bundledKiB !== undefined && Math.abs(bundledKiB * 1024 - rawBytes) > rawBytes * 0.05) {
+    throw new Error(`${worker.name}: wrangler check startup profiled a ${bundledKiB} KiB bundle, not this Worker's ${size(rawBytes)}`);
   }
-  // The CPU the global scope took ("Active", garbage collection included), not the wall clock around it.
-  const active = /Active:\s*([\d.]+)\s*ms/.exec(profiled.output)?.[1];
-  if (!profiled.ok || active === undefined) throw new Error(`${worker.name}: wrangler check startup failed:\n${profiled.output}`);
-  return { name: worker.name, rawBytes, gzipBytes, startupMs: Number(active), targetMs: worker.targetMs, gzipTargetKiB: worker.gzipTargetKiB };
+  return { name: worker.name, rawBytes, gzipBytes, startupMs, targetMs: worker.targetMs, gzipTargetKiB: worker.gzipTargetKiB };
 }
 
+/**
+ * The median of STARTUP_RUNS `wrangler check startup` runs ("Active": the CPU the global scope took,
+ * garbage collection included, not the wall clock around it); the last run's CPU profile is kept.
+ */
+function startupOf(name: string, config: string): { startupMs: number; bundledKiB: number | undefined } {
+  const runs: number[] = [];
+  let bundledKiB: number | undefined;
+  for (let run = 0; run < STARTUP_RUNS; run++) {
+    // check startup builds with `wrangler deploy` and its own -c is not passed on: the config goes in --args.
+    const profiled = wrangler(["check", "startup", `--args=-c ${config}`, "--outfile", join(OUT, `${name}.cpuprofile`)]);
+    const active = /Active:\s*([\d.]+)\s*ms/.exec(profiled.output)?.[1];
+    if (!profiled.ok || active === undefined) throw new Error(`${name}: wrangler check startup failed:\n${profiled.output}`);
+    runs.push(Number(active));
+    const bundled = /Bundle:\s*([\d.]+) KiB/.exec(profiled.output)?.[1];
+    bundledKiB = bundled === undefined ? undefined : Number(bundled);
+  }
+  runs.sort((a, b) => a - b);
+  return { startupMs: runs[Math.floor(runs.length / 2)]!, bundledKiB };
+}
+
+/**
+ * What the runtime alone costs to start on this machine: a Worker whose global scope does nothing,
+ * with the gateway's compatibility date and flags. A Worker's startup is this plus its own code.
+ */
+function emptyWorkerStartup(): number {
+  const dir = join(OUT, "empty-worker");
+  mkdirSync(dir, { recursive: true });
+  const gateway = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const settings = gateway.split("\n").filter((line) => /^compatibility_(date|flags)\s*=/.test(line));
+  writeFileSync(join(dir, "index.js"), 'export default { fetch() { return new Response("ok"); } };\n');
+  writeFileSync(join(dir, "wrangler.toml"), ['name = "empty-worker"', 'main = "index.js"', ...settings, ""].join("\n"));
+  return startupOf("empty-worker", join(dir, "wrangler.toml")).startupMs;
+}
 
 let failed = false;
+const emptyMs = emptyWorkerStartup();
 for (const worker of WORKERS) {
   try {
     const checked = check(worker);
     const verdict = checked.startupMs >= STARTUP_LIMIT_MS ? `OVER Cloudflare's ${STARTUP_LIMIT_MS} ms limit` : checked.startupMs <= checked.targetMs ? `target ${checked.targetMs} ms met` : `target ${checked.targetMs} ms NOT met`;
     const gzipVerdict = checked.gzipTargetKiB === undefined ? "" : `; gzip target ${checked.gzipTargetKiB} KiB ${checked.gzipBytes <= checked.gzipTargetKiB * 1024 ? "met" : "NOT met"}`;
-    console.log(`${checked.name}: bundle ${size(checked.rawBytes)} (${size(checked.gzipBytes)} gzip), startup ${checked.startupMs.toFixed(1)} ms (${verdict}${gzipVerdict})`);
+    const overEmpty = `${(checked.startupMs - emptyMs).toFixed(1)} ms over an empty Worker`;
+    console.log(`${checked.name}: bundle ${size(checked.rawBytes)} (${size(checked.gzipBytes)} gzip), startup ${checked.startupMs.toFixed(1)} ms, ${overEmpty} (${verdict}${gzipVerdict})`);
     if (checked.startupMs >= STARTUP_LIMIT_MS) failed = true;
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     failed = true;
   }
 }
-console.log("startup is the CPU of the Worker's global scope on this machine (wrangler check startup); Cloudflare's CPUs differ");
+console.log(`an empty Worker (the gateway's compatibility settings): startup ${emptyMs.toFixed(1)} ms`);
+console.log(`startup is the CPU of the Worker's global scope on this machine (wrangler check startup, median of ${STARTUP_RUNS} runs); Cloudflare's CPUs differ`);
 if (failed) process.exit(1);
