@@ -147,7 +147,11 @@ export class Ledger {
     const sum = this.#sql.exec<{ after: number; used: number }>("SELECT after, used FROM usage_sums WHERE counter = ? AND scope_key = ? AND window_ms = ? AND calendar = ?", ...key).toArray()[0];
     if (sum && sum.after === start) return sum.used;
     // Moving on: take off what left the window. First use, or a clock that went back: sum it whole.
-    const used = sum && sum.after < start ? sum.used - this.#sumBetween(item.counter, item.scopeKey, sum.after, start) : this.#sumAfter(item.counter, item.scopeKey, start);
+    const leaving = sum && sum.after < start ? this.#sumBetween(item.counter, item.scopeKey, sum.after, start) : undefined;
+    // Nothing left: the sum stands as it is, from where it was (a sliding window moves every
+    // millisecond, and this saves a write per call; #prune moves a sum on before rows behind it go).
+    if (sum && leaving === 0) return sum.used;
+    const used = sum && leaving !== undefined ? sum.used - leaving : this.#sumAfter(item.counter, item.scopeKey, start);
     this.#sql.exec(
       `INSERT INTO usage_sums (counter, scope_key, window_ms, calendar, after, used) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (counter, scope_key, window_ms, calendar) DO UPDATE SET after = excluded.after, used = excluded.used`,

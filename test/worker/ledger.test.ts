@@ -99,21 +99,30 @@ describe("the ledger's windows, with a controlled clock", () => {
     });
   });
 
-  it("a call's check reads the rows that came and went since the last call, not every row in its window", async () => {
+  it("a call's check reads the rows that came and went since the last call, not every row in its window, and writes no sum back when none went", async () => {
     await withLedger((_ledger, sql) => {
-      // Every statement's cursor, so the rows each reservation read can be added up.
+      // Every statement and its cursor, so the rows each reservation read and wrote can be added up.
       const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-      const counted = { exec: (...args: Parameters<SqlStorage["exec"]>) => (cursors.push(sql.exec(...args)), cursors.at(-1)!) } as unknown as SqlStorage;
+      const statements: string[] = [];
+      const counted = {
+        exec: (...args: Parameters<SqlStorage["exec"]>) => (statements.push(args[0]), cursors.push(sql.exec(...args)), cursors.at(-1)!),
+      } as unknown as SqlStorage;
       const ledger = new Ledger(counted);
       const hourly = limit({ windowMs: 3_600_000, max: 1_000_000 });
       const t0 = 1_800_000_000_000;
-      for (let i = 0; i < 5_000; i++) ledger.reserve([hourly], t0 + i, `r${i}`);
-      cursors.length = 0;
-      expect(ledger.reserve([hourly], t0 + 5_000, "next").ok).toBe(true);
+      for (let i = 0; i <= 5_000; i++) ledger.reserve([hourly], t0 + i, `r${i}`);
+      // The call after (expired rows were pruned at t0 + 5,000, at most once a second).
+      [cursors.length, statements.length] = [0, 0];
+      expect(ledger.reserve([hourly], t0 + 5_001, "next").ok).toBe(true);
       const read = cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
-      expect(ledger.used(hourly, t0 + 5_000)).toBe(5_001);
-      // Summing the window would read 5,001 rows.
+      // Summing the window would read 5,002 rows.
       expect(read).toBeLessThan(50);
+      // Its own row, and the sum moved on by it; the window's start moved, but nothing left it, so no sum is written back.
+      expect(statements.filter((statement) => /^(INSERT|UPDATE|DELETE)/.test(statement))).toEqual([
+        expect.stringMatching(/^INSERT INTO usage \(/),
+        expect.stringMatching(/^UPDATE usage_sums SET used = used \+/),
+      ]);
+      expect(ledger.used(hourly, t0 + 5_001)).toBe(5_002);
     });
   });
 
