@@ -1,5 +1,5 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { ErrorCode, JSONRPCMessageSchema } from "./jsonrpc.ts";
+import { ErrorCode, isJSONRPCMessage } from "./jsonrpc.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { readBodyWithin } from "../http/body.ts";
 import { firstChangedNumber, type ChangedNumber, type PathStep } from "./number-literals.ts";
@@ -42,8 +42,7 @@ export async function readJsonRpcBody(request: Request, maxBytes: number): Promi
   const changed = firstChangedNumber(text);
   const messages = candidates.map((candidate, index) => {
     const where = isBatch ? ` (batch element ${index})` : "";
-    const result = JSONRPCMessageSchema.safeParse(candidate);
-    if (!result.success) {
+    if (!isJSONRPCMessage(candidate)) {
       throw new GatewayError(400, ErrorCode.InvalidRequest, `Invalid Request: not a JSON-RPC 2.0 message${where}`);
     }
     const message = candidate as JSONRPCMessage;

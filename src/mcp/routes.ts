@@ -1,5 +1,5 @@
 import type { JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
-import { CallToolRequestSchema, ErrorCode, isJSONRPCRequest } from "./jsonrpc.ts";
+import { ErrorCode, isCallToolRequest, isJSONRPCRequest } from "./jsonrpc.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import { forRequest, GatewayError, GatewayErrorCode } from "../errors.ts";
@@ -50,7 +50,7 @@ async function answerPost(c: Context<AppEnv>, body: ParsedBody, request: JSONRPC
   const revision = requestRevision(c.req.raw.headers, request);
 
   if (request?.method === "tools/call") {
-    if (!CallToolRequestSchema.safeParse(request).success) {
+    if (!isCallToolRequest(request)) {
       throw new GatewayError(400, ErrorCode.InvalidParams, "Invalid params: tools/call needs params.name and object params.arguments");
     }
     const urlElicitation = isStateless(revision) ? declaresUrlElicitation(request.params?._meta?.[CLIENT_CAPABILITIES_META_KEY]) : features.urlElicitation;

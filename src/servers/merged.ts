@@ -9,7 +9,7 @@ import type { AppEnv } from "../env.ts";
 import { GatewayError, GatewayErrorCode, jsonRpcError } from "../errors.ts";
 import { isObject } from "../json.ts";
 import { relayAnswer } from "../mcp/answers.ts";
-import { CallToolRequestSchema, ErrorCode } from "../mcp/jsonrpc.ts";
+import { ErrorCode, isCallToolRequest } from "../mcp/jsonrpc.ts";
 import type { ParsedBody } from "../mcp/message.ts";
 import { CLIENT_CAPABILITIES_META_KEY, declaresUrlElicitation, isStateless, requestRevision } from "../mcp/revision.ts";
 import { NO_FEATURES, type SessionFeatures } from "../mcp/session.ts";
@@ -248,7 +248,7 @@ class MergedRequest {
   /** A `tools/call`: to the server its prefix names, as a call to that server's own URL goes. */
   async callTool(request: JSONRPCRequest): Promise<Response> {
     const c = this.#c;
-    if (!CallToolRequestSchema.safeParse(request).success) {
+    if (!isCallToolRequest(request)) {
       throw new GatewayError(400, ErrorCode.InvalidParams, "Invalid params: tools/call needs params.name and object params.arguments");
     }
     const call = request as ToolCallRequest;
