@@ -7,15 +7,12 @@
 // at concurrency 16, reads the CPU each target's workerd spent per call; before that, SEQUENTIAL (400) calls
 // one at a time, interleaved, for p50 and p99 over the floor. Prints each round and the medians.
 import { setMaxListeners } from "node:events";
-import { writeFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CONFIG_DEFAULTS } from "../src/config.ts";
 import { cpuMs, startFloor, wranglerTree } from "./bench-floor.ts";
 import { median, percentile } from "./bench-report.ts";
-import { startGateway } from "./local-gateway.ts";
+import { grantOnPolicy, startGateway } from "./local-gateway.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const PER_ROUND = 400;
@@ -32,19 +29,7 @@ const floor = await startFloor(gateway.upstreamUrl).catch(async (error: unknown)
 });
 try {
   const limit = { counter: "probe", window: "hour", max: 1_000_000, scope: "grant" };
-  const token = async (name: string, policy: object) => {
-    const file = join(tmpdir(), `probe-${name}-${RUN}.json`);
-    writeFileSync(file, JSON.stringify(policy));
-    try {
-      const pushed = await gateway.cli("policy", "push", file, "--name", name);
-      if (pushed.status !== 0) throw new Error(pushed.stderr);
-    } finally {
-      rmSync(file, { force: true });
-    }
-    const created = await gateway.cli("grant", "create", "--label", `probe-${RUN}-${name}`, "--policy", name, "--json");
-    if (created.status !== 0) throw new Error(created.stderr);
-    return (JSON.parse(created.stdout) as { token: string }).token;
-  };
+  const token = (name: string, policy: object) => grantOnPolicy(gateway, name, policy, `probe-${RUN}-${name}`);
   const unlimited = await token("probe-unlimited", { version: "1", default: "deny", tools: { get_campaigns: {} } });
   const limited = await token("probe-limited", { version: "1", default: "deny", tools: { get_campaigns: { limits: [limit] } } });
   const client = async (url: string, headers: Record<string, string>) => {

@@ -9,13 +9,12 @@
 // times over: read shares, not times. Writes the profile to PROFILE (default
 // .build/calls.cpuprofile) for DevTools. Loopback only; about a minute.
 import { setMaxListeners } from "node:events";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import WebSocket from "ws";
-import { freePort, ROOT, startGateway } from "./local-gateway.ts";
+import { freePort, grantOnPolicy, ROOT, startGateway } from "./local-gateway.ts";
 
 const CALLS = Number(process.env.CALLS ?? 3000);
 const LIMITED = process.env.LIMITED === "1";
@@ -29,15 +28,9 @@ type Profile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 const inspectorPort = await freePort();
 const gateway = await startGateway(["--sandbox", "--inspector-port", String(inspectorPort), "--minify=false"]);
 try {
-  const file = join(tmpdir(), `bench-profile-${Date.now()}.json`);
   const limit = { counter: "profile", window: "hour", max: 1_000_000, scope: "grant" };
-  writeFileSync(file, JSON.stringify({ version: "1", default: "deny", tools: { get_campaigns: LIMITED ? { limits: [limit] } : {} } }));
-  const pushed = await gateway.cli("policy", "push", file, "--name", "bench-profile");
-  rmSync(file, { force: true });
-  if (pushed.status !== 0) throw new Error(pushed.stderr);
-  const created = await gateway.cli("grant", "create", "--label", "bench-profile", "--policy", "bench-profile", "--json");
-  if (created.status !== 0) throw new Error(created.stderr);
-  const { token } = JSON.parse(created.stdout) as { token: string };
+  const policy = { version: "1", default: "deny", tools: { get_campaigns: LIMITED ? { limits: [limit] } : {} } };
+  const token = await grantOnPolicy(gateway, "bench-profile", policy, "bench-profile");
   const client = new Client({ name: "bench-profile", version: "1" });
   await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   const calls = async (count: number) => {

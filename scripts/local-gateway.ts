@@ -1,6 +1,9 @@
 /** Runs `npm start` (scripts/start.ts) on free ports, for end-to-end tests and the benchmark, and the CLI beside it. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -118,4 +121,19 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     child.once("error", reject);
     child.once("close", (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** Pushes `policy` as `name` through the gateway's CLI and creates a grant on it (labelled `label`): its token. */
+export async function grantOnPolicy(gateway: RunningGateway, name: string, policy: object, label: string): Promise<string> {
+  const file = join(tmpdir(), `${name}-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(policy));
+  try {
+    const pushed = await gateway.cli("policy", "push", file, "--name", name);
+    if (pushed.status !== 0) throw new Error(pushed.stderr);
+  } finally {
+    rmSync(file, { force: true });
+  }
+  const created = await gateway.cli("grant", "create", "--label", label, "--policy", name, "--json");
+  if (created.status !== 0) throw new Error(created.stderr);
+  return (JSON.parse(created.stdout) as { token: string }).token;
 }
