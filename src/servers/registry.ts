@@ -48,7 +48,7 @@ export const ServerDeclarationsSchema = z
   .refine((servers) => new Set(servers.map((server) => server.name)).size === servers.length, "server names must be unique");
 
 /** How the gateway sends to one server. */
-export type Upstream = { via: "url" | "binding"; url: URL; fetch: (request: Request) => Promise<Response> };
+export type Upstream = { via: "url" | "binding"; url: URL; fetch: (url: URL, init: RequestInit) => Promise<Response> };
 
 /** One declared server, resolved against the Worker's env. */
 export type Server = {
@@ -73,7 +73,7 @@ export type Server = {
 };
 
 /** What a service binding offers (the runtime's Fetcher, named here so Node code can read this file). */
-type ServiceBinding = { fetch(request: Request): Promise<Response> };
+type ServiceBinding = { fetch(input: URL, init: RequestInit): Promise<Response> };
 
 export type LegacyUpstream = { name: string; url: string; credentialHeader: string; credential: string | undefined; timeoutMs: number };
 
@@ -122,8 +122,8 @@ function pinKeyOf(name: string, upstream: Upstream, binding: string | undefined)
 }
 
 function upstreamOf(url: string | undefined, binding: ServiceBinding | undefined, bindingName: string | undefined, server?: string): Upstream {
-  if (url !== undefined) return { via: "url", url: new URL(url), fetch: (request) => fetch(request) };
-  if (binding) return { via: "binding", url: new URL(BINDING_URL), fetch: (request) => binding.fetch(request) };
+  if (url !== undefined) return { via: "url", url: new URL(url), fetch: (to, init) => fetch(to, init) };
+  if (binding) return { via: "binding", url: new URL(BINDING_URL), fetch: (to, init) => binding.fetch(to, init) };
   const who = server === undefined ? "no upstream: set UPSTREAM_URL, or bind the UPSTREAM service (wrangler.toml [[services]])" : `server ${server}: no service binding ${bindingName} (wrangler.toml [[services]])`;
   throw new Error(`invalid gateway configuration: ${who}`);
 }

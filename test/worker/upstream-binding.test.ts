@@ -31,7 +31,7 @@ describe("the upstream through the UPSTREAM service binding", () => {
     const healthy = gateway({ UPSTREAM_URL: "" }).env.UPSTREAM;
     const gw = gateway({
       UPSTREAM_URL: "",
-      UPSTREAM: { fetch: (request: Request) => (broken ? Promise.reject(new Error("binding down")) : healthy.fetch(request)) },
+      UPSTREAM: { fetch: (input: RequestInfo | URL, init?: RequestInit) => (broken ? Promise.reject(new Error("binding down")) : healthy.fetch(input, init)) },
     });
     const agent = await rawAgent(gw, token);
     broken = true;
