@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { canonicalJson } from "../canonical.ts";
 
 /**
@@ -32,12 +33,15 @@ export function canonicalDefinition(definition: ToolDefinition): string {
 }
 
 /**
- * SHA-256 (hex) of the canonical text. Synchronous (node:crypto), because
- * a tool list is filtered inside a stream transform that cannot wait.
+ * SHA-256 (hex) of the canonical text. Synchronous, because a tool list is
+ * filtered inside a stream transform that cannot wait; not node:crypto, whose
+ * import loads Node's internal modules at every isolate's start (about 20 ms).
  */
 export function hashText(canonical: string): string {
-  return createHash("sha256").update(canonical).digest("hex");
+  return bytesToHex(sha256(encoder.encode(canonical)));
 }
+
+const encoder = new TextEncoder();
 
 export function definitionHash(definition: ToolDefinition): string {
   return hashText(canonicalDefinition(definition));
