@@ -3,13 +3,20 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
 import { GatewayError, GatewayErrorCode } from "../errors.ts";
 import { accessTokenVerifier, ACCESS_TOKEN_PATTERN } from "../oauth/access-token.ts";
-import { oauthSiteFor, resourceMetadataUrlFor, resourceOf } from "../oauth/server.ts";
 import { grantProblem, TOKEN_PATTERN, type GrantRecord } from "./grant.ts";
 
 /** How an agent proved it holds its grant, as the audit trail records it. */
 export type AgentAuth = { method: "grant_token" } | { method: "oauth"; clientId: string };
 
 const GRANT_TOKEN: AgentAuth = { method: "grant_token" };
+
+/**
+ * The OAuth site code (and Cloudflare's provider library under it), loaded on
+ * the first request that needs it: building the library's module costs every
+ * isolate's start about 7 ms, and one that serves only grant tokens, and
+ * refuses no one, never needs it.
+ */
+const oauthServer = () => import("../oauth/server.ts");
 
 /**
  * Every /mcp request carries `Authorization: Bearer <token>`, one of two kinds
@@ -37,11 +44,11 @@ export function authenticate() {
     }
     const token = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "")?.[1];
     if (token === undefined) {
-      throw unauthorized(c, "a grant token is required: Authorization: Bearer <token>, or sign in with OAuth", "invalid_request");
+      throw await unauthorized(c, "a grant token is required: Authorization: Bearer <token>, or sign in with OAuth", "invalid_request");
     }
     const { grant, auth } = TOKEN_PATTERN.test(token) ? await byGrantToken(c, token) : await byAccessToken(c, token);
     const problem = grantProblem(grant, Date.now());
-    if (problem) throw unauthorized(c, problem);
+    if (problem) throw await unauthorized(c, problem);
     c.set("grant", grant);
     c.set("auth", auth);
     await next();
@@ -52,19 +59,20 @@ type Authenticated = { grant: GrantRecord; auth: AgentAuth };
 
 async function byGrantToken(c: Context<AppEnv>, token: string): Promise<Authenticated> {
   const grant = await lookup(() => c.var.services.grants.findByToken(token));
-  if (!grant) throw unauthorized(c, "unknown grant token");
+  if (!grant) throw await unauthorized(c, "unknown grant token");
   return { grant, auth: GRANT_TOKEN };
 }
 
 async function byAccessToken(c: Context<AppEnv>, token: string): Promise<Authenticated> {
+  const { oauthSiteFor, resourceOf } = await oauthServer();
   const site = ACCESS_TOKEN_PATTERN.test(token) ? oauthSiteFor(c.env, c.req.url) : undefined;
-  if (!site) throw unauthorized(c, "the bearer token is not a gateway grant token, nor an access token this gateway issued");
+  if (!site) throw await unauthorized(c, "the bearer token is not a gateway grant token, nor an access token this gateway issued");
   // Known to be declared (checked above): the resource is there whenever the site is.
   const resource = resourceOf(site, c.req.param("server"));
-  if (!resource) throw unauthorized(c, "this URL is not a protected resource of this gateway");
+  if (!resource) throw await unauthorized(c, "this URL is not a protected resource of this gateway");
   const verified = await lookup(() => accessTokenVerifier(c.env).verify(c.env, site, resource, token));
-  if ("refused" in verified) throw unauthorized(c, verified.refused);
-  if (!verified.grant) throw unauthorized(c, "the access token's grant no longer exists");
+  if ("refused" in verified) throw await unauthorized(c, verified.refused);
+  if (!verified.grant) throw await unauthorized(c, "the access token's grant no longer exists");
   return { grant: verified.grant, auth: { method: "oauth", clientId: verified.clientId } };
 }
 
@@ -78,7 +86,8 @@ async function lookup<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
-function unauthorized(c: Context<AppEnv>, description: string, error = "invalid_token"): GatewayError {
+async function unauthorized(c: Context<AppEnv>, description: string, error = "invalid_token"): Promise<GatewayError> {
+  const { resourceMetadataUrlFor } = await oauthServer();
   const metadata = resourceMetadataUrlFor(c.env, c.req.url, c.req.param("server"));
   return new GatewayError(401, GatewayErrorCode.TransportError, `Unauthorized: ${description}`, undefined, {
     "WWW-Authenticate": `Bearer realm="mcp-policy-gateway", error="${error}", error_description="${description}"${metadata ? `, resource_metadata="${metadata}"` : ""}`,
