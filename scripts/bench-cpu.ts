@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { CONFIG_DEFAULTS } from "../src/config.ts";
 import { cpuMs, startFloor, wranglerTree } from "./bench-floor.ts";
 import { median, percentile } from "./bench-report.ts";
-import { grantOnPolicy, startGateway } from "./local-gateway.ts";
+import { callsAtConcurrency, grantOnPolicy, startGateway } from "./local-gateway.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const PER_ROUND = 400;
@@ -46,15 +46,7 @@ try {
   const round = async (each: Client, port: number) => {
     const pid = wranglerTree(port).runtime!;
     const before = cpuMs(pid)!;
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next++ < PER_ROUND) {
-          const result = await each.callTool({ name: "get_campaigns", arguments: {} });
-          if (result.isError) throw new Error(JSON.stringify(result).slice(0, 300));
-        }
-      }),
-    );
+    await callsAtConcurrency(each, PER_ROUND, CONCURRENCY);
     return (cpuMs(pid)! - before) / PER_ROUND;
   };
   const call = async (each: Client) => {

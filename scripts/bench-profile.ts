@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import WebSocket from "ws";
-import { freePort, grantOnPolicy, ROOT, startGateway } from "./local-gateway.ts";
+import { callsAtConcurrency, freePort, grantOnPolicy, ROOT, startGateway } from "./local-gateway.ts";
 
 const CALLS = Number(process.env.CALLS ?? 3000);
 const LIMITED = process.env.LIMITED === "1";
@@ -37,17 +37,7 @@ try {
   const token = await grantOnPolicy(gateway, "bench-profile", policy, "bench-profile");
   const client = new Client({ name: "bench-profile", version: "1" });
   await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-  const calls = async (count: number) => {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next++ < count) {
-          const result = await client.callTool({ name: "get_campaigns", arguments: {} });
-          if (result.isError) throw new Error(JSON.stringify(result).slice(0, 300));
-        }
-      }),
-    );
-  };
+  const calls = (count: number) => callsAtConcurrency(client, count, CONCURRENCY);
   await calls(300);
 
   const inspector = await connectInspector(inspectorPort);

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -136,4 +137,17 @@ export async function grantOnPolicy(gateway: RunningGateway, name: string, polic
   const created = await gateway.cli("grant", "create", "--label", label, "--policy", name, "--json");
   if (created.status !== 0) throw new Error(created.stderr);
   return (JSON.parse(created.stdout) as { token: string }).token;
+}
+
+/** Makes `count` get_campaigns calls through `client`, `concurrency` at a time; a refused call stops the run. */
+export async function callsAtConcurrency(client: Client, count: number, concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) {
+        const result = await client.callTool({ name: "get_campaigns", arguments: {} });
+        if (result.isError) throw new Error(JSON.stringify(result).slice(0, 300));
+      }
+    }),
+  );
 }
