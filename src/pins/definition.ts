@@ -35,7 +35,8 @@ export function canonicalDefinition(definition: ToolDefinition): string {
 /**
  * SHA-256 (hex) of the canonical text. Synchronous, because a tool list is
  * filtered inside a stream transform that cannot wait; not node:crypto, whose
- * import loads Node's internal modules at every isolate's start (about 20 ms).
+ * import loads Node's internal modules at every isolate's start (14 ms of the gateway's
+ * startup on the benchmark machine, docs/performance.md).
  */
 export function hashText(canonical: string): string {
   return bytesToHex(sha256(encoder.encode(canonical)));
